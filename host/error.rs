@@ -1,0 +1,82 @@
+//! The top-level error: one variant per layer, each carrying its own location. `main` turns
+//! it into a message on stderr and an exit code (1 for a failed run, 2 for a usage error).
+
+use crate::generate::GenerateError;
+use crate::load::LoadError;
+use crate::pack::PackError;
+use crate::rules::RuleError;
+use std::fmt;
+
+/// Anything that stops a bonus run.
+#[derive(Debug)]
+pub enum Error {
+    /// The command line asks for something impossible.
+    Usage(String),
+    /// The rule pack is wrong (manifest, script syntax, missing functions, tables).
+    Pack(PackError),
+    /// The input data is wrong (file, line, column).
+    Load(LoadError),
+    /// A rule failed (script, function, line, client or manager).
+    Rule(RuleError),
+    /// Statement lines, payouts and total do not reconcile: a bug, reported rather than written.
+    Reconcile(String),
+    /// Writing the outputs failed.
+    Output {
+        /// The file or directory.
+        path: String,
+        /// What happened.
+        message: String,
+    },
+    /// Generating a data set failed.
+    Generate(GenerateError),
+}
+
+impl Error {
+    /// The process exit code: 2 for usage errors, 1 for everything else.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Usage(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Usage(m) => write!(f, "{m}"),
+            Error::Pack(e) => write!(f, "rule pack error: {e}"),
+            Error::Load(e) => write!(f, "input error: {e}"),
+            Error::Rule(e) => write!(f, "rule error: {e}"),
+            Error::Reconcile(m) => write!(f, "reconciliation failed (nothing was written): {m}"),
+            Error::Output { path, message } => write!(f, "cannot write {path}: {message}"),
+            Error::Generate(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<PackError> for Error {
+    fn from(e: PackError) -> Self {
+        Error::Pack(e)
+    }
+}
+
+impl From<LoadError> for Error {
+    fn from(e: LoadError) -> Self {
+        Error::Load(e)
+    }
+}
+
+impl From<RuleError> for Error {
+    fn from(e: RuleError) -> Self {
+        Error::Rule(e)
+    }
+}
+
+impl From<GenerateError> for Error {
+    fn from(e: GenerateError) -> Self {
+        Error::Generate(e)
+    }
+}

@@ -1,0 +1,336 @@
+//! The bonus run: load data, compute facts, run the three stages in parallel, round and
+//! reconcile.
+//!
+//! Parallelism never changes a result: clients (stage a) and managers (stages b, c) are
+//! evaluated with rayon's indexed iterators, which keep input order; every sum is exact. When
+//! rules fail on several subjects, the error reported is the first in file order, whatever
+//! the thread count.
+
+use crate::error::Error;
+use crate::facts::{self, Facts};
+use crate::load::{self, DataSource, Dataset, InputFile, LoadError};
+use crate::pack::RulePack;
+use crate::period::Period;
+use crate::rules::{Context, KeyDecision, KpiResult, Outcome, RuleError, RuleRunner};
+use rayon::prelude::*;
+use rust_decimal::Decimal;
+use serde::Serialize;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// The period; `None` takes the latest complete period of the pack's kind in the sales.
+    pub period: Option<Period>,
+    /// Worker threads; `None` uses all cores.
+    pub threads: Option<usize>,
+}
+
+/// One rounded payout line.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PayoutLine {
+    /// What the line is for.
+    pub label: String,
+    /// Kind of line (`kpi`, `gate`, `cap`, `accelerator`, ...).
+    pub kind: String,
+    /// The KPI it belongs to, if any.
+    pub kpi: Option<String>,
+    /// The amount as the rule computed it.
+    pub amount_exact: Decimal,
+    /// Rounded once to the currency's minor unit with the pack's mode.
+    pub amount: Decimal,
+    /// A note from the rule.
+    pub note: String,
+}
+
+/// One manager's result.
+#[derive(Clone, Debug)]
+pub struct ManagerResult {
+    /// Manager index.
+    pub manager: u32,
+    /// KPI results in pack order.
+    pub kpis: Vec<KpiResult>,
+    /// Payout lines.
+    pub lines: Vec<PayoutLine>,
+    /// The sum of the rounded lines.
+    pub payout: Decimal,
+}
+
+/// A finished bonus run, in memory.
+pub struct RunResult {
+    /// The pack that was run.
+    pub pack: Arc<RulePack>,
+    /// The input tables.
+    pub data: Arc<Dataset>,
+    /// The facts.
+    pub facts: Arc<Facts>,
+    /// Worker threads used.
+    pub threads: usize,
+    /// Stage a result per client.
+    pub decisions: Vec<KeyDecision>,
+    /// Per manager, in `managers.csv` order.
+    pub managers: Vec<ManagerResult>,
+    /// Sum of all payouts.
+    pub total: Decimal,
+    /// Warnings, in a stable order.
+    pub warnings: Vec<String>,
+    /// Input files read.
+    pub inputs: Vec<InputFile>,
+    /// When the run started.
+    pub started: SystemTime,
+}
+
+impl RunResult {
+    /// The run period.
+    pub fn period(&self) -> Period {
+        self.facts.period()
+    }
+}
+
+/// Runs `pack` over `data`.
+pub fn run(
+    pack: Arc<RulePack>,
+    data: &DataSource,
+    options: &RunOptions,
+) -> Result<RunResult, Error> {
+    let threads = options.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    if threads == 0 {
+        return Err(Error::Usage("--threads must be at least 1".into()));
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("bonusrun-{i}"))
+        .build()
+        .map_err(|e| Error::Usage(format!("cannot start {threads} threads: {e}")))?;
+    pool.install(|| run_in_pool(pack, data, options, threads))
+}
+
+fn run_in_pool(
+    pack: Arc<RulePack>,
+    source: &DataSource,
+    options: &RunOptions,
+    threads: usize,
+) -> Result<RunResult, Error> {
+    let started = SystemTime::now();
+    let kind = pack.period_kind();
+    if let Some(p) = options.period {
+        if p.kind() != kind {
+            return Err(Error::Usage(format!(
+                "the pack '{}' pays per {}, but --period {p} is a {}; give a {} such as {}",
+                pack.manifest.pack.name,
+                kind.name(),
+                p.kind().name(),
+                kind.name(),
+                kind.example()
+            )));
+        }
+    }
+    let mut data = load::load_tables(source)?;
+    check_plans(&pack, &data)?;
+    let stream = load::sales::open(source, threads * 2)?;
+    let (sales, sales_file) = facts::aggregate(stream, &data)?;
+    let mut warnings = Vec::new();
+    if !sales.has_cost {
+        warnings.push(
+            "sales.csv has no cost column: every cost is 0, so margin equals revenue".to_string(),
+        );
+    }
+    let period = match (options.period, sales.last_date) {
+        (Some(p), _) => p,
+        (None, Some(last)) => facts::latest_complete_period(kind, last),
+        (None, None) => {
+            return Err(LoadError::file(
+                &source.display(load::sales::SALES_FILE),
+                "has no sales lines, so there is no latest period to take; give --period",
+            )
+            .into())
+        }
+    };
+    if let Some(last) = sales.last_date {
+        if last < period.last_date() {
+            warnings.push(format!(
+                "the sales end on {last}, before the period {period} ends ({}): the period is incomplete",
+                period.last_date()
+            ));
+        }
+    }
+    data.inputs.push(sales_file);
+    let mut inputs = data.inputs.clone();
+    inputs.sort_by(|a, b| a.name.cmp(&b.name));
+    let data = Arc::new(data);
+    let facts = Arc::new(Facts::build(&data, sales, period));
+    let runner = RuleRunner::new(pack.clone());
+
+    // Stage a: clients in parallel.
+    let ctx = Arc::new(Context::new(data.clone(), facts.clone()));
+    let classified = first_error_in_order(data.clients.len(), |i| runner.classify(&ctx, i as u32))?;
+    let mut decisions = Vec::with_capacity(classified.len());
+    for (i, o) in classified.into_iter().enumerate() {
+        warnings.extend(
+            o.warnings
+                .into_iter()
+                .map(|w| format!("client {}: {w}", data.clients[i].id)),
+        );
+        decisions.push(o.value);
+    }
+    let ctx = Arc::new(
+        Arc::try_unwrap(ctx)
+            .unwrap_or_else(|shared| Context::new(shared.data.clone(), shared.facts.clone()))
+            .with_decisions(decisions.clone()),
+    );
+
+    // Stages b and c: managers in parallel.
+    let evaluated = first_error_in_order(
+        data.managers.len(),
+        |i| -> Result<Outcome<ManagerResult>, RuleError> {
+            let m = i as u32;
+            let kpis = runner.kpis(&ctx, m)?;
+            let kpi_results = Arc::new(kpis.value);
+            let bonus = runner.bonus(&ctx, m, kpi_results.clone())?;
+            let lines: Vec<PayoutLine> = bonus
+                .value
+                .into_iter()
+                .map(|l| PayoutLine {
+                    amount: pack.currency.round(l.amount, pack.rounding),
+                    amount_exact: l.amount,
+                    label: l.label,
+                    kind: l.kind,
+                    kpi: l.kpi,
+                    note: l.note,
+                })
+                .collect();
+            let payout = lines.iter().map(|l| l.amount).sum();
+            let mut warnings = kpis.warnings;
+            warnings.extend(bonus.warnings);
+            Ok(Outcome {
+                value: ManagerResult {
+                    manager: m,
+                    kpis: Arc::try_unwrap(kpi_results).unwrap_or_else(|a| (*a).clone()),
+                    lines,
+                    payout,
+                },
+                warnings,
+            })
+        },
+    )?;
+    let mut managers = Vec::with_capacity(evaluated.len());
+    for (i, o) in evaluated.into_iter().enumerate() {
+        warnings.extend(
+            o.warnings
+                .into_iter()
+                .map(|w| format!("manager {}: {w}", data.managers[i].id)),
+        );
+        if o.value.payout.is_sign_negative() && !o.value.payout.is_zero() {
+            warnings.push(format!(
+                "manager {}: the payout is negative ({})",
+                data.managers[i].id, o.value.payout
+            ));
+        }
+        managers.push(o.value);
+    }
+    let total = managers.iter().map(|m| m.payout).sum();
+    let result = RunResult {
+        pack,
+        data,
+        facts,
+        threads,
+        decisions,
+        managers,
+        total,
+        warnings,
+        inputs,
+        started,
+    };
+    reconcile(&result)?;
+    Ok(result)
+}
+
+/// Every plan must name a KPI the pack declares: a typo would otherwise silently drop a target.
+fn check_plans(pack: &RulePack, data: &Dataset) -> Result<(), LoadError> {
+    for p in &data.plans {
+        if !pack.manifest.kpis.iter().any(|k| k.id == p.kpi) {
+            let ids: Vec<&str> = pack.manifest.kpis.iter().map(|k| k.id.as_str()).collect();
+            return Err(LoadError::field(
+                &data.plans_file,
+                p.line,
+                "kpi",
+                format!(
+                    "unknown KPI '{}'; the pack '{}' declares: {}",
+                    p.kpi,
+                    pack.manifest.pack.name,
+                    ids.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Evaluates `f` for 0..n in parallel and returns results in order, or the error of the
+/// lowest failing index. Items above a known failure are skipped; items below never are, so
+/// the error reported does not depend on the thread count.
+fn first_error_in_order<T: Send, E: Send>(
+    n: usize,
+    f: impl Fn(usize) -> Result<T, E> + Sync,
+) -> Result<Vec<T>, E> {
+    let first_failure = AtomicUsize::new(usize::MAX);
+    let results: Vec<Option<Result<T, E>>> = (0..n)
+        .into_par_iter()
+        .map(|i| {
+            if i > first_failure.load(Ordering::Relaxed) {
+                return None;
+            }
+            let r = f(i);
+            if r.is_err() {
+                first_failure.fetch_min(i, Ordering::Relaxed);
+            }
+            Some(r)
+        })
+        .collect();
+    let mut out = Vec::with_capacity(n);
+    for r in results {
+        match r {
+            Some(Ok(v)) => out.push(v),
+            Some(Err(e)) => return Err(e),
+            // Skipped: above a failure, which is returned before we get here.
+            None => {}
+        }
+    }
+    Ok(out)
+}
+
+/// Statement lines must sum to each payout, and payouts to the total. Checked on every run.
+pub fn reconcile(result: &RunResult) -> Result<(), Error> {
+    let mut sum = Decimal::ZERO;
+    for m in &result.managers {
+        let lines: Decimal = m.lines.iter().map(|l| l.amount).sum();
+        if lines != m.payout {
+            return Err(Error::Reconcile(format!(
+                "manager {}: lines sum to {lines} but the payout is {}",
+                result.data.managers[m.manager as usize].id, m.payout
+            )));
+        }
+        for l in &m.lines {
+            if result.pack.currency.round(l.amount, result.pack.rounding) != l.amount {
+                return Err(Error::Reconcile(format!(
+                    "manager {}: line '{}' ({}) is not rounded to the minor unit",
+                    result.data.managers[m.manager as usize].id, l.label, l.amount
+                )));
+            }
+        }
+        sum += m.payout;
+    }
+    if sum != result.total {
+        return Err(Error::Reconcile(format!(
+            "payouts sum to {sum} but the run total is {}",
+            result.total
+        )));
+    }
+    Ok(())
+}

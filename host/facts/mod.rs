@@ -1,0 +1,244 @@
+//! Facts: what the sales say about each client, manager and the company, for the run
+//! period, the previous period and the same period a year earlier.
+//!
+//! [`aggregate`] streams `sales.csv` once into monthly buckets (in parallel); [`Facts::build`]
+//! sums the buckets into [`Window`]s for the three periods. Rules never see sales lines: they
+//! see these facts, which is why a rule is called per client or per manager, never per line.
+
+pub mod aggregate;
+mod window;
+
+pub use aggregate::{aggregate, MonthlySales};
+pub use window::Window;
+
+use crate::load::Dataset;
+use crate::period::{Date, MonthIndex, Period};
+use rust_decimal::Decimal;
+
+/// Index of the run period in a `[Window; 3]`.
+pub const CURRENT: usize = 0;
+/// Index of the previous period.
+pub const PREVIOUS: usize = 1;
+/// Index of the same period one year earlier.
+pub const YEAR_AGO: usize = 2;
+
+/// Windows for the run period, the previous period and the year-ago period.
+pub type Windows = [Window; 3];
+
+/// Facts about one client (all managers together).
+#[derive(Clone, Debug, Default)]
+pub struct ClientFacts {
+    /// Totals per period.
+    pub windows: Windows,
+    /// First sales line ever (before the run period's end).
+    pub first_purchase: Option<Date>,
+    /// Last sales line before the run period's end.
+    pub last_purchase: Option<Date>,
+    /// The client's manager: the owner in `clients.csv`, or else the manager with the most
+    /// revenue in the run period, or else the one who sold to it last.
+    pub manager: Option<u32>,
+    /// Share of company revenue in the run period (0 when the company had none).
+    pub revenue_share: Decimal,
+    /// Share of company margin in the run period (0 when the company had none).
+    pub margin_share: Decimal,
+}
+
+/// One client as seen from one manager: the lines that manager sold to that client.
+#[derive(Clone, Debug)]
+pub struct Account {
+    /// Client index.
+    pub client: u32,
+    /// Manager index.
+    pub manager: u32,
+    /// Totals per period of this manager's lines to this client.
+    pub windows: Windows,
+}
+
+/// Facts about one manager's portfolio.
+#[derive(Clone, Debug, Default)]
+pub struct ManagerFacts {
+    /// Totals per period of all the manager's lines.
+    pub windows: Windows,
+    /// Indices into [`Facts::accounts`]: clients the manager sold to in any of the three
+    /// periods, or owns; ordered by client.
+    pub accounts: Vec<u32>,
+    /// Clients with at least one line in the run period.
+    pub client_count: u64,
+    /// The client with the most revenue in the run period.
+    pub largest_client: Option<u32>,
+    /// That client's share of the manager's run-period revenue (0 without revenue).
+    pub largest_client_share: Decimal,
+}
+
+/// Everything the rules can know about the sales.
+#[derive(Clone, Debug)]
+pub struct Facts {
+    /// Run period, previous period, year-ago period.
+    pub periods: [Period; 3],
+    /// Per client, in `clients.csv` order.
+    pub clients: Vec<ClientFacts>,
+    /// Client–manager pairs.
+    pub accounts: Vec<Account>,
+    /// Per manager, in `managers.csv` order.
+    pub managers: Vec<ManagerFacts>,
+    /// Company totals per period.
+    pub company: Windows,
+    /// Category names (a category id indexes this list).
+    pub categories: Vec<String>,
+    /// Product names.
+    pub products: Vec<String>,
+    /// Sales lines read.
+    pub rows: u64,
+    /// Earliest and latest sale dates.
+    pub date_range: Option<(Date, Date)>,
+}
+
+fn ratio(part: Decimal, whole: Decimal) -> Decimal {
+    if whole > Decimal::ZERO {
+        part.checked_div(whole).unwrap_or_default()
+    } else {
+        Decimal::ZERO
+    }
+}
+
+impl Facts {
+    /// Sums monthly buckets into the windows of `period`.
+    pub fn build(data: &Dataset, sales: MonthlySales, period: Period) -> Facts {
+        let periods = [period, period.previous(), period.year_ago()];
+        let end = period.end_month();
+        let mut clients: Vec<ClientFacts> = vec![ClientFacts::default(); data.clients.len()];
+        let mut accounts: Vec<Account> = Vec::new();
+        let mut i = 0;
+        let buckets = &sales.buckets;
+        while i < buckets.len() {
+            let (client, manager, _) = buckets[i].0;
+            let mut windows: Windows = Default::default();
+            let mut active = false;
+            while i < buckets.len() && (buckets[i].0 .0, buckets[i].0 .1) == (client, manager) {
+                let (_, _, month) = buckets[i].0;
+                let b = &buckets[i].1;
+                i += 1;
+                if MonthIndex(month) >= end {
+                    continue;
+                }
+                let c = &mut clients[client as usize];
+                c.first_purchase = Some(c.first_purchase.map_or(b.first, |d| d.min(b.first)));
+                c.last_purchase = Some(c.last_purchase.map_or(b.last, |d| d.max(b.last)));
+                for (w, p) in periods.iter().enumerate() {
+                    if p.contains_month(MonthIndex(month)) {
+                        windows[w].add_bucket(b);
+                        active = true;
+                    }
+                }
+            }
+            let owned = data.clients[client as usize].owner == Some(manager);
+            if active || owned {
+                accounts.push(Account {
+                    client,
+                    manager,
+                    windows,
+                });
+            }
+        }
+        // Owned clients the owner has not sold to: an empty account, so they stay in view.
+        let present: rustc_hash::FxHashSet<(u32, u32)> =
+            accounts.iter().map(|a| (a.client, a.manager)).collect();
+        for (ci, c) in data.clients.iter().enumerate() {
+            if let Some(owner) = c.owner {
+                if !present.contains(&(ci as u32, owner)) {
+                    accounts.push(Account {
+                        client: ci as u32,
+                        manager: owner,
+                        windows: Default::default(),
+                    });
+                }
+            }
+        }
+        accounts.sort_by_key(|a| (a.client, a.manager));
+
+        let mut managers: Vec<ManagerFacts> = vec![ManagerFacts::default(); data.managers.len()];
+        let mut company: Windows = Default::default();
+        for (ai, a) in accounts.iter().enumerate() {
+            let c = &mut clients[a.client as usize];
+            let m = &mut managers[a.manager as usize];
+            for (w, win) in a.windows.iter().enumerate() {
+                c.windows[w].add(win);
+                m.windows[w].add(win);
+                company[w].add(win);
+            }
+            m.accounts.push(ai as u32);
+        }
+        for (ci, c) in clients.iter_mut().enumerate() {
+            c.revenue_share = ratio(c.windows[CURRENT].revenue, company[CURRENT].revenue);
+            c.margin_share = ratio(c.windows[CURRENT].margin(), company[CURRENT].margin());
+            c.manager = data.clients[ci]
+                .owner
+                .or_else(|| primary_manager(&accounts, ci as u32));
+        }
+        for m in managers.iter_mut() {
+            let mut best: Option<(Decimal, u32)> = None;
+            for &ai in &m.accounts {
+                let a = &accounts[ai as usize];
+                let cur = &a.windows[CURRENT];
+                if cur.lines > 0 {
+                    m.client_count += 1;
+                    if best.is_none_or(|(r, _)| cur.revenue > r) {
+                        best = Some((cur.revenue, a.client));
+                    }
+                }
+            }
+            if let Some((rev, client)) = best {
+                m.largest_client = Some(client);
+                m.largest_client_share = ratio(rev, m.windows[CURRENT].revenue);
+            }
+        }
+        Facts {
+            periods,
+            clients,
+            accounts,
+            managers,
+            company,
+            categories: sales.categories,
+            products: sales.products,
+            rows: sales.rows,
+            date_range: sales.first_date.zip(sales.last_date),
+        }
+    }
+
+    /// The run period.
+    pub fn period(&self) -> Period {
+        self.periods[CURRENT]
+    }
+}
+
+/// The manager with the most run-period revenue with `client`; else the one who sold to it
+/// last; ties go to the manager listed first.
+fn primary_manager(accounts: &[Account], client: u32) -> Option<u32> {
+    let start = accounts.partition_point(|a| a.client < client);
+    let mine = accounts[start..].iter().take_while(|a| a.client == client);
+    let mut best: Option<(Decimal, Option<Date>, u32)> = None;
+    for a in mine {
+        let w = &a.windows;
+        let rev = w[CURRENT].revenue;
+        let last = w.iter().filter_map(|w| w.last).max();
+        let better = match best {
+            None => true,
+            Some((r, l, _)) => rev > r || (rev == r && last > l),
+        };
+        if better {
+            best = Some((rev, last, a.manager));
+        }
+    }
+    best.map(|(_, _, m)| m)
+}
+
+/// The latest period of `kind` that the sales cover completely: its last day is on or
+/// before the last sale date.
+pub fn latest_complete_period(kind: crate::period::PeriodKind, last_sale: Date) -> Period {
+    let p = Period::containing(kind, last_sale.month_index());
+    if p.last_date() <= last_sale {
+        p
+    } else {
+        p.previous()
+    }
+}

@@ -1,0 +1,38 @@
+//! bonusrun: a rule-engine host for period-end KPI and bonus runs.
+//!
+//! The pipeline, one module per step:
+//!
+//! 1. [`pack`] loads a company's rule pack (`pack.toml`, Rhai scripts, tables) and compiles
+//!    its scripts once, before any data is read;
+//! 2. [`load`] reads and validates the canonical input tables (clients, managers, plans,
+//!    contracts) and streams the sales lines;
+//! 3. [`facts`] aggregates the sales lines in parallel into per-client, per-manager and
+//!    company facts for the run period, the previous period and the same period a year ago;
+//! 4. [`rules`] runs the pack's three stages (key clients, KPIs, bonus) through a sandboxed
+//!    Rhai engine over read-only views of those facts;
+//! 5. [`evaluate`] drives the stages in parallel with rayon, rounds money and reconciles;
+//! 6. [`outputs`] writes the bonus run (CSV, statements, `run.json`) through a staging
+//!    directory, so a failed run leaves nothing behind.
+//!
+//! [`generate`] makes synthetic data sets in the canonical format, and [`explain`] tells in
+//! plain words how one payout came about. The library is what the `bonusrun` binary uses;
+//! embedders call [`evaluate::run`] with a [`pack::RulePack`] and a [`load::DataSource`].
+
+// Errors carry full locations (file, line, column, script, subject) and are on the cold
+// path; boxing them everywhere would only add noise.
+#![allow(clippy::result_large_err)]
+
+pub mod bundled;
+pub mod error;
+pub mod evaluate;
+pub mod explain;
+pub mod facts;
+pub mod generate;
+pub mod load;
+pub mod money;
+pub mod outputs;
+pub mod pack;
+pub mod period;
+pub mod rules;
+
+pub use error::Error;

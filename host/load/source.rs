@@ -1,0 +1,118 @@
+//! Where input files come from (a directory, or bytes compiled into the binary) and the
+//! record of what was read (sha256 and row count) that goes into `run.json`.
+
+use super::LoadError;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// A set of input files: a directory on disk, or the bundled example compiled into the binary.
+#[derive(Clone, Debug)]
+pub enum DataSource {
+    /// A directory holding `clients.csv`, `managers.csv`, `sales.csv`, ...
+    Dir(PathBuf),
+    /// Files compiled into the binary: `(label shown in messages, [(file name, bytes)])`.
+    Embedded {
+        /// Shown in messages in place of a directory, e.g. `bundled:rules/romashka/data`.
+        label: String,
+        /// File names and contents.
+        files: &'static [(&'static str, &'static [u8])],
+    },
+}
+
+impl DataSource {
+    /// How `name` is shown in messages: the path for a directory, `label/name` otherwise.
+    pub fn display(&self, name: &str) -> String {
+        match self {
+            DataSource::Dir(dir) => dir.join(name).display().to_string(),
+            DataSource::Embedded { label, .. } => format!("{label}/{name}"),
+        }
+    }
+
+    /// Opens `name`, or `Ok(None)` if the source has no such file.
+    pub fn open(&self, name: &str) -> Result<Option<Box<dyn Read + Send>>, LoadError> {
+        match self {
+            DataSource::Dir(dir) => {
+                let path = dir.join(name);
+                match std::fs::File::open(&path) {
+                    Ok(f) => Ok(Some(Box::new(f))),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(LoadError::file(
+                        &self.display(name),
+                        format!("cannot open: {e}"),
+                    )),
+                }
+            }
+            DataSource::Embedded { files, .. } => Ok(files
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, bytes)| Box::new(*bytes) as Box<dyn Read + Send>)),
+        }
+    }
+
+    /// The directory, when the source is one.
+    pub fn dir(&self) -> Option<&Path> {
+        match self {
+            DataSource::Dir(d) => Some(d),
+            DataSource::Embedded { .. } => None,
+        }
+    }
+}
+
+/// What was read from one input file: recorded in `run.json` so a run can be reproduced.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct InputFile {
+    /// File name within the data set, e.g. `sales.csv`.
+    pub name: String,
+    /// Hex sha256 of the file's bytes.
+    pub sha256: String,
+    /// Data rows (records after the header).
+    pub rows: u64,
+    /// Bytes read.
+    pub bytes: u64,
+}
+
+/// A reader that hashes and counts everything read through it.
+pub(crate) struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<R: Read> HashingReader<R> {
+    pub(crate) fn new(inner: R) -> Self {
+        HashingReader {
+            inner,
+            hasher: Sha256::new(),
+            bytes: 0,
+        }
+    }
+
+    /// Reads the rest of the input (so the hash covers the whole file) and returns
+    /// `(sha256 hex, bytes)`.
+    pub(crate) fn finish(mut self) -> std::io::Result<(String, u64)> {
+        let mut sink = [0u8; 64 * 1024];
+        while self.read(&mut sink)? > 0 {}
+        Ok((hex(&self.hasher.finalize()), self.bytes))
+    }
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
+/// Lowercase hex of a byte string.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}

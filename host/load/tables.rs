@@ -1,0 +1,362 @@
+//! The small tables: clients, managers, plans and contracts, validated into typed rows with
+//! ids interned to indices.
+
+use super::source::{DataSource, InputFile};
+use super::text::TableReader;
+use super::LoadError;
+use crate::period::{Date, Period};
+use csv::ByteRecord;
+use rust_decimal::Decimal;
+use rustc_hash::FxHashMap;
+
+/// A client (a customer company) from `clients.csv`.
+#[derive(Clone, Debug)]
+pub struct Client {
+    /// `client_id`: unique.
+    pub id: String,
+    /// `name`.
+    pub name: String,
+    /// `industry` (may be empty).
+    pub industry: String,
+    /// `region` (may be empty).
+    pub region: String,
+    /// `since`: start of the relationship, if known.
+    pub since: Option<Date>,
+    /// `market_share`: the client's share of its own market, 0..1 (0 when empty).
+    pub market_share: Decimal,
+    /// `strategic`: flagged strategic by management.
+    pub strategic: bool,
+    /// `manager_id` (optional column): the owning manager's index.
+    pub owner: Option<u32>,
+    /// Values of the extra columns, in [`Dataset::client_extras`] order.
+    pub extras: Vec<String>,
+}
+
+/// A key-account manager from `managers.csv`.
+#[derive(Clone, Debug)]
+pub struct Manager {
+    /// `manager_id`: unique.
+    pub id: String,
+    /// `name`.
+    pub name: String,
+    /// `target_bonus`: the bonus at 100% attainment for one period, in the pack's currency.
+    pub target_bonus: Decimal,
+    /// Values of the extra columns, in [`Dataset::manager_extras`] order.
+    pub extras: Vec<String>,
+}
+
+/// A plan target from `plans.csv`.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// Manager index.
+    pub manager: u32,
+    /// The period the target is for.
+    pub period: Period,
+    /// KPI id (checked against the pack when the run starts).
+    pub kpi: String,
+    /// The target value.
+    pub target: Decimal,
+    /// Line in `plans.csv`, for messages.
+    pub line: u64,
+}
+
+/// A client contract from `contracts.csv`.
+#[derive(Clone, Debug)]
+pub struct Contract {
+    /// `contract_id`: unique.
+    pub id: String,
+    /// Client index.
+    pub client: u32,
+    /// Manager index.
+    pub manager: u32,
+    /// `start`.
+    pub start: Date,
+    /// `end`: the last day of the contract.
+    pub end: Date,
+    /// `renewed_on`: when it was renewed; `None` if not renewed.
+    pub renewed_on: Option<Date>,
+}
+
+/// The validated small tables of one data set. Sales are streamed separately.
+#[derive(Clone, Debug, Default)]
+pub struct Dataset {
+    /// Clients in file order.
+    pub clients: Vec<Client>,
+    /// Names of the extra columns of `clients.csv`.
+    pub client_extras: Vec<String>,
+    /// Managers in file order.
+    pub managers: Vec<Manager>,
+    /// Names of the extra columns of `managers.csv`.
+    pub manager_extras: Vec<String>,
+    /// Plan targets.
+    pub plans: Vec<Plan>,
+    /// Contracts (empty when there is no `contracts.csv`).
+    pub contracts: Vec<Contract>,
+    /// client_id → index.
+    pub client_index: FxHashMap<String, u32>,
+    /// manager_id → index.
+    pub manager_index: FxHashMap<String, u32>,
+    /// What was read, for `run.json` (sales is added when streamed).
+    pub inputs: Vec<InputFile>,
+    /// The file name `plans.csv` was shown as, for messages about plans.
+    pub plans_file: String,
+}
+
+fn open_required(source: &DataSource, name: &str) -> Result<TableReader, LoadError> {
+    TableReader::open(source, name)?.ok_or_else(|| {
+        LoadError::file(
+            &source.display(name),
+            "the file does not exist; a data set needs clients.csv, managers.csv, sales.csv and plans.csv (contracts.csv is optional)",
+        )
+    })
+}
+
+/// Loads and validates clients, managers, plans and contracts.
+pub fn load_tables(source: &DataSource) -> Result<Dataset, LoadError> {
+    let mut ds = Dataset::default();
+    load_managers(source, &mut ds)?;
+    load_clients(source, &mut ds)?;
+    load_plans(source, &mut ds)?;
+    load_contracts(source, &mut ds)?;
+    Ok(ds)
+}
+
+fn extras_of(t: &TableReader, known: &[&str]) -> Vec<(usize, String)> {
+    t.header
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| !known.iter().any(|k| k.eq_ignore_ascii_case(h)))
+        .map(|(i, h)| (i, h.clone()))
+        .collect()
+}
+
+fn load_managers(source: &DataSource, ds: &mut Dataset) -> Result<(), LoadError> {
+    let mut t = open_required(source, "managers.csv")?;
+    let c_id = t.require("manager_id")?;
+    let c_name = t.require("name")?;
+    let c_bonus = t.require("target_bonus")?;
+    let extras = extras_of(&t, &["manager_id", "name", "target_bonus"]);
+    ds.manager_extras = extras.iter().map(|(_, h)| h.clone()).collect();
+    let mut rec = ByteRecord::new();
+    while let Some(row) = t.next_row(&mut rec)? {
+        let id = row.required_text(c_id)?.to_string();
+        let target_bonus = row.decimal(c_bonus)?;
+        if target_bonus.is_sign_negative() && !target_bonus.is_zero() {
+            return Err(row.error(
+                c_bonus,
+                format!("found {target_bonus}, expected an amount of 0 or more"),
+            ));
+        }
+        if ds.manager_index.contains_key(&id) {
+            return Err(row.error(
+                c_id,
+                format!("duplicate manager_id '{id}'; each manager must appear once"),
+            ));
+        }
+        let extras = extras
+            .iter()
+            .map(|(i, _)| row.text(*i).map(str::to_string))
+            .collect::<Result<_, _>>()?;
+        ds.manager_index
+            .insert(id.clone(), ds.managers.len() as u32);
+        ds.managers.push(Manager {
+            id,
+            name: row.text(c_name)?.to_string(),
+            target_bonus,
+            extras,
+        });
+    }
+    ds.inputs.push(t.finish()?);
+    Ok(())
+}
+
+fn load_clients(source: &DataSource, ds: &mut Dataset) -> Result<(), LoadError> {
+    let mut t = open_required(source, "clients.csv")?;
+    let c_id = t.require("client_id")?;
+    let c_name = t.require("name")?;
+    let c_industry = t.optional("industry");
+    let c_region = t.optional("region");
+    let c_since = t.optional("since");
+    let c_share = t.optional("market_share");
+    let c_strategic = t.optional("strategic");
+    let c_owner = t.optional("manager_id");
+    let known = [
+        "client_id",
+        "name",
+        "industry",
+        "region",
+        "since",
+        "market_share",
+        "strategic",
+        "manager_id",
+    ];
+    let extras = extras_of(&t, &known);
+    ds.client_extras = extras.iter().map(|(_, h)| h.clone()).collect();
+    let mut rec = ByteRecord::new();
+    while let Some(row) = t.next_row(&mut rec)? {
+        let id = row.required_text(c_id)?.to_string();
+        if ds.client_index.contains_key(&id) {
+            return Err(row.error(
+                c_id,
+                format!("duplicate client_id '{id}'; each client must appear once"),
+            ));
+        }
+        let market_share = match c_share {
+            Some(c) => row.optional_decimal(c)?.unwrap_or_default(),
+            None => Decimal::ZERO,
+        };
+        if market_share < Decimal::ZERO || market_share > Decimal::ONE {
+            let c = c_share.unwrap_or(c_id);
+            return Err(row.error(
+                c,
+                format!(
+                    "found {market_share}, expected a share between 0 and 1 (e.g. 0.25 for 25%)"
+                ),
+            ));
+        }
+        let owner = match c_owner {
+            Some(c) => {
+                let m = row.text(c)?;
+                if m.is_empty() {
+                    None
+                } else {
+                    Some(*ds.manager_index.get(m).ok_or_else(|| {
+                        row.error(
+                            c,
+                            format!("unknown manager_id '{m}'; it is not in managers.csv"),
+                        )
+                    })?)
+                }
+            }
+            None => None,
+        };
+        let text_or_empty = |c: Option<usize>| -> Result<String, LoadError> {
+            Ok(match c {
+                Some(c) => row.text(c)?.to_string(),
+                None => String::new(),
+            })
+        };
+        let client = Client {
+            name: row.text(c_name)?.to_string(),
+            industry: text_or_empty(c_industry)?,
+            region: text_or_empty(c_region)?,
+            since: match c_since {
+                Some(c) => row.optional_date(c)?,
+                None => None,
+            },
+            market_share,
+            strategic: match c_strategic {
+                Some(c) => row.flag(c)?,
+                None => false,
+            },
+            owner,
+            extras: extras
+                .iter()
+                .map(|(i, _)| row.text(*i).map(str::to_string))
+                .collect::<Result<_, _>>()?,
+            id: id.clone(),
+        };
+        ds.client_index.insert(id, ds.clients.len() as u32);
+        ds.clients.push(client);
+    }
+    ds.inputs.push(t.finish()?);
+    Ok(())
+}
+
+fn load_plans(source: &DataSource, ds: &mut Dataset) -> Result<(), LoadError> {
+    let mut t = open_required(source, "plans.csv")?;
+    ds.plans_file = t.file.clone();
+    let c_manager = t.require("manager_id")?;
+    let c_period = t.require("period")?;
+    let c_kpi = t.require("kpi")?;
+    let c_target = t.require("target")?;
+    let mut seen: FxHashMap<(u32, Period, String), u64> = FxHashMap::default();
+    let mut rec = ByteRecord::new();
+    while let Some(row) = t.next_row(&mut rec)? {
+        let m = row.required_text(c_manager)?;
+        let manager = *ds.manager_index.get(m).ok_or_else(|| {
+            row.error(
+                c_manager,
+                format!("plan for unknown manager_id '{m}'; it is not in managers.csv"),
+            )
+        })?;
+        let period =
+            Period::parse(row.required_text(c_period)?).map_err(|e| row.error(c_period, e))?;
+        let kpi = row.required_text(c_kpi)?.to_string();
+        let target = row.decimal(c_target)?;
+        if let Some(first) = seen.insert((manager, period, kpi.clone()), row.line) {
+            return Err(row.error(
+                c_kpi,
+                format!("a second target for manager '{m}', period {period}, kpi '{kpi}' (the first is on line {first})"),
+            ));
+        }
+        ds.plans.push(Plan {
+            manager,
+            period,
+            kpi,
+            target,
+            line: row.line,
+        });
+    }
+    ds.inputs.push(t.finish()?);
+    Ok(())
+}
+
+fn load_contracts(source: &DataSource, ds: &mut Dataset) -> Result<(), LoadError> {
+    let Some(mut t) = TableReader::open(source, "contracts.csv")? else {
+        return Ok(());
+    };
+    let c_id = t.require("contract_id")?;
+    let c_client = t.require("client_id")?;
+    let c_manager = t.require("manager_id")?;
+    let c_start = t.require("start")?;
+    let c_end = t.require("end")?;
+    let c_renewed = t.optional("renewed_on");
+    let mut ids: FxHashMap<String, u64> = FxHashMap::default();
+    let mut rec = ByteRecord::new();
+    while let Some(row) = t.next_row(&mut rec)? {
+        let id = row.required_text(c_id)?.to_string();
+        if let Some(first) = ids.insert(id.clone(), row.line) {
+            return Err(row.error(
+                c_id,
+                format!("duplicate contract_id '{id}' (first on line {first})"),
+            ));
+        }
+        let c = row.required_text(c_client)?;
+        let client = *ds.client_index.get(c).ok_or_else(|| {
+            row.error(
+                c_client,
+                format!("unknown client_id '{c}'; it is not in clients.csv"),
+            )
+        })?;
+        let m = row.required_text(c_manager)?;
+        let manager = *ds.manager_index.get(m).ok_or_else(|| {
+            row.error(
+                c_manager,
+                format!("unknown manager_id '{m}'; it is not in managers.csv"),
+            )
+        })?;
+        let start = row.date(c_start)?;
+        let end = row.date(c_end)?;
+        if end < start {
+            return Err(row.error(
+                c_end,
+                format!("the contract ends ({end}) before it starts ({start})"),
+            ));
+        }
+        let renewed_on = match c_renewed {
+            Some(c) => row.optional_date(c)?,
+            None => None,
+        };
+        ds.contracts.push(Contract {
+            id,
+            client,
+            manager,
+            start,
+            end,
+            renewed_on,
+        });
+    }
+    ds.inputs.push(t.finish()?);
+    Ok(())
+}

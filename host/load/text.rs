@@ -1,0 +1,297 @@
+//! Reading a small CSV table by column name, with typed field accessors whose errors name
+//! file, line and column.
+
+use super::source::{DataSource, HashingReader, InputFile};
+use super::LoadError;
+use crate::money::parse_decimal;
+use crate::period::Date;
+use csv::ByteRecord;
+use rust_decimal::Decimal;
+use std::io::Read;
+
+/// Strips ASCII whitespace at both ends.
+pub(crate) fn trim(b: &[u8]) -> &[u8] {
+    b.trim_ascii()
+}
+
+/// Shows raw bytes in a message: lossy UTF-8, shortened when long.
+pub(crate) fn shown(b: &[u8]) -> String {
+    let s = String::from_utf8_lossy(b);
+    if s.chars().count() > 60 {
+        format!("{}…", s.chars().take(60).collect::<String>())
+    } else {
+        s.into_owned()
+    }
+}
+
+/// Parses the header record: UTF-8, trimmed, BOM removed, no empty or duplicate names.
+pub(crate) fn parse_header(file: &str, rec: &ByteRecord) -> Result<Vec<String>, LoadError> {
+    let mut names: Vec<String> = Vec::with_capacity(rec.len());
+    for (i, raw) in rec.iter().enumerate() {
+        let raw = if i == 0 {
+            raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw)
+        } else {
+            raw
+        };
+        let name = std::str::from_utf8(trim(raw))
+            .map_err(|_| {
+                LoadError::at(
+                    file,
+                    1,
+                    format!("header column {} is not valid UTF-8", i + 1),
+                )
+            })?
+            .to_string();
+        if name.is_empty() {
+            return Err(LoadError::at(
+                file,
+                1,
+                format!("header column {} has no name", i + 1),
+            ));
+        }
+        if names.iter().any(|n| n.eq_ignore_ascii_case(&name)) {
+            return Err(LoadError::at(
+                file,
+                1,
+                format!("column '{name}' appears twice in the header"),
+            ));
+        }
+        names.push(name);
+    }
+    Ok(names)
+}
+
+/// Index of `name` in `header` (ASCII case-insensitive).
+pub(crate) fn find_column(header: &[String], name: &str) -> Option<usize> {
+    header.iter().position(|h| h.eq_ignore_ascii_case(name))
+}
+
+/// A missing required column: the error lists the columns that exist.
+pub(crate) fn missing_column(file: &str, name: &str, header: &[String]) -> LoadError {
+    LoadError::at(
+        file,
+        1,
+        format!(
+            "required column '{name}' is missing; the header has: {}",
+            header.join(", ")
+        ),
+    )
+}
+
+/// A small table being read record by record.
+pub(crate) struct TableReader {
+    pub(crate) file: String,
+    name: String,
+    reader: csv::Reader<HashingReader<Box<dyn Read + Send>>>,
+    pub(crate) header: Vec<String>,
+    rows: u64,
+}
+
+impl TableReader {
+    /// Opens `name` from `source`; `Ok(None)` when the file does not exist.
+    pub(crate) fn open(source: &DataSource, name: &str) -> Result<Option<TableReader>, LoadError> {
+        let file = source.display(name);
+        let Some(input) = source.open(name)? else {
+            return Ok(None);
+        };
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(HashingReader::new(input));
+        let mut rec = ByteRecord::new();
+        let got = reader
+            .read_byte_record(&mut rec)
+            .map_err(|e| LoadError::at(&file, 1, format!("cannot read the header: {e}")))?;
+        if !got {
+            return Err(LoadError::file(
+                &file,
+                "the file is empty; expected a header row",
+            ));
+        }
+        let header = parse_header(&file, &rec)?;
+        Ok(Some(TableReader {
+            file,
+            name: name.to_string(),
+            reader,
+            header,
+            rows: 0,
+        }))
+    }
+
+    /// Index of a required column, or an error listing the columns that exist.
+    pub(crate) fn require(&self, column: &str) -> Result<usize, LoadError> {
+        find_column(&self.header, column)
+            .ok_or_else(|| missing_column(&self.file, column, &self.header))
+    }
+
+    /// Index of an optional column.
+    pub(crate) fn optional(&self, column: &str) -> Option<usize> {
+        find_column(&self.header, column)
+    }
+
+    /// Reads the next record; checks it has as many fields as the header.
+    pub(crate) fn next_row<'a>(
+        &'a mut self,
+        rec: &'a mut ByteRecord,
+    ) -> Result<Option<Row<'a>>, LoadError> {
+        let got = self.reader.read_byte_record(rec).map_err(|e| {
+            let line = e.position().map(|p| p.line()).unwrap_or(0);
+            LoadError::at(&self.file, line, format!("cannot read the record: {e}"))
+        })?;
+        if !got {
+            return Ok(None);
+        }
+        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+        check_width(&self.file, line, rec, self.header.len())?;
+        self.rows += 1;
+        Ok(Some(Row {
+            file: &self.file,
+            line,
+            rec,
+            header: &self.header,
+        }))
+    }
+
+    /// Finishes the file: its hash and row count for `run.json`.
+    pub(crate) fn finish(self) -> Result<InputFile, LoadError> {
+        let file = self.file;
+        let (sha256, bytes) = self
+            .reader
+            .into_inner()
+            .finish()
+            .map_err(|e| LoadError::file(&file, format!("cannot read: {e}")))?;
+        Ok(InputFile {
+            name: self.name,
+            sha256,
+            rows: self.rows,
+            bytes,
+        })
+    }
+}
+
+/// A ragged row is an error: the message says how many fields were found and expected.
+pub(crate) fn check_width(
+    file: &str,
+    line: u64,
+    rec: &ByteRecord,
+    expected: usize,
+) -> Result<(), LoadError> {
+    if rec.len() != expected {
+        return Err(LoadError::at(
+            file,
+            line,
+            format!(
+                "the row has {} field(s) but the header has {expected}; a missing or extra delimiter, or an unquoted delimiter inside a value?",
+                rec.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// One record of a table, with typed accessors.
+pub(crate) struct Row<'a> {
+    pub(crate) file: &'a str,
+    pub(crate) line: u64,
+    rec: &'a ByteRecord,
+    header: &'a [String],
+}
+
+impl Row<'_> {
+    fn raw(&self, col: usize) -> &[u8] {
+        trim(self.rec.get(col).unwrap_or_default())
+    }
+
+    fn err(&self, col: usize, message: String) -> LoadError {
+        LoadError::field(self.file, self.line, &self.header[col], message)
+    }
+
+    /// The field as text (may be empty).
+    pub(crate) fn text(&self, col: usize) -> Result<&str, LoadError> {
+        std::str::from_utf8(self.raw(col)).map_err(|_| {
+            self.err(
+                col,
+                format!("'{}' is not valid UTF-8", shown(self.raw(col))),
+            )
+        })
+    }
+
+    /// A non-empty text field (an id or a name).
+    pub(crate) fn required_text(&self, col: usize) -> Result<&str, LoadError> {
+        let t = self.text(col)?;
+        if t.is_empty() {
+            return Err(self.err(col, "is empty; a value is required".to_string()));
+        }
+        Ok(t)
+    }
+
+    /// A decimal number (`1234.56`, `-10`, `0.05`).
+    pub(crate) fn decimal(&self, col: usize) -> Result<Decimal, LoadError> {
+        let raw = self.raw(col);
+        parse_decimal(raw).ok_or_else(|| {
+            self.err(
+                col,
+                format!("found '{}', expected a decimal number like 1234.56 (a '.' for decimals, no thousands separators)", shown(raw)),
+            )
+        })
+    }
+
+    /// A decimal, or `None` when empty.
+    pub(crate) fn optional_decimal(&self, col: usize) -> Result<Option<Decimal>, LoadError> {
+        if self.raw(col).is_empty() {
+            Ok(None)
+        } else {
+            self.decimal(col).map(Some)
+        }
+    }
+
+    /// An ISO date `YYYY-MM-DD`.
+    pub(crate) fn date(&self, col: usize) -> Result<Date, LoadError> {
+        let raw = self.raw(col);
+        Date::parse_iso_bytes(raw).ok_or_else(|| {
+            self.err(
+                col,
+                format!(
+                    "found '{}', expected a date as YYYY-MM-DD, e.g. 2026-07-31",
+                    shown(raw)
+                ),
+            )
+        })
+    }
+
+    /// An ISO date, or `None` when empty.
+    pub(crate) fn optional_date(&self, col: usize) -> Result<Option<Date>, LoadError> {
+        if self.raw(col).is_empty() {
+            Ok(None)
+        } else {
+            self.date(col).map(Some)
+        }
+    }
+
+    /// `true`/`false` (also `1`/`0`, `yes`/`no`; any case); empty is `false`.
+    pub(crate) fn flag(&self, col: usize) -> Result<bool, LoadError> {
+        let raw = self.raw(col);
+        match parse_flag(raw) {
+            Some(v) => Ok(v),
+            None => Err(self.err(
+                col,
+                format!("found '{}', expected true or false", shown(raw)),
+            )),
+        }
+    }
+
+    /// A field error at this row, for checks made by the caller.
+    pub(crate) fn error(&self, col: usize, message: impl Into<String>) -> LoadError {
+        self.err(col, message.into())
+    }
+}
+
+/// `true`/`false`, `1`/`0`, `yes`/`no` in any case; empty is `false`.
+pub(crate) fn parse_flag(raw: &[u8]) -> Option<bool> {
+    let lower = raw.to_ascii_lowercase();
+    match lower.as_slice() {
+        b"true" | b"1" | b"yes" => Some(true),
+        b"false" | b"0" | b"no" | b"" => Some(false),
+        _ => None,
+    }
+}

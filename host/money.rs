@@ -1,0 +1,211 @@
+//! Exact money: decimal parsing, currencies, named rounding modes and formatting.
+//!
+//! Amounts are [`rust_decimal::Decimal`] from the CSV text to the payout file: no `f64`
+//! anywhere on the way. Rounding to the currency's minor unit happens once per payout line,
+//! with the mode the rule pack names.
+
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Serialize};
+
+/// How a payout line is rounded to the currency's minor unit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RoundingMode {
+    /// Halves away from zero (commercial rounding): 0.125 → 0.13, -0.125 → -0.13.
+    HalfUp,
+    /// Halves to the even neighbour (banker's rounding): 0.125 → 0.12, 0.135 → 0.14.
+    HalfEven,
+    /// Halves towards zero: 0.125 → 0.12.
+    HalfDown,
+    /// Always towards zero (truncate): 0.129 → 0.12.
+    Down,
+    /// Always away from zero: 0.121 → 0.13.
+    Up,
+}
+
+impl RoundingMode {
+    /// All modes with their `pack.toml` names.
+    pub const ALL: [(&'static str, RoundingMode); 5] = [
+        ("half-up", RoundingMode::HalfUp),
+        ("half-even", RoundingMode::HalfEven),
+        ("half-down", RoundingMode::HalfDown),
+        ("down", RoundingMode::Down),
+        ("up", RoundingMode::Up),
+    ];
+
+    /// The name used in `pack.toml` and in `run.json`.
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, m)| *m == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("half-even")
+    }
+
+    fn strategy(self) -> RoundingStrategy {
+        match self {
+            RoundingMode::HalfUp => RoundingStrategy::MidpointAwayFromZero,
+            RoundingMode::HalfEven => RoundingStrategy::MidpointNearestEven,
+            RoundingMode::HalfDown => RoundingStrategy::MidpointTowardZero,
+            RoundingMode::Down => RoundingStrategy::ToZero,
+            RoundingMode::Up => RoundingStrategy::AwayFromZero,
+        }
+    }
+}
+
+/// A currency: its ISO code and the number of decimals of its minor unit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Currency {
+    /// ISO 4217 code, e.g. `RUB`.
+    pub code: String,
+    /// Decimals of the minor unit: 2 for RUB (kopecks), 0 for JPY.
+    pub minor_units: u32,
+}
+
+impl Currency {
+    /// The minor unit of well-known ISO 4217 codes; `None` for codes not in the table
+    /// (the pack then has to say `minor_units` itself).
+    pub fn known_minor_units(code: &str) -> Option<u32> {
+        const ZERO: &[&str] = &[
+            "JPY", "KRW", "CLP", "ISK", "VND", "XOF", "XAF", "UGX", "PYG", "RWF",
+        ];
+        const THREE: &[&str] = &["BHD", "KWD", "OMR", "JOD", "TND", "LYD", "IQD"];
+        const TWO: &[&str] = &[
+            "RUB", "USD", "EUR", "GBP", "CHF", "CNY", "KZT", "BYN", "UAH", "AMD", "GEL", "AZN",
+            "UZS", "INR", "CAD", "AUD", "NZD", "SEK", "NOK", "DKK", "PLN", "CZK", "HUF", "TRY",
+            "BRL", "MXN", "ZAR", "SGD", "HKD", "AED", "SAR", "ILS", "THB", "MYR", "IDR", "PHP",
+        ];
+        if ZERO.contains(&code) {
+            Some(0)
+        } else if THREE.contains(&code) {
+            Some(3)
+        } else if TWO.contains(&code) {
+            Some(2)
+        } else {
+            None
+        }
+    }
+
+    /// Rounds `amount` to the minor unit with `mode`.
+    pub fn round(&self, amount: Decimal, mode: RoundingMode) -> Decimal {
+        let mut r = amount.round_dp_with_strategy(self.minor_units, mode.strategy());
+        r.rescale(self.minor_units);
+        r
+    }
+
+    /// Formats an already rounded amount with exactly the minor unit's decimals (`1500.50`).
+    pub fn format(&self, amount: Decimal) -> String {
+        let mut a = amount;
+        a.rescale(self.minor_units);
+        a.to_string()
+    }
+}
+
+/// Rounds a ratio or other non-money figure for display: at most `dp` decimals, trailing
+/// zeros removed (`1.050000` → `1.05`).
+pub fn format_figure(value: Decimal, dp: u32) -> String {
+    let v = value
+        .round_dp_with_strategy(dp, RoundingStrategy::MidpointNearestEven)
+        .normalize();
+    if v.is_zero() {
+        "0".to_string()
+    } else {
+        v.to_string()
+    }
+}
+
+/// Parses a plain decimal number: optional sign, digits, optional `.` and digits.
+/// No exponents, thousands separators or spaces: those are mapping concerns, not data.
+/// Returns `None` on anything else, including more than 28 significant digits.
+pub fn parse_decimal(text: &[u8]) -> Option<Decimal> {
+    let (negative, digits) = match text.first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    let mut mantissa: i128 = 0;
+    let mut scale: u32 = 0;
+    let mut seen_dot = false;
+    let mut seen_digit = false;
+    for &c in digits {
+        match c {
+            b'0'..=b'9' => {
+                seen_digit = true;
+                mantissa = mantissa
+                    .checked_mul(10)?
+                    .checked_add(i128::from(c - b'0'))?;
+                if seen_dot {
+                    scale += 1;
+                }
+            }
+            b'.' if !seen_dot => seen_dot = true,
+            _ => return None,
+        }
+    }
+    if !seen_digit || scale > 28 || mantissa > 79_228_162_514_264_337_593_543_950_335 {
+        return None;
+    }
+    let m = if negative { -mantissa } else { mantissa };
+    Decimal::try_from_i128_with_scale(m, scale).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn rounding_modes_at_midpoints() {
+        let rub = Currency {
+            code: "RUB".into(),
+            minor_units: 2,
+        };
+        assert_eq!(rub.round(d("0.125"), RoundingMode::HalfUp), d("0.13"));
+        assert_eq!(rub.round(d("0.125"), RoundingMode::HalfEven), d("0.12"));
+        assert_eq!(rub.round(d("0.135"), RoundingMode::HalfEven), d("0.14"));
+        assert_eq!(rub.round(d("-0.125"), RoundingMode::HalfUp), d("-0.13"));
+        assert_eq!(rub.round(d("0.129"), RoundingMode::Down), d("0.12"));
+        assert_eq!(rub.round(d("0.121"), RoundingMode::Up), d("0.13"));
+        assert_eq!(rub.format(d("5")), "5.00");
+        let jpy = Currency {
+            code: "JPY".into(),
+            minor_units: 0,
+        };
+        assert_eq!(jpy.format(jpy.round(d("2.5"), RoundingMode::HalfEven)), "2");
+    }
+
+    #[test]
+    fn parses_plain_decimals_only() {
+        assert_eq!(parse_decimal(b"1500.50"), Some(d("1500.50")));
+        assert_eq!(parse_decimal(b"-3"), Some(d("-3")));
+        assert_eq!(parse_decimal(b".5"), Some(d("0.5")));
+        assert_eq!(parse_decimal(b"+7."), Some(d("7")));
+        for bad in [
+            &b""[..],
+            b"-",
+            b".",
+            b"1e5",
+            b"1,5",
+            b"1 000",
+            b"abc",
+            b"1.2.3",
+            b"0x10",
+        ] {
+            assert_eq!(
+                parse_decimal(bad),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        assert_eq!(format_figure(d("1.050000"), 6), "1.05");
+        assert_eq!(format_figure(d("0.3333333333"), 4), "0.3333");
+    }
+}

@@ -1,0 +1,147 @@
+//! The CSV outputs: `payouts.csv`, `kpis.csv`, `key_clients.csv`.
+
+use crate::error::Error;
+use crate::evaluate::RunResult;
+use crate::money::format_figure;
+use rust_decimal::Decimal;
+
+/// Decimals shown for ratios and other non-money figures.
+pub(crate) const FIGURE_DP: u32 = 6;
+
+fn writer() -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new())
+}
+
+fn finish(w: csv::Writer<Vec<u8>>, name: &str) -> Result<Vec<u8>, Error> {
+    w.into_inner().map_err(|e| Error::Output {
+        path: name.into(),
+        message: e.to_string(),
+    })
+}
+
+fn werr(name: &str) -> impl Fn(csv::Error) -> Error + '_ {
+    move |e| Error::Output {
+        path: name.into(),
+        message: e.to_string(),
+    }
+}
+
+/// Money a KPI contributed: the rounded lines that name it.
+pub(crate) fn contribution(m: &crate::evaluate::ManagerResult, kpi: &str) -> Decimal {
+    m.lines
+        .iter()
+        .filter(|l| l.kpi.as_deref() == Some(kpi))
+        .map(|l| l.amount)
+        .sum()
+}
+
+/// One row per manager: payout and each KPI's attainment.
+pub(crate) fn payouts_csv(r: &RunResult) -> Result<Vec<u8>, Error> {
+    let name = "payouts.csv";
+    let mut w = writer();
+    let mut header: Vec<String> = [
+        "manager_id",
+        "name",
+        "period",
+        "currency",
+        "target_bonus",
+        "payout",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    header.extend(
+        r.pack
+            .manifest
+            .kpis
+            .iter()
+            .map(|k| format!("{}_attainment", k.id)),
+    );
+    w.write_record(&header).map_err(werr(name))?;
+    let period = r.period().to_string();
+    for m in &r.managers {
+        let mgr = &r.data.managers[m.manager as usize];
+        let mut row = vec![
+            mgr.id.clone(),
+            mgr.name.clone(),
+            period.clone(),
+            r.pack.currency.code.clone(),
+            r.pack.currency.format(mgr.target_bonus),
+            r.pack.currency.format(m.payout),
+        ];
+        row.extend(
+            m.kpis
+                .iter()
+                .map(|k| format_figure(k.attainment, FIGURE_DP)),
+        );
+        w.write_record(&row).map_err(werr(name))?;
+    }
+    finish(w, name)
+}
+
+/// One row per manager and KPI.
+pub(crate) fn kpis_csv(r: &RunResult) -> Result<Vec<u8>, Error> {
+    let name = "kpis.csv";
+    let mut w = writer();
+    w.write_record([
+        "manager_id",
+        "kpi",
+        "value",
+        "target",
+        "attainment",
+        "weight",
+        "contribution",
+    ])
+    .map_err(werr(name))?;
+    for m in &r.managers {
+        let mgr = &r.data.managers[m.manager as usize];
+        for k in &m.kpis {
+            w.write_record([
+                mgr.id.as_str(),
+                k.id.as_str(),
+                &format_figure(k.value, FIGURE_DP),
+                &format_figure(k.target, FIGURE_DP),
+                &format_figure(k.attainment, FIGURE_DP),
+                &format_figure(k.weight, FIGURE_DP),
+                &r.pack.currency.format(contribution(m, &k.id)),
+            ])
+            .map_err(werr(name))?;
+        }
+    }
+    finish(w, name)
+}
+
+/// One row per client: the stage a decision.
+pub(crate) fn key_clients_csv(r: &RunResult) -> Result<Vec<u8>, Error> {
+    let name = "key_clients.csv";
+    let mut w = writer();
+    w.write_record([
+        "client_id",
+        "name",
+        "manager_id",
+        "key",
+        "tier",
+        "score",
+        "reasons",
+    ])
+    .map_err(werr(name))?;
+    for (i, (c, d)) in r.data.clients.iter().zip(&r.decisions).enumerate() {
+        let manager = r.facts.clients[i]
+            .manager
+            .map(|m| r.data.managers[m as usize].id.as_str())
+            .unwrap_or("");
+        w.write_record([
+            c.id.as_str(),
+            c.name.as_str(),
+            manager,
+            if d.key { "true" } else { "false" },
+            d.tier.as_str(),
+            &format_figure(d.score, FIGURE_DP),
+            &d.reasons.join("; "),
+        ])
+        .map_err(werr(name))?;
+    }
+    finish(w, name)
+}

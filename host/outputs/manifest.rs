@@ -1,0 +1,81 @@
+//! `run.json`: what was run, on what, when, and with what result, so the run can be
+//! reproduced and audited.
+
+use crate::evaluate::RunResult;
+use crate::load::source_hex;
+use crate::period::Date;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// RFC 3339 UTC timestamp, to the second.
+pub fn rfc3339(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0) as i64;
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let date = Date::from_ymd(1970, 1, 1)
+        .map(|d| d.add_days(days as i32).to_string())
+        .unwrap_or_default();
+    format!(
+        "{date}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// The manifest of the run; `outputs` are the other files with their bytes.
+pub(crate) fn run_json(r: &RunResult, outputs: &[(String, Vec<u8>)]) -> Value {
+    let pack = &r.pack;
+    let info = &pack.manifest.pack;
+    let key_clients = r.decisions.iter().filter(|d| d.key).count();
+    let lines: usize = r.managers.iter().map(|m| m.lines.len()).sum();
+    json!({
+        "engine": { "name": "bonusrun", "version": env!("CARGO_PKG_VERSION") },
+        "pack": {
+            "name": info.name,
+            "version": info.version,
+            "title": info.title,
+            "location": pack.location,
+            "currency": pack.currency.code,
+            "minor_units": pack.currency.minor_units,
+            "rounding": pack.rounding.name(),
+            "period_kind": info.period.name(),
+            "limits": pack.manifest.limits,
+            "files": pack.files,
+        },
+        "inputs": r.inputs,
+        "period": {
+            "run": r.facts.periods[0].to_string(),
+            "start": r.facts.periods[0].start_date().to_string(),
+            "end": r.facts.periods[0].last_date().to_string(),
+            "previous": r.facts.periods[1].to_string(),
+            "year_ago": r.facts.periods[2].to_string(),
+        },
+        "sales_dates": r.facts.date_range.map(|(a, b)| json!({ "first": a.to_string(), "last": b.to_string() })),
+        "threads": r.threads,
+        "started": rfc3339(r.started),
+        "finished": rfc3339(SystemTime::now()),
+        "currency": pack.currency.code,
+        "total_payout": pack.currency.format(r.total),
+        "counts": {
+            "clients": r.data.clients.len(),
+            "managers": r.data.managers.len(),
+            "sales_lines": r.facts.rows,
+            "plans": r.data.plans.len(),
+            "contracts": r.data.contracts.len(),
+            "key_clients": key_clients,
+            "payout_lines": lines,
+            "warnings": r.warnings.len(),
+        },
+        "reconciled": true,
+        "outputs": outputs.iter().map(|(name, bytes)| json!({
+            "path": name,
+            "sha256": source_hex(&Sha256::digest(bytes)),
+        })).collect::<Vec<_>>(),
+        "warnings": r.warnings,
+    })
+}

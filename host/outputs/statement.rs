@@ -1,0 +1,163 @@
+//! `statements/<manager_id>.json`: everything behind one manager's payout.
+
+use super::files::{contribution, FIGURE_DP};
+use crate::error::Error;
+use crate::evaluate::{ManagerResult, RunResult};
+use crate::facts::{Window, CURRENT, PREVIOUS, YEAR_AGO};
+use crate::money::format_figure;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// A window as JSON: amounts exact, as strings.
+pub fn window_json(w: &Window) -> Value {
+    json!({
+        "revenue": w.revenue.to_string(),
+        "cost": w.cost.to_string(),
+        "margin": w.margin().to_string(),
+        "quantity": w.quantity.to_string(),
+        "returns": w.returns.to_string(),
+        "lines": w.lines,
+        "return_lines": w.return_lines,
+        "categories": w.categories.len(),
+        "products": w.products.len(),
+    })
+}
+
+/// The statement of one manager.
+pub fn statement_json(r: &RunResult, m: &ManagerResult) -> Value {
+    let cur = &r.pack.currency;
+    let mgr = &r.data.managers[m.manager as usize];
+    let mf = &r.facts.managers[m.manager as usize];
+    let extras: BTreeMap<&str, &str> = r
+        .data
+        .manager_extras
+        .iter()
+        .map(String::as_str)
+        .zip(mgr.extras.iter().map(String::as_str))
+        .collect();
+    let accounts: Vec<Value> = mf
+        .accounts
+        .iter()
+        .map(|&a| {
+            let acc = &r.facts.accounts[a as usize];
+            let c = &r.data.clients[acc.client as usize];
+            let d = &r.decisions[acc.client as usize];
+            json!({
+                "client_id": c.id,
+                "name": c.name,
+                "key": d.key,
+                "tier": d.tier,
+                "revenue": acc.windows[CURRENT].revenue.to_string(),
+                "margin": acc.windows[CURRENT].margin().to_string(),
+                "revenue_previous": acc.windows[PREVIOUS].revenue.to_string(),
+                "revenue_year_ago": acc.windows[YEAR_AGO].revenue.to_string(),
+            })
+        })
+        .collect();
+    let kpis: Vec<Value> = m
+        .kpis
+        .iter()
+        .map(|k| {
+            json!({
+                "id": k.id,
+                "label": k.label,
+                "weight": format_figure(k.weight, FIGURE_DP),
+                "value": format_figure(k.value, FIGURE_DP),
+                "target": format_figure(k.target, FIGURE_DP),
+                "attainment": format_figure(k.attainment, FIGURE_DP),
+                "contribution": cur.format(contribution(m, &k.id)),
+                "note": k.note,
+            })
+        })
+        .collect();
+    let lines: Vec<Value> = m
+        .lines
+        .iter()
+        .map(|l| {
+            json!({
+                "label": l.label,
+                "kind": l.kind,
+                "kpi": l.kpi,
+                "amount_exact": l.amount_exact.to_string(),
+                "amount": cur.format(l.amount),
+                "note": l.note,
+            })
+        })
+        .collect();
+    let key_windows = crate::rules::Context::key_windows_for(&r.facts, &r.decisions, m.manager);
+    let largest = mf
+        .largest_client
+        .map(|c| r.data.clients[c as usize].id.clone());
+    let prefix = format!("manager {}: ", mgr.id);
+    let warnings: Vec<&str> = r
+        .warnings
+        .iter()
+        .filter_map(|w| w.strip_prefix(prefix.as_str()))
+        .collect();
+    json!({
+        "manager": {
+            "id": mgr.id,
+            "name": mgr.name,
+            "target_bonus": cur.format(mgr.target_bonus),
+            "extras": extras,
+        },
+        "pack": {
+            "name": r.pack.manifest.pack.name,
+            "version": r.pack.manifest.pack.version,
+            "title": r.pack.manifest.pack.title,
+        },
+        "period": r.facts.periods[CURRENT].to_string(),
+        "previous_period": r.facts.periods[PREVIOUS].to_string(),
+        "year_ago_period": r.facts.periods[YEAR_AGO].to_string(),
+        "currency": cur.code,
+        "rounding": r.pack.rounding.name(),
+        "facts": {
+            "current": window_json(&mf.windows[CURRENT]),
+            "previous": window_json(&mf.windows[PREVIOUS]),
+            "year_ago": window_json(&mf.windows[YEAR_AGO]),
+            "key_clients_current": window_json(&key_windows[CURRENT]),
+            "key_clients_previous": window_json(&key_windows[PREVIOUS]),
+            "key_clients_year_ago": window_json(&key_windows[YEAR_AGO]),
+            "client_count": mf.client_count,
+            "largest_client": largest,
+            "largest_client_share": format_figure(mf.largest_client_share, FIGURE_DP),
+        },
+        "accounts": accounts,
+        "kpis": kpis,
+        "lines": lines,
+        "payout": cur.format(m.payout),
+        "warnings": warnings,
+    })
+}
+
+/// File names for the statements: the manager id with characters that are unsafe in file
+/// names replaced by `_`. Two ids that map to one name are an error, not an overwrite.
+pub(crate) fn file_names(r: &RunResult) -> Result<Vec<String>, Error> {
+    let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+    let mut names = Vec::with_capacity(r.managers.len());
+    for m in &r.managers {
+        let id = r.data.managers[m.manager as usize].id.as_str();
+        let mut safe: String = id
+            .chars()
+            .map(|c| {
+                if c.is_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        if safe.starts_with('.') {
+            safe.insert(0, '_');
+        }
+        let name = format!("{safe}.json");
+        if let Some(other) = seen.insert(name.clone(), id) {
+            return Err(Error::Output {
+                path: format!("statements/{name}"),
+                message: format!("managers '{other}' and '{id}' would share this statement file; make their ids differ in letters or digits"),
+            });
+        }
+        names.push(name);
+    }
+    Ok(names)
+}

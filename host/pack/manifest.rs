@@ -1,0 +1,185 @@
+//! `pack.toml`: the rule pack's manifest, as finance edits it.
+
+use crate::money::RoundingMode;
+use crate::period::PeriodKind;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Deserializer};
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+/// The whole manifest.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// `[pack]`: identity, currency, rounding, period.
+    pub pack: PackInfo,
+    /// `[params]`: the parameters finance edits; scripts read them with `param("name")`.
+    #[serde(default)]
+    pub params: BTreeMap<String, toml::Value>,
+    /// `[stages.*]`: which script and function implements each stage.
+    pub stages: Stages,
+    /// `[[kpis]]`: the KPIs in payout order.
+    pub kpis: Vec<KpiDecl>,
+    /// `[tables.NAME]`: CSV tables the scripts read with `table("NAME")`.
+    #[serde(default)]
+    pub tables: BTreeMap<String, TableDecl>,
+    /// `[limits]`: resource limits for scripts.
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// `[pack]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackInfo {
+    /// Short machine name, e.g. `romashka`.
+    pub name: String,
+    /// The pack's version, e.g. `2026.1`.
+    pub version: String,
+    /// The regulation's title, in any language.
+    pub title: String,
+    /// Free text shown in `check` and statements.
+    #[serde(default)]
+    pub description: String,
+    /// ISO 4217 currency code of all amounts.
+    pub currency: String,
+    /// Decimals of the currency's minor unit; defaults from the ISO table.
+    #[serde(default)]
+    pub minor_units: Option<u32>,
+    /// Rounding mode for payout lines: `half-up`, `half-even`, `half-down`, `down`, `up`.
+    pub rounding: RoundingMode,
+    /// Period kind: `month`, `quarter`, `half` or `year`.
+    pub period: PeriodKind,
+}
+
+/// `[stages]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stages {
+    /// Stage a: is a client key?
+    pub key_clients: StageDecl,
+    /// Stage b: the KPI values of a manager.
+    pub kpis: StageDecl,
+    /// Stage c: a manager's payout lines.
+    pub bonus: StageDecl,
+}
+
+/// One stage's implementation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageDecl {
+    /// Path of the Rhai script, relative to the pack directory.
+    pub script: String,
+    /// The entry function (stages a and c); defaults to `classify` and `bonus`.
+    #[serde(default)]
+    pub function: Option<String>,
+}
+
+/// One KPI declaration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KpiDecl {
+    /// Identifier used in plans.csv, kpis.csv and scripts.
+    pub id: String,
+    /// Human label (any language).
+    pub label: String,
+    /// Weight in the bonus formula (e.g. 0.35).
+    #[serde(deserialize_with = "decimal")]
+    pub weight: Decimal,
+    /// The function of the KPI script that computes it; defaults to the id.
+    #[serde(default)]
+    pub function: Option<String>,
+    /// Free text for the regulation document.
+    #[serde(default)]
+    pub description: String,
+}
+
+impl KpiDecl {
+    /// The KPI script's function for this KPI.
+    pub fn function(&self) -> &str {
+        self.function.as_deref().unwrap_or(&self.id)
+    }
+}
+
+/// One table declaration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableDecl {
+    /// Path of the CSV file, relative to the pack directory.
+    pub file: String,
+    /// Free text.
+    #[serde(default)]
+    pub description: String,
+}
+
+/// Limits on what one script call may do. A call that exceeds one stops the run.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Operations per call (stops endless loops).
+    pub max_operations: u64,
+    /// Nested function calls.
+    pub max_call_depth: usize,
+    /// Expression nesting depth (in functions and at top level).
+    pub max_expr_depth: usize,
+    /// Length of any string, in bytes.
+    pub max_string_size: usize,
+    /// Length of any array.
+    pub max_array_size: usize,
+    /// Entries of any object map.
+    pub max_map_size: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_operations: 5_000_000,
+            max_call_depth: 32,
+            max_expr_depth: 64,
+            max_string_size: 100_000,
+            max_array_size: 1_000_000,
+            max_map_size: 10_000,
+        }
+    }
+}
+
+/// Reads a decimal from a TOML number or string without going through binary rounding:
+/// a float is printed in its shortest round-trip form (`0.05` stays `0.05`).
+pub fn decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
+    let v = toml::Value::deserialize(d)?;
+    value_to_decimal(&v).map_err(serde::de::Error::custom)
+}
+
+/// A TOML value as an exact decimal, if it is a number or a numeric string.
+pub fn value_to_decimal(v: &toml::Value) -> Result<Decimal, String> {
+    match v {
+        toml::Value::Integer(i) => Ok(Decimal::from(*i)),
+        toml::Value::Float(f) => float_to_decimal(*f),
+        toml::Value::String(s) => {
+            Decimal::from_str(s.trim()).map_err(|_| format!("'{s}' is not a decimal number"))
+        }
+        other => Err(format!("expected a number, found {}", other.type_str())),
+    }
+}
+
+/// A TOML float as the decimal its shortest round-trip text spells. Floats with more than
+/// 15 significant digits are refused: write those as strings (`"0.1234567890123456789"`).
+pub fn float_to_decimal(f: f64) -> Result<Decimal, String> {
+    if !f.is_finite() {
+        return Err(format!("{f} is not a finite number"));
+    }
+    let text = format!("{f}");
+    let digits = text.bytes().filter(u8::is_ascii_digit).count();
+    let significant = text
+        .trim_start_matches('-')
+        .trim_start_matches(['0', '.'])
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .count();
+    if significant > 15 || digits > 28 {
+        return Err(format!(
+            "{text} has more digits than a TOML float holds exactly; write it as a string, e.g. \"{text}\""
+        ));
+    }
+    Decimal::from_str(&text).map_err(|e| format!("{text}: {e}"))
+}

@@ -1,0 +1,467 @@
+//! Rule packs: loading `pack.toml`, its scripts and tables, and compiling the scripts once.
+//!
+//! Everything here happens before any data is read, so a typo in a script or the manifest is
+//! reported as `file:line:column` in seconds, not after a long run. Errors are
+//! [`PackError`]s. This layer does not run rules; [`crate::rules`] does.
+
+pub mod manifest;
+mod table;
+
+pub use manifest::{KpiDecl, Limits, Manifest};
+pub use table::{Cell, Table};
+
+use crate::load::source_hex;
+use crate::money::{Currency, RoundingMode};
+use crate::period::PeriodKind;
+use crate::rules::engine;
+use rhai::AST;
+use rust_decimal::Decimal;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+/// A problem in a rule pack, located in a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackError {
+    /// The file, as shown to the user.
+    pub file: String,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// 1-based column, when known.
+    pub column: Option<usize>,
+    /// What is wrong, and how to fix it where that helps.
+    pub message: String,
+}
+
+impl PackError {
+    /// An error about a whole file.
+    pub fn new(file: impl Into<String>, message: impl Into<String>) -> PackError {
+        PackError {
+            file: file.into(),
+            line: None,
+            column: None,
+            message: message.into(),
+        }
+    }
+
+    /// An error at a line and column.
+    pub fn at(
+        file: impl Into<String>,
+        line: usize,
+        column: usize,
+        message: impl Into<String>,
+    ) -> PackError {
+        PackError {
+            file: file.into(),
+            line: Some(line),
+            column: Some(column),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for PackError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(l) = self.line {
+            write!(f, ":{l}")?;
+            if let Some(c) = self.column {
+                write!(f, ":{c}")?;
+            }
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for PackError {}
+
+/// Where a pack's files come from.
+#[derive(Clone, Debug)]
+pub enum PackSource {
+    /// A directory with `pack.toml`.
+    Dir(PathBuf),
+    /// Files compiled into the binary (the bundled example).
+    Embedded {
+        /// Shown in messages, e.g. `bundled:rules/romashka`.
+        label: String,
+        /// Relative paths and contents.
+        files: &'static [(&'static str, &'static [u8])],
+    },
+}
+
+impl PackSource {
+    /// How a pack file is shown in messages.
+    pub fn display(&self, rel: &str) -> String {
+        match self {
+            PackSource::Dir(d) => d.join(rel).display().to_string(),
+            PackSource::Embedded { label, .. } => format!("{label}/{rel}"),
+        }
+    }
+
+    fn read(&self, rel: &str) -> Result<Vec<u8>, PackError> {
+        check_relative(rel).map_err(|m| PackError::new(self.display("pack.toml"), m))?;
+        match self {
+            PackSource::Dir(d) => std::fs::read(d.join(rel)).map_err(|e| {
+                let hint = if e.kind() == std::io::ErrorKind::NotFound && rel == "pack.toml" {
+                    " (is this a rule pack directory? it needs a pack.toml)"
+                } else {
+                    ""
+                };
+                PackError::new(self.display(rel), format!("cannot read: {e}{hint}"))
+            }),
+            PackSource::Embedded { files, .. } => files
+                .iter()
+                .find(|(n, _)| *n == rel)
+                .map(|(_, b)| b.to_vec())
+                .ok_or_else(|| {
+                    PackError::new(self.display(rel), "no such file in the bundled pack")
+                }),
+        }
+    }
+}
+
+fn check_relative(rel: &str) -> Result<(), String> {
+    let p = Path::new(rel);
+    if p.is_absolute()
+        || p.components()
+            .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+    {
+        return Err(format!(
+            "'{rel}' must be a path inside the pack directory (relative, without '..')"
+        ));
+    }
+    Ok(())
+}
+
+/// A pack file and its hash, for `run.json`.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct PackFile {
+    /// Path relative to the pack directory.
+    pub path: String,
+    /// Hex sha256 of the file.
+    pub sha256: String,
+}
+
+/// A compiled script.
+#[derive(Clone, Debug)]
+pub struct Script {
+    /// Path relative to the pack.
+    pub path: String,
+    /// As shown in messages.
+    pub shown: String,
+    /// The compiled AST (its source is set to `shown`).
+    pub ast: Arc<AST>,
+}
+
+/// A loaded, compiled rule pack, ready to run.
+#[derive(Clone, Debug)]
+pub struct RulePack {
+    /// The manifest.
+    pub manifest: Manifest,
+    /// Where the pack came from, as shown in messages.
+    pub location: String,
+    /// Every file of the pack that the run uses, with its hash.
+    pub files: Vec<PackFile>,
+    /// Currency of all amounts.
+    pub currency: Currency,
+    /// Rounding of payout lines.
+    pub rounding: RoundingMode,
+    /// Parameters as script values, by name.
+    pub params: BTreeMap<String, ParamValue>,
+    /// Tables by name.
+    pub tables: BTreeMap<String, Arc<Table>>,
+    /// Stage a script.
+    pub key_clients: Script,
+    /// Stage b script.
+    pub kpis: Script,
+    /// Stage c script.
+    pub bonus: Script,
+}
+
+/// A parameter value.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum ParamValue {
+    /// A number (integers too: scripts see every parameter number as a decimal).
+    Number(Decimal),
+    /// Text.
+    Text(String),
+    /// true/false.
+    Flag(bool),
+    /// An array of values.
+    List(Vec<ParamValue>),
+}
+
+impl RulePack {
+    /// Loads `pack.toml`, reads the scripts and tables, and compiles the scripts.
+    pub fn load(source: &PackSource) -> Result<RulePack, PackError> {
+        let manifest_shown = source.display("pack.toml");
+        let manifest_bytes = source.read("pack.toml")?;
+        let manifest_text = String::from_utf8(manifest_bytes.clone())
+            .map_err(|_| PackError::new(&manifest_shown, "is not valid UTF-8"))?;
+        let manifest: Manifest = toml::from_str(&manifest_text).map_err(|e| {
+            let (line, col) = e
+                .span()
+                .map(|s| line_col(&manifest_text, s.start))
+                .unwrap_or((1, 1));
+            PackError::at(&manifest_shown, line, col, e.message().trim().to_string())
+        })?;
+        let locate = |needle: &str| -> (usize, usize) {
+            manifest_text
+                .find(needle)
+                .map(|i| line_col(&manifest_text, i))
+                .unwrap_or((1, 1))
+        };
+        let manifest_err = |needle: &str, msg: String| {
+            let (l, c) = locate(needle);
+            PackError::at(&manifest_shown, l, c, msg)
+        };
+
+        let code = manifest.pack.currency.trim().to_ascii_uppercase();
+        let minor_units = match manifest.pack.minor_units.or_else(|| Currency::known_minor_units(&code)) {
+            Some(m) if m <= 6 => m,
+            Some(m) => return Err(manifest_err("minor_units", format!("minor_units = {m} is out of range 0..=6"))),
+            None => {
+                return Err(manifest_err(
+                    "currency",
+                    format!("currency '{code}' is not in the built-in table; add minor_units = 2 (or 0, 3) to [pack]"),
+                ))
+            }
+        };
+        if manifest.kpis.is_empty() {
+            return Err(PackError::new(
+                &manifest_shown,
+                "declares no [[kpis]]; a bonus regulation needs at least one KPI",
+            ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for k in &manifest.kpis {
+            if !is_identifier(&k.id) {
+                return Err(manifest_err(
+                    &format!("\"{}\"", k.id),
+                    format!(
+                        "KPI id '{}' must be letters, digits and '_' and not start with a digit",
+                        k.id
+                    ),
+                ));
+            }
+            if !seen.insert(k.id.clone()) {
+                return Err(manifest_err(
+                    &format!("\"{}\"", k.id),
+                    format!("KPI id '{}' is declared twice", k.id),
+                ));
+            }
+        }
+        let mut params = BTreeMap::new();
+        for (name, value) in &manifest.params {
+            let v = param_value(value)
+                .map_err(|m| manifest_err(name, format!("parameter '{name}': {m}")))?;
+            params.insert(name.clone(), v);
+        }
+        manifest
+            .limits
+            .validate()
+            .map_err(|m| manifest_err("[limits]", m))?;
+
+        let mut files = vec![PackFile {
+            path: "pack.toml".into(),
+            sha256: sha256_hex(&manifest_bytes),
+        }];
+        let mut tables = BTreeMap::new();
+        for (name, decl) in &manifest.tables {
+            let bytes = source.read(&decl.file)?;
+            files.push(PackFile {
+                path: decl.file.clone(),
+                sha256: sha256_hex(&bytes),
+            });
+            let t = Table::parse(name, &source.display(&decl.file), &bytes)?;
+            tables.insert(name.clone(), Arc::new(t));
+        }
+
+        let compiler = engine::new_engine(&manifest.limits);
+        let mut compiled: BTreeMap<String, Script> = BTreeMap::new();
+        for decl in [
+            &manifest.stages.key_clients,
+            &manifest.stages.kpis,
+            &manifest.stages.bonus,
+        ] {
+            if compiled.contains_key(&decl.script) {
+                continue;
+            }
+            let bytes = source.read(&decl.script)?;
+            files.push(PackFile {
+                path: decl.script.clone(),
+                sha256: sha256_hex(&bytes),
+            });
+            let shown = source.display(&decl.script);
+            let text = String::from_utf8(bytes)
+                .map_err(|_| PackError::new(&shown, "is not valid UTF-8"))?;
+            let ast = engine::compile(&compiler, &shown, &text)?;
+            compiled.insert(
+                decl.script.clone(),
+                Script {
+                    path: decl.script.clone(),
+                    shown,
+                    ast: Arc::new(ast),
+                },
+            );
+        }
+        let script_for = |d: &manifest::StageDecl| compiled[&d.script].clone();
+        let pack = RulePack {
+            location: match source {
+                PackSource::Dir(d) => d.display().to_string(),
+                PackSource::Embedded { label, .. } => label.clone(),
+            },
+            currency: Currency { code, minor_units },
+            rounding: manifest.pack.rounding,
+            params,
+            tables,
+            key_clients: script_for(&manifest.stages.key_clients),
+            kpis: script_for(&manifest.stages.kpis),
+            bonus: script_for(&manifest.stages.bonus),
+            files,
+            manifest,
+        };
+        pack.check_entry_points()?;
+        Ok(pack)
+    }
+
+    /// The period kind the pack pays for.
+    pub fn period_kind(&self) -> PeriodKind {
+        self.manifest.pack.period
+    }
+
+    /// Entry function of stage a.
+    pub fn key_clients_fn(&self) -> &str {
+        self.manifest
+            .stages
+            .key_clients
+            .function
+            .as_deref()
+            .unwrap_or("classify")
+    }
+
+    /// Entry function of stage c.
+    pub fn bonus_fn(&self) -> &str {
+        self.manifest
+            .stages
+            .bonus
+            .function
+            .as_deref()
+            .unwrap_or("bonus")
+    }
+
+    fn check_entry_points(&self) -> Result<(), PackError> {
+        let need = |script: &Script,
+                    name: &str,
+                    arity: usize,
+                    what: &str|
+         -> Result<(), PackError> {
+            let found: Vec<usize> = script
+                .ast
+                .iter_functions()
+                .filter(|f| f.name == name)
+                .map(|f| f.params.len())
+                .collect();
+            if found.contains(&arity) {
+                return Ok(());
+            }
+            let params = ["client", "manager", "kpis"];
+            let example = match (what, arity) {
+                (_, 2) => format!("fn {name}(manager, kpis) {{ ... }}"),
+                ("KPI", _) => format!("fn {name}(manager) {{ ... }}"),
+                _ => format!("fn {name}({}) {{ ... }}", params[0]),
+            };
+            let msg = if found.is_empty() {
+                format!("has no function '{name}' with {arity} parameter(s), needed for {what}; define `{example}`")
+            } else {
+                format!(
+                    "function '{name}' takes {} parameter(s) but {what} calls it with {arity}; define `{example}`",
+                    found[0]
+                )
+            };
+            Err(PackError::new(&script.shown, msg))
+        };
+        need(
+            &self.key_clients,
+            self.key_clients_fn(),
+            1,
+            "stage key_clients",
+        )?;
+        for k in &self.manifest.kpis {
+            need(&self.kpis, k.function(), 1, &format!("KPI '{}'", k.id))?;
+        }
+        need(&self.bonus, self.bonus_fn(), 2, "stage bonus")?;
+        Ok(())
+    }
+}
+
+impl Limits {
+    fn validate(&self) -> Result<(), String> {
+        let checks = [
+            ("max_operations", self.max_operations as usize),
+            ("max_call_depth", self.max_call_depth),
+            ("max_expr_depth", self.max_expr_depth),
+            ("max_string_size", self.max_string_size),
+            ("max_array_size", self.max_array_size),
+            ("max_map_size", self.max_map_size),
+        ];
+        for (name, v) in checks {
+            if v == 0 {
+                return Err(format!(
+                    "[limits] {name} must be at least 1 (0 would mean no limit)"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn param_value(v: &toml::Value) -> Result<ParamValue, String> {
+    Ok(match v {
+        toml::Value::Integer(_) | toml::Value::Float(_) => {
+            ParamValue::Number(manifest::value_to_decimal(v)?)
+        }
+        toml::Value::String(s) => ParamValue::Text(s.clone()),
+        toml::Value::Boolean(b) => ParamValue::Flag(*b),
+        toml::Value::Array(a) => {
+            ParamValue::List(a.iter().map(param_value).collect::<Result<_, _>>()?)
+        }
+        toml::Value::Datetime(d) => ParamValue::Text(d.to_string()),
+        toml::Value::Table(_) => {
+            return Err(
+                "tables are not supported as parameters; use [tables] for tabular data".into(),
+            )
+        }
+    })
+}
+
+/// 1-based line and column of byte offset `at` in `text` (columns count characters).
+pub fn line_col(text: &str, at: usize) -> (usize, usize) {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
+    (line, col)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    source_hex(&Sha256::digest(bytes))
+}

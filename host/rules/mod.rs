@@ -1,0 +1,404 @@
+//! Running the pack's rules: one sandboxed engine per run, one function call per client
+//! (stage a) or per manager (stages b and c), results checked for shape and type.
+//!
+//! [`engine`] builds the sandbox, [`api`] exposes read-only views to scripts, and
+//! [`RuleRunner`] calls the stage functions and turns what they return into typed results or a
+//! [`RuleError`] that names script, function, line and subject.
+
+pub mod api;
+pub mod engine;
+mod error;
+
+pub use api::{Context, KeyDecision, KpiResult};
+pub use error::RuleError;
+
+use crate::pack::{RulePack, Script};
+use api::{ClientView, KpisView, ManagerView};
+use rhai::{CallFnOptions, Dynamic, Engine, Map, Scope};
+use rust_decimal::Decimal;
+use std::sync::Arc;
+
+/// A payout line as the bonus rule returned it, before rounding.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RawLine {
+    /// What the line is for, in the rule's words.
+    pub label: String,
+    /// `kpi`, `gate`, `cap`, `accelerator`, `adjustment`, ... (free text; `line` when absent).
+    pub kind: String,
+    /// The KPI the line belongs to, if any.
+    pub kpi: Option<String>,
+    /// Exact amount.
+    pub amount: Decimal,
+    /// A note.
+    pub note: String,
+}
+
+/// What one call returned, plus the warnings the rule raised.
+pub struct Outcome<T> {
+    /// The typed result.
+    pub value: T,
+    /// Messages from `warn()`.
+    pub warnings: Vec<String>,
+}
+
+/// Calls a pack's stage functions.
+pub struct RuleRunner {
+    engine: Engine,
+    pack: Arc<RulePack>,
+}
+
+impl RuleRunner {
+    /// Builds the run's engine for `pack` (scripts are already compiled).
+    pub fn new(pack: Arc<RulePack>) -> RuleRunner {
+        let mut engine = engine::new_engine(&pack.manifest.limits);
+        api::register(&mut engine, &pack);
+        RuleRunner { engine, pack }
+    }
+
+    fn call(
+        &self,
+        stage: &str,
+        script: &Script,
+        function: &str,
+        subject: &str,
+        args: impl rhai::FuncArgs,
+    ) -> Result<Dynamic, RuleError> {
+        let mut scope = Scope::new();
+        let options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
+        api::take_warnings();
+        self.engine
+            .call_fn_with_options::<Dynamic>(options, &mut scope, &script.ast, function, args)
+            .map_err(|e| {
+                let loc = error::script_error(&e, &self.pack.manifest.limits);
+                RuleError {
+                    pack: self.pack.manifest.pack.name.clone(),
+                    stage: stage.to_string(),
+                    script: loc.source.unwrap_or_else(|| script.shown.clone()),
+                    function: loc.function.unwrap_or_else(|| function.to_string()),
+                    line: loc.position.line(),
+                    column: loc.position.position(),
+                    subject: subject.to_string(),
+                    message: loc.message,
+                }
+            })
+    }
+
+    fn shape_error(
+        &self,
+        stage: &str,
+        script: &Script,
+        function: &str,
+        subject: &str,
+        message: String,
+    ) -> RuleError {
+        RuleError {
+            pack: self.pack.manifest.pack.name.clone(),
+            stage: stage.to_string(),
+            script: script.shown.clone(),
+            function: function.to_string(),
+            line: None,
+            column: None,
+            subject: subject.to_string(),
+            message,
+        }
+    }
+
+    /// Stage a for one client.
+    pub fn classify(
+        &self,
+        ctx: &Arc<Context>,
+        client: u32,
+    ) -> Result<Outcome<KeyDecision>, RuleError> {
+        let subject = format!("client {}", ctx.data.clients[client as usize].id);
+        let script = &self.pack.key_clients;
+        let function = self.pack.key_clients_fn();
+        let out = self.call(
+            "key_clients",
+            script,
+            function,
+            &subject,
+            (ClientView::new(ctx.clone(), client),),
+        )?;
+        let bad = |m: String| self.shape_error("key_clients", script, function, &subject, m);
+        let decision = if let Some(b) = out.clone().try_cast::<bool>() {
+            KeyDecision {
+                key: b,
+                ..Default::default()
+            }
+        } else if let Some(map) = out.clone().try_cast::<Map>() {
+            let mut fields = Fields::new(
+                map,
+                "key_clients result",
+                &["key", "tier", "score", "reasons"],
+            )
+            .map_err(&bad)?;
+            KeyDecision {
+                key: fields.flag("key", true).map_err(&bad)?.unwrap_or(false),
+                tier: fields.text("tier").map_err(&bad)?.unwrap_or_default(),
+                score: fields
+                    .number("score", false)
+                    .map_err(&bad)?
+                    .unwrap_or_default(),
+                reasons: fields.texts("reasons").map_err(&bad)?,
+            }
+        } else {
+            return Err(bad(format!(
+                "returned {}; expected a map like #{{ key: true, tier: \"A\", score: 3, reasons: [\"...\"] }}",
+                describe(&out)
+            )));
+        };
+        Ok(Outcome {
+            value: decision,
+            warnings: api::take_warnings(),
+        })
+    }
+
+    /// Stage b for one manager: every KPI in pack order.
+    pub fn kpis(
+        &self,
+        ctx: &Arc<Context>,
+        manager: u32,
+    ) -> Result<Outcome<Vec<KpiResult>>, RuleError> {
+        let subject = format!("manager {}", ctx.data.managers[manager as usize].id);
+        let script = &self.pack.kpis;
+        let mut results = Vec::with_capacity(self.pack.manifest.kpis.len());
+        let mut warnings = Vec::new();
+        for decl in &self.pack.manifest.kpis {
+            let function = decl.function();
+            let out = self.call(
+                "kpis",
+                script,
+                function,
+                &subject,
+                (ManagerView::new(ctx.clone(), manager),),
+            )?;
+            warnings.extend(api::take_warnings());
+            let bad = |m: String| {
+                self.shape_error(
+                    "kpis",
+                    script,
+                    function,
+                    &subject,
+                    format!("KPI '{}': {m}", decl.id),
+                )
+            };
+            let Some(map) = out.clone().try_cast::<Map>() else {
+                return Err(bad(format!(
+                    "returned {}; expected a map like #{{ value: 120, target: 100 }} (attainment is value / target unless given)",
+                    describe(&out)
+                )));
+            };
+            let mut fields = Fields::new(
+                map,
+                "KPI result",
+                &["value", "target", "attainment", "note"],
+            )
+            .map_err(&bad)?;
+            let value = fields
+                .number("value", true)
+                .map_err(&bad)?
+                .unwrap_or_default();
+            let target = fields
+                .number("target", true)
+                .map_err(&bad)?
+                .unwrap_or_default();
+            let attainment = match fields.number("attainment", false).map_err(&bad)? {
+                Some(a) => a,
+                None if target.is_zero() => {
+                    return Err(bad(
+                        "the target is 0, so attainment = value / target is undefined; return `attainment` explicitly (or a non-zero target)".into(),
+                    ))
+                }
+                None => value.checked_div(target).ok_or_else(|| bad("value / target overflowed".into()))?,
+            };
+            results.push(KpiResult {
+                id: decl.id.clone(),
+                label: decl.label.clone(),
+                weight: decl.weight,
+                value,
+                target,
+                attainment,
+                note: fields.text("note").map_err(&bad)?.unwrap_or_default(),
+            });
+        }
+        Ok(Outcome {
+            value: results,
+            warnings,
+        })
+    }
+
+    /// Stage c for one manager: the payout lines, unrounded.
+    pub fn bonus(
+        &self,
+        ctx: &Arc<Context>,
+        manager: u32,
+        kpis: Arc<Vec<KpiResult>>,
+    ) -> Result<Outcome<Vec<RawLine>>, RuleError> {
+        let subject = format!("manager {}", ctx.data.managers[manager as usize].id);
+        let script = &self.pack.bonus;
+        let function = self.pack.bonus_fn();
+        let out = self.call(
+            "bonus",
+            script,
+            function,
+            &subject,
+            (ManagerView::new(ctx.clone(), manager), KpisView::new(kpis)),
+        )?;
+        let bad = |m: String| self.shape_error("bonus", script, function, &subject, m);
+        let Some(items) = out.clone().try_cast::<rhai::Array>() else {
+            return Err(bad(format!(
+                "returned {}; expected an array of payout lines like [#{{ label: \"Margin\", amount: 1500.00, kpi: \"margin\" }}]",
+                describe(&out)
+            )));
+        };
+        let mut lines = Vec::with_capacity(items.len());
+        for (i, item) in items.into_iter().enumerate() {
+            let bad_line = |m: String| bad(format!("payout line {}: {m}", i + 1));
+            let Some(map) = item.clone().try_cast::<Map>() else {
+                return Err(bad_line(format!(
+                    "is {}; expected a map with label and amount",
+                    describe(&item)
+                )));
+            };
+            let mut f = Fields::new(
+                map,
+                "payout line",
+                &["label", "amount", "kpi", "kind", "note"],
+            )
+            .map_err(&bad_line)?;
+            let label = f
+                .text("label")
+                .map_err(&bad_line)?
+                .ok_or_else(|| bad_line("has no label".into()))?;
+            let amount = f
+                .number("amount", true)
+                .map_err(&bad_line)?
+                .unwrap_or_default();
+            let kpi = f.text("kpi").map_err(&bad_line)?.filter(|k| !k.is_empty());
+            if let Some(k) = &kpi {
+                if !self.pack.manifest.kpis.iter().any(|d| &d.id == k) {
+                    return Err(bad_line(format!(
+                        "names kpi '{k}', which the pack does not declare"
+                    )));
+                }
+            }
+            lines.push(RawLine {
+                label,
+                kind: f
+                    .text("kind")
+                    .map_err(&bad_line)?
+                    .unwrap_or_else(|| "line".into()),
+                kpi,
+                amount,
+                note: f.text("note").map_err(&bad_line)?.unwrap_or_default(),
+            });
+        }
+        Ok(Outcome {
+            value: lines,
+            warnings: api::take_warnings(),
+        })
+    }
+}
+
+fn describe(v: &Dynamic) -> String {
+    if v.is_unit() {
+        "nothing (a missing return value?)".to_string()
+    } else {
+        format!("a value of type {}", v.type_name())
+    }
+}
+
+/// Typed access to the fields of a map a rule returned; unknown fields are refused.
+struct Fields {
+    map: Map,
+}
+
+impl Fields {
+    fn new(map: Map, what: &str, known: &[&str]) -> Result<Fields, String> {
+        for k in map.keys() {
+            if !known.contains(&k.as_str()) {
+                return Err(format!(
+                    "unexpected field '{k}' in the {what}; the fields are: {}",
+                    known.join(", ")
+                ));
+            }
+        }
+        Ok(Fields { map })
+    }
+
+    fn take(&mut self, name: &str) -> Option<Dynamic> {
+        self.map.remove(name).filter(|v| !v.is_unit())
+    }
+
+    fn flag(&mut self, name: &str, required: bool) -> Result<Option<bool>, String> {
+        match self.take(name) {
+            None if required => Err(format!("'{name}' is missing; expected true or false")),
+            None => Ok(None),
+            Some(v) => v
+                .as_bool()
+                .map(Some)
+                .map_err(|t| format!("'{name}' is a {t}; expected true or false")),
+        }
+    }
+
+    fn number(&mut self, name: &str, required: bool) -> Result<Option<Decimal>, String> {
+        match self.take(name) {
+            None if required => Err(format!("'{name}' is missing; expected a number")),
+            None => Ok(None),
+            Some(v) => {
+                if let Some(d) = v.clone().try_cast::<Decimal>() {
+                    Ok(Some(d))
+                } else if let Ok(i) = v.as_int() {
+                    Ok(Some(Decimal::from(i)))
+                } else {
+                    Err(format!(
+                        "'{name}' is a {}; expected a number",
+                        v.type_name()
+                    ))
+                }
+            }
+        }
+    }
+
+    fn text(&mut self, name: &str) -> Result<Option<String>, String> {
+        match self.take(name) {
+            None => Ok(None),
+            Some(v) => {
+                if v.is_string() {
+                    Ok(Some(v.to_string()))
+                } else {
+                    Err(format!(
+                        "'{name}' is a {}; expected a string",
+                        v.type_name()
+                    ))
+                }
+            }
+        }
+    }
+
+    fn texts(&mut self, name: &str) -> Result<Vec<String>, String> {
+        match self.take(name) {
+            None => Ok(Vec::new()),
+            Some(v) => {
+                let Some(arr) = v.clone().try_cast::<rhai::Array>() else {
+                    return Err(format!(
+                        "'{name}' is a {}; expected an array of strings",
+                        v.type_name()
+                    ));
+                };
+                arr.into_iter()
+                    .map(|x| {
+                        if x.is_string() {
+                            Ok(x.to_string())
+                        } else {
+                            Err(format!(
+                                "'{name}' holds a {}; expected strings",
+                                x.type_name()
+                            ))
+                        }
+                    })
+                    .collect()
+            }
+        }
+    }
+}
