@@ -1,1 +1,10 @@
+//! Integration tests: every test runs the real `bonusrun` binary on fixtures whose expected
+//! results are worked out by hand in the test or fixture.
 
+mod util;
+
+mod determinism;
+mod errors;
+mod key_clients;
+mod payouts;
+mod runaway;

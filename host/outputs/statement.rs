@@ -78,7 +78,7 @@ pub fn statement_json(r: &RunResult, m: &ManagerResult) -> Value {
                 "label": l.label,
                 "kind": l.kind,
                 "kpi": l.kpi,
-                "amount_exact": l.amount_exact.to_string(),
+                "amount_exact": l.amount_exact.normalize().to_string(),
                 "amount": cur.format(l.amount),
                 "note": l.note,
             })

@@ -82,11 +82,12 @@ pub(crate) fn script_error(err: &EvalAltResult, limits: &crate::pack::Limits) ->
             limits.max_call_depth
         ),
         EvalAltResult::ErrorDataTooLarge(what, _) => {
-            let (limit, value) = if what.contains("String") {
+            let lower = what.to_ascii_lowercase();
+            let (limit, value) = if lower.contains("string") {
                 ("max_string_size", limits.max_string_size)
-            } else if what.contains("Array") {
+            } else if lower.contains("array") {
                 ("max_array_size", limits.max_array_size)
-            } else if what.contains("map") || what.contains("Map") {
+            } else if lower.contains("map") {
                 ("max_map_size", limits.max_map_size)
             } else {
                 ("a size limit", 0)

@@ -1,0 +1,107 @@
+//! Test helpers: scratch directories, running the real binary, reading outputs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A fixture directory under `tests/data`.
+pub fn fixture(name: &str) -> PathBuf {
+    root().join("tests/data").join(name)
+}
+
+/// A fresh, empty scratch directory, unique per test.
+pub fn scratch(name: &str) -> PathBuf {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "bonusrun-test-{}-{}-{name}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Copies a directory tree.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Replaces `from` by `to` in a file; panics if `from` is not there.
+pub fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} does not contain {from:?}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+/// Runs the binary with `args` in `dir`.
+pub fn bonusrun(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bonusrun"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the bonusrun binary runs")
+}
+
+fn describe(args: &[&str], out: &Output) -> String {
+    format!(
+        "bonusrun {}\nexit: {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        args.join(" "),
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Runs and expects success; returns stdout.
+pub fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = bonusrun(dir, args);
+    assert!(out.status.success(), "expected success:\n{}", describe(args, &out));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs and expects exit code `code`; returns stderr.
+pub fn fails(dir: &Path, args: &[&str], code: i32) -> String {
+    let out = bonusrun(dir, args);
+    assert_eq!(out.status.code(), Some(code), "expected exit {code}:\n{}", describe(args, &out));
+    String::from_utf8(out.stderr).unwrap()
+}
+
+/// Reads a file as text.
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The value of column `col` in the row whose first field is `key`, of a CSV file.
+pub fn csv_cell(path: &Path, key: &str, col: &str) -> String {
+    let mut rdr = csv::Reader::from_path(path).unwrap();
+    let header = rdr.headers().unwrap().clone();
+    let idx = header.iter().position(|h| h == col).unwrap_or_else(|| panic!("no column {col}"));
+    for rec in rdr.records() {
+        let rec = rec.unwrap();
+        if &rec[0] == key {
+            return rec[idx].to_string();
+        }
+    }
+    panic!("no row {key} in {}", path.display())
+}
+
+/// Parses a JSON file.
+pub fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&read(path)).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
