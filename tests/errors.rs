@@ -15,8 +15,15 @@ fn failing_run(name: &str, change: impl FnOnce(&Path), expected: &[&str]) {
     for e in expected {
         assert!(err.contains(e), "expected {e:?} in:\n{err}");
     }
-    let leftovers: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
-    assert_eq!(leftovers, vec![pack], "a failed run must leave nothing behind");
+    let leftovers: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(
+        leftovers,
+        vec![pack],
+        "a failed run must leave nothing behind"
+    );
 }
 
 fn data(p: &Path, file: &str) -> PathBuf {
@@ -27,7 +34,13 @@ fn data(p: &Path, file: &str) -> PathBuf {
 fn ragged_row() {
     failing_run(
         "ragged",
-        |p| edit(&data(p, "sales.csv"), "2026-03-03,C2,M2,P1,Dairy,10,1200.00,400.00", "2026-03-03,C2,M2,P1,Dairy,10,1200.00"),
+        |p| {
+            edit(
+                &data(p, "sales.csv"),
+                "2026-03-03,C2,M2,P1,Dairy,10,1200.00,400.00",
+                "2026-03-03,C2,M2,P1,Dairy,10,1200.00",
+            )
+        },
         &["sales.csv:4: the row has 7 field(s) but the header has 8"],
     );
 }
@@ -63,7 +76,13 @@ fn unknown_client_in_sales() {
 fn unknown_manager_in_sales() {
     failing_run(
         "unknown-manager",
-        |p| edit(&data(p, "sales.csv"), "2026-03-05,C3,M3", "2026-03-05,C3,M7"),
+        |p| {
+            edit(
+                &data(p, "sales.csv"),
+                "2026-03-05,C3,M3",
+                "2026-03-05,C3,M7",
+            )
+        },
         &["sales.csv:6: column 'manager_id': unknown manager_id 'M7'"],
     );
 }
@@ -72,7 +91,13 @@ fn unknown_manager_in_sales() {
 fn duplicate_client() {
     failing_run(
         "duplicate-client",
-        |p| edit(&data(p, "clients.csv"), "C3,Client Three", "C2,Client Three"),
+        |p| {
+            edit(
+                &data(p, "clients.csv"),
+                "C3,Client Three",
+                "C2,Client Three",
+            )
+        },
         &["clients.csv:4: column 'client_id': duplicate client_id 'C2'"],
     );
 }
@@ -90,7 +115,13 @@ fn duplicate_manager() {
 fn plan_for_unknown_manager() {
     failing_run(
         "plan-unknown-manager",
-        |p| edit(&data(p, "plans.csv"), "M3,2026-03,revenue", "M9,2026-03,revenue"),
+        |p| {
+            edit(
+                &data(p, "plans.csv"),
+                "M3,2026-03,revenue",
+                "M9,2026-03,revenue",
+            )
+        },
         &["plans.csv:6: column 'manager_id': plan for unknown manager_id 'M9'"],
     );
 }
@@ -108,7 +139,13 @@ fn plan_for_unknown_kpi() {
 fn plan_with_bad_period() {
     failing_run(
         "plan-bad-period",
-        |p| edit(&data(p, "plans.csv"), "M3,2026-03,revenue", "M3,2026-13,revenue"),
+        |p| {
+            edit(
+                &data(p, "plans.csv"),
+                "M3,2026-03,revenue",
+                "M3,2026-13,revenue",
+            )
+        },
         &["plans.csv:6: column 'period': '2026-13' is not a period"],
     );
 }
@@ -126,7 +163,13 @@ fn duplicate_plan() {
 fn market_share_out_of_range() {
     failing_run(
         "market-share",
-        |p| edit(&data(p, "clients.csv"), "Kazan,2020-01-01,0.1,false\nC4", "Kazan,2020-01-01,25,false\nC4"),
+        |p| {
+            edit(
+                &data(p, "clients.csv"),
+                "Kazan,2020-01-01,0.1,false\nC4",
+                "Kazan,2020-01-01,25,false\nC4",
+            )
+        },
         &["clients.csv:4: column 'market_share': found 25, expected a share between 0 and 1"],
     );
 }
@@ -181,8 +224,18 @@ fn unknown_parameter_names_script_function_and_manager() {
 fn division_by_zero_names_the_line() {
     failing_run(
         "div-zero",
-        |p| edit(&p.join("rules.rhai"), "fn revenue(m) { #{ value: m.cur.revenue,", "fn revenue(m) { #{ value: m.cur.revenue / 0,"),
-        &["rules.rhai:6:", "in function 'revenue' (stage kpis, pack 'mini') for manager M1", "Division by zero"],
+        |p| {
+            edit(
+                &p.join("rules.rhai"),
+                "fn revenue(m) { #{ value: m.cur.revenue,",
+                "fn revenue(m) { #{ value: m.cur.revenue / 0,",
+            )
+        },
+        &[
+            "rules.rhai:6:",
+            "in function 'revenue' (stage kpis, pack 'mini') for manager M1",
+            "Division by zero",
+        ],
     );
 }
 
@@ -190,18 +243,36 @@ fn division_by_zero_names_the_line() {
 fn wrong_result_shape() {
     failing_run(
         "shape",
-        |p| edit(&p.join("rules.rhai"), "#{ key: client.strategic,", "#{ key: \"yes\", kee: 1,"),
-        &["in function 'classify' (stage key_clients, pack 'mini') for client C1", "unexpected field 'kee'"],
+        |p| {
+            edit(
+                &p.join("rules.rhai"),
+                "#{ key: client.strategic,",
+                "#{ key: \"yes\", kee: 1,",
+            )
+        },
+        &[
+            "in function 'classify' (stage key_clients, pack 'mini') for client C1",
+            "unexpected field 'kee'",
+        ],
     );
     failing_run(
         "shape-type",
-        |p| edit(&p.join("rules.rhai"), "#{ key: client.strategic,", "#{ key: \"yes\","),
+        |p| {
+            edit(
+                &p.join("rules.rhai"),
+                "#{ key: client.strategic,",
+                "#{ key: \"yes\",",
+            )
+        },
         &["for client C1", "'key' is a string; expected true or false"],
     );
     failing_run(
         "shape-lines",
         |p| edit(&p.join("rules.rhai"), "    lines\n}", "    42\n}"),
-        &["for manager M2", "returned a value of type i64; expected an array of payout lines"],
+        &[
+            "for manager M2",
+            "returned a value of type i64; expected an array of payout lines",
+        ],
     );
 }
 
@@ -210,7 +281,12 @@ fn unknown_property_is_an_error() {
     failing_run(
         "property",
         |p| edit(&p.join("rules.rhai"), "m.cur.margin", "m.cur.margn"),
-        &["rules.rhai:8:", "in function 'margin'", "for manager M1", "margn"],
+        &[
+            "rules.rhai:8:",
+            "in function 'margin'",
+            "for manager M1",
+            "margn",
+        ],
     );
 }
 
@@ -225,15 +301,28 @@ fn failing_check(name: &str, change: impl FnOnce(&Path), expected: &[&str]) {
     for e in expected {
         assert!(err.contains(e), "expected {e:?} in:\n{err}");
     }
-    let err = fails(&dir, &["run", "--rules", "pack", "--data", ".", "--out", "out"], 1);
-    assert!(err.contains(expected[0]), "run reports the pack error first:\n{err}");
+    let err = fails(
+        &dir,
+        &["run", "--rules", "pack", "--data", ".", "--out", "out"],
+        1,
+    );
+    assert!(
+        err.contains(expected[0]),
+        "run reports the pack error first:\n{err}"
+    );
 }
 
 #[test]
 fn syntax_error_has_file_line_column() {
     failing_check(
         "syntax",
-        |p| edit(&p.join("rules.rhai"), "fn margin(m) { #{", "fn margin(m) { #{ ,"),
+        |p| {
+            edit(
+                &p.join("rules.rhai"),
+                "fn margin(m) { #{",
+                "fn margin(m) { #{ ,",
+            )
+        },
         &["rules.rhai:8:19: syntax error: Expecting '}' to end this object map literal"],
     );
 }
@@ -251,7 +340,13 @@ fn undeclared_variable_is_refused_when_compiling() {
 fn eval_is_not_available() {
     failing_check(
         "eval",
-        |p| edit(&p.join("rules.rhai"), "let total = 0;", "let total = eval(\"0\");"),
+        |p| {
+            edit(
+                &p.join("rules.rhai"),
+                "let total = 0;",
+                "let total = eval(\"0\");",
+            )
+        },
         &["rules.rhai:16:", "eval"],
     );
 }
@@ -260,7 +355,13 @@ fn eval_is_not_available() {
 fn top_level_statements_are_refused() {
     failing_check(
         "top-level",
-        |p| edit(&p.join("rules.rhai"), "fn revenue(m)", "let rate = 5;\nfn revenue(m)"),
+        |p| {
+            edit(
+                &p.join("rules.rhai"),
+                "fn revenue(m)",
+                "let rate = 5;\nfn revenue(m)",
+            )
+        },
         &["rules.rhai:6:1: a statement outside any function"],
     );
 }
@@ -278,7 +379,13 @@ fn missing_kpi_function() {
 fn manifest_errors_have_line_and_column() {
     failing_check(
         "manifest-field",
-        |p| edit(&p.join("pack.toml"), "period = \"month\"", "period = \"month\"\nperiode = 1"),
+        |p| {
+            edit(
+                &p.join("pack.toml"),
+                "period = \"month\"",
+                "period = \"month\"\nperiode = 1",
+            )
+        },
         &["pack.toml:9:1: unknown field `periode`"],
     );
     failing_check(
@@ -293,10 +400,21 @@ fn usage_errors_exit_with_2() {
     let dir = scratch("usage");
     let pack = fixture("mini");
     let p = pack.to_str().unwrap();
-    let err = fails(&dir, &["run", "--rules", p, "--period", "2026-Q5", "--out", "o"], 2);
+    let err = fails(
+        &dir,
+        &["run", "--rules", p, "--period", "2026-Q5", "--out", "o"],
+        2,
+    );
     assert!(err.contains("'2026-Q5' is not a period"), "{err}");
-    let err = fails(&dir, &["run", "--rules", p, "--period", "2026-Q1", "--out", "o"], 2);
-    assert!(err.contains("the pack 'mini' pays per month, but --period 2026-Q1 is a quarter"), "{err}");
+    let err = fails(
+        &dir,
+        &["run", "--rules", p, "--period", "2026-Q1", "--out", "o"],
+        2,
+    );
+    assert!(
+        err.contains("the pack 'mini' pays per month, but --period 2026-Q1 is a quarter"),
+        "{err}"
+    );
     let err = fails(&dir, &["run", "--bogus"], 2);
     assert!(err.contains("--bogus"), "{err}");
     let err = fails(&dir, &["explain", "--rules", p, "--manager", "M99"], 2);

@@ -14,7 +14,17 @@ fn each_criterion_makes_a_key_client() {
     let data = fixture("key_criteria");
     ok(
         &dir,
-        &["run", "--rules", rules.to_str().unwrap(), "--data", data.to_str().unwrap(), "--period", "2026-Q2", "--out", "out"],
+        &[
+            "run",
+            "--rules",
+            rules.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--period",
+            "2026-Q2",
+            "--out",
+            "out",
+        ],
     );
     let expected: &[(&str, &str, &str, &str, &str)] = &[
         // id, key, tier, score, reasons

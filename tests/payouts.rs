@@ -19,7 +19,10 @@ use crate::util::*;
 fn payouts_match_the_hand_computation() {
     let dir = scratch("mini");
     let pack = fixture("mini");
-    let stdout = ok(&dir, &["run", "--rules", pack.to_str().unwrap(), "--out", "out"]);
+    let stdout = ok(
+        &dir,
+        &["run", "--rules", pack.to_str().unwrap(), "--out", "out"],
+    );
     assert!(stdout.contains("period 2026-03"), "{stdout}");
     let payouts = dir.join("out/payouts.csv");
     assert_eq!(
@@ -43,7 +46,12 @@ fn payouts_match_the_hand_computation() {
 
     // The accelerator: its own line.
     let m2 = json(&dir.join("out/statements/M2.json"));
-    let amounts: Vec<&str> = m2["lines"].as_array().unwrap().iter().map(|l| l["amount"].as_str().unwrap()).collect();
+    let amounts: Vec<&str> = m2["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["amount"].as_str().unwrap())
+        .collect();
     assert_eq!(amounts, ["50000.00", "10000.00", "50000.00"]);
     assert_eq!(m2["lines"][1]["kind"], "accelerator");
     assert_eq!(m2["facts"]["current"]["returns"], "100.00");
@@ -62,7 +70,10 @@ fn payouts_match_the_hand_computation() {
 
     // kpis.csv: contribution is the money of the lines naming the KPI.
     let kpis = read(&dir.join("out/kpis.csv"));
-    assert!(kpis.contains("M2,revenue,1100,1000,1.1,0.5,60000.00\n"), "{kpis}");
+    assert!(
+        kpis.contains("M2,revenue,1100,1000,1.1,0.5,60000.00\n"),
+        "{kpis}"
+    );
     assert!(kpis.contains("M1,margin,700,1000,0.7,0.5,0.00\n"), "{kpis}");
 }
 
@@ -71,10 +82,17 @@ fn half_even_rounds_the_midpoint_down() {
     let dir = scratch("mini-half-even");
     let pack = dir.join("pack");
     copy_dir(&fixture("mini"), &pack);
-    edit(&pack.join("pack.toml"), "rounding = \"half-up\"", "rounding = \"half-even\"");
+    edit(
+        &pack.join("pack.toml"),
+        "rounding = \"half-up\"",
+        "rounding = \"half-even\"",
+    );
     ok(&dir, &["run", "--rules", "pack", "--out", "out"]);
     // 500.005 → 500.00 twice: M4 gets 1000.00 and the total drops by 2 kopecks.
-    assert_eq!(csv_cell(&dir.join("out/payouts.csv"), "M4", "payout"), "1000.00");
+    assert_eq!(
+        csv_cell(&dir.join("out/payouts.csv"), "M4", "payout"),
+        "1000.00"
+    );
     assert_eq!(json(&dir.join("out/run.json"))["total_payout"], "231000.00");
 }
 
@@ -84,9 +102,20 @@ fn explicit_period_and_explain() {
     let pack = fixture("mini");
     let text = ok(
         &dir,
-        &["explain", "--rules", pack.to_str().unwrap(), "--period", "2026-03", "--manager", "M3"],
+        &[
+            "explain",
+            "--rules",
+            pack.to_str().unwrap(),
+            "--period",
+            "2026-03",
+            "--manager",
+            "M3",
+        ],
     );
-    assert!(text.contains("Manager M3 (Capped), period 2026-03"), "{text}");
+    assert!(
+        text.contains("Manager M3 (Capped), period 2026-03"),
+        "{text}"
+    );
     assert!(text.contains("attainment 150%"), "{text}");
     assert!(text.contains("-30000.00  cap [cap]"), "{text}");
     assert!(text.contains("Payout: 120000.00 RUB"), "{text}");
@@ -101,7 +130,13 @@ fn bundled_example_runs_with_no_flags() {
     assert!(stdout.contains("romashka 2026.1"), "{stdout}");
     assert!(stdout.contains("period 2026-Q2"), "{stdout}");
     let out = dir.join("bonusrun-out");
-    for f in ["payouts.csv", "kpis.csv", "key_clients.csv", "run.json", "statements/M01.json"] {
+    for f in [
+        "payouts.csv",
+        "kpis.csv",
+        "key_clients.csv",
+        "run.json",
+        "statements/M01.json",
+    ] {
         assert!(out.join(f).is_file(), "{f} missing");
     }
     // Reconciliation, checked independently: payouts add up to the total in run.json.
@@ -115,7 +150,13 @@ fn bundled_example_runs_with_no_flags() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|l| l["amount"].as_str().unwrap().parse::<rust_decimal::Decimal>().unwrap())
+            .map(|l| {
+                l["amount"]
+                    .as_str()
+                    .unwrap()
+                    .parse::<rust_decimal::Decimal>()
+                    .unwrap()
+            })
             .sum();
         assert_eq!(lines, payout, "statement {} lines", &rec[0]);
         total += payout;
@@ -133,7 +174,17 @@ fn bundled_example_runs_with_no_flags() {
 #[test]
 fn check_validates_the_bundled_pack() {
     let dir = scratch("check");
-    let out = ok(&dir, &["check", "--rules", root().join("rules/romashka").to_str().unwrap()]);
-    assert!(out.starts_with("ok: pack 'romashka' version 2026.1"), "{out}");
+    let out = ok(
+        &dir,
+        &[
+            "check",
+            "--rules",
+            root().join("rules/romashka").to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.starts_with("ok: pack 'romashka' version 2026.1"),
+        "{out}"
+    );
     assert!(out.contains("6 KPI(s)"), "{out}");
 }

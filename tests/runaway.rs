@@ -8,7 +8,11 @@ fn stopped(name: &str, body: &str, limits: &str, expected: &[&str]) {
     let dir = scratch(name);
     let pack = dir.join("pack");
     copy_dir(&fixture("mini"), &pack);
-    edit(&pack.join("rules.rhai"), "fn classify(client) {", &format!("fn classify(client) {{\n{body}"));
+    edit(
+        &pack.join("rules.rhai"),
+        "fn classify(client) {",
+        &format!("fn classify(client) {{\n{body}"),
+    );
     if !limits.is_empty() {
         let manifest = pack.join("pack.toml");
         let text = read(&manifest);
@@ -37,17 +41,32 @@ fn endless_loop_is_stopped_by_the_default_operations_limit() {
 
 #[test]
 fn operations_limit_is_set_by_the_pack() {
-    stopped("loop-small", "    let i = 0; while true { i += 1; }", "max_operations = 1000", &["more than 1000 operations"]);
+    stopped(
+        "loop-small",
+        "    let i = 0; while true { i += 1; }",
+        "max_operations = 1000",
+        &["more than 1000 operations"],
+    );
 }
 
 #[test]
 fn string_bomb_is_stopped() {
-    stopped("string-bomb", "    let s = \"xx\"; loop { s += s; }", "", &["for client C1", "max_string_size"]);
+    stopped(
+        "string-bomb",
+        "    let s = \"xx\"; loop { s += s; }",
+        "",
+        &["for client C1", "max_string_size"],
+    );
 }
 
 #[test]
 fn array_bomb_is_stopped() {
-    stopped("array-bomb", "    let a = [1]; loop { a += a; }", "max_array_size = 1000", &["for client C1", "max_array_size"]);
+    stopped(
+        "array-bomb",
+        "    let a = [1]; loop { a += a; }",
+        "max_array_size = 1000",
+        &["for client C1", "max_array_size"],
+    );
 }
 
 #[test]
@@ -55,7 +74,11 @@ fn endless_recursion_is_stopped() {
     let dir = scratch("recursion");
     let pack = dir.join("pack");
     copy_dir(&fixture("mini"), &pack);
-    edit(&pack.join("rules.rhai"), "fn classify(client) {", "fn deeper(n) { deeper(n + 1) }\nfn classify(client) {\n    deeper(0);");
+    edit(
+        &pack.join("rules.rhai"),
+        "fn classify(client) {",
+        "fn deeper(n) { deeper(n + 1) }\nfn classify(client) {\n    deeper(0);",
+    );
     let err = fails(&dir, &["run", "--rules", "pack", "--out", "out"], 1);
     assert!(err.contains("for client C1"), "{err}");
     assert!(err.contains("max_call_depth"), "{err}");

@@ -44,7 +44,11 @@ pub fn copy_dir(from: &Path, to: &Path) {
 /// Replaces `from` by `to` in a file; panics if `from` is not there.
 pub fn edit(path: &Path, from: &str, to: &str) {
     let text = std::fs::read_to_string(path).unwrap();
-    assert!(text.contains(from), "{} does not contain {from:?}", path.display());
+    assert!(
+        text.contains(from),
+        "{} does not contain {from:?}",
+        path.display()
+    );
     std::fs::write(path, text.replacen(from, to, 1)).unwrap();
 }
 
@@ -71,14 +75,23 @@ fn describe(args: &[&str], out: &Output) -> String {
 /// Runs and expects success; returns stdout.
 pub fn ok(dir: &Path, args: &[&str]) -> String {
     let out = bonusrun(dir, args);
-    assert!(out.status.success(), "expected success:\n{}", describe(args, &out));
+    assert!(
+        out.status.success(),
+        "expected success:\n{}",
+        describe(args, &out)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
 /// Runs and expects exit code `code`; returns stderr.
 pub fn fails(dir: &Path, args: &[&str], code: i32) -> String {
     let out = bonusrun(dir, args);
-    assert_eq!(out.status.code(), Some(code), "expected exit {code}:\n{}", describe(args, &out));
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "expected exit {code}:\n{}",
+        describe(args, &out)
+    );
     String::from_utf8(out.stderr).unwrap()
 }
 
@@ -91,7 +104,10 @@ pub fn read(path: &Path) -> String {
 pub fn csv_cell(path: &Path, key: &str, col: &str) -> String {
     let mut rdr = csv::Reader::from_path(path).unwrap();
     let header = rdr.headers().unwrap().clone();
-    let idx = header.iter().position(|h| h == col).unwrap_or_else(|| panic!("no column {col}"));
+    let idx = header
+        .iter()
+        .position(|h| h == col)
+        .unwrap_or_else(|| panic!("no column {col}"));
     for rec in rdr.records() {
         let rec = rec.unwrap();
         if &rec[0] == key {
