@@ -8,7 +8,7 @@ use super::window::{insert_sorted, merge_sorted};
 use crate::load::sales::{self, SaleLine, SalesStream};
 use crate::load::{Dataset, InputFile, LoadError};
 use crate::period::Date;
-use rayon::iter::{ParallelBridge, ParallelIterator};
+use rayon::iter::{IndexedParallelIterator, IntoParallelIterator, ParallelIterator};
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 
@@ -213,33 +213,48 @@ pub fn aggregate(
     let file = stream.file.clone();
     let columns = stream.columns.clone();
     let (blocks, reader) = stream.into_parts();
-    let partial = blocks
-        .into_iter()
-        .par_bridge()
-        .fold(Partial::default, |mut acc, block| {
-            if acc
-                .error
-                .as_ref()
-                .is_some_and(|e| e.line.unwrap_or(0) < block.first_line)
-            {
-                return acc; // an earlier error is already known
+    // One accumulator per worker: a worker takes blocks from the shared queue until it is
+    // empty, so merging costs one step per thread, not one per block.
+    let queue = std::sync::Mutex::new(blocks);
+    let workers = rayon::current_num_threads().max(1);
+    let partials: Vec<Partial> = (0..workers)
+        .into_par_iter()
+        .with_max_len(1)
+        .map(|_| {
+            let mut acc = Partial::default();
+            loop {
+                let next = match queue.lock() {
+                    Ok(rx) => rx.recv(),
+                    Err(_) => break,
+                };
+                let Ok(block) = next else { break };
+                if acc
+                    .error
+                    .as_ref()
+                    .is_some_and(|e| e.line.unwrap_or(0) < block.first_line)
+                {
+                    continue; // an earlier error is already known; drain the queue
+                }
+                let result = sales::parse_block(
+                    &block,
+                    &file,
+                    &columns,
+                    &data.client_index,
+                    &data.manager_index,
+                    |line| acc.add(line),
+                );
+                match result {
+                    Ok(rows) => acc.rows += rows,
+                    Err(e) => acc.keep_first_error(e),
+                }
             }
-            let mut local = std::mem::take(&mut acc);
-            let result = sales::parse_block(
-                &block,
-                &file,
-                &columns,
-                &data.client_index,
-                &data.manager_index,
-                |line| local.add(line),
-            );
-            match result {
-                Ok(rows) => local.rows += rows,
-                Err(e) => local.keep_first_error(e),
-            }
-            local
+            acc
         })
-        .reduce(Partial::default, Partial::merge);
+        .collect();
+    let partial = partials
+        .into_iter()
+        .reduce(Partial::merge)
+        .unwrap_or_default();
     let (sha256, bytes) = reader.finish()?;
     if let Some(e) = partial.error {
         return Err(e);
