@@ -188,3 +188,17 @@ fn check_validates_the_bundled_pack() {
     );
     assert!(out.contains("6 KPI(s)"), "{out}");
 }
+
+#[test]
+fn numbers_written_as_strings_in_params_stay_numbers() {
+    let dir = scratch("mini-string-param");
+    let pack = dir.join("pack");
+    copy_dir(&fixture("mini"), &pack);
+    edit(&pack.join("pack.toml"), "gate = 0.8", "gate = \"0.80\"");
+    ok(&dir, &["run", "--rules", "pack", "--out", "out"]);
+    // M1's margin attainment 0.7 is still below the gate.
+    assert_eq!(
+        csv_cell(&dir.join("out/payouts.csv"), "M1", "payout"),
+        "0.00"
+    );
+}

@@ -103,8 +103,9 @@ struct Partial {
 
 impl Partial {
     fn add(&mut self, line: &SaleLine<'_>) {
-        let category = self.categories.id(line.category);
-        let product = self.products.id(line.product);
+        // An empty category or product is "unknown", not a value of its own.
+        let category = (!line.category.is_empty()).then(|| self.categories.id(line.category));
+        let product = (!line.product.is_empty()).then(|| self.products.id(line.product));
         let key = (line.client, line.manager, line.date.month_index().0);
         let b = self
             .buckets
@@ -120,8 +121,12 @@ impl Partial {
         }
         b.first = b.first.min(line.date);
         b.last = b.last.max(line.date);
-        insert_sorted(&mut b.categories, category);
-        insert_sorted(&mut b.products, product);
+        if let Some(c) = category {
+            insert_sorted(&mut b.categories, c);
+        }
+        if let Some(p) = product {
+            insert_sorted(&mut b.products, p);
+        }
         self.min_date = Some(self.min_date.map_or(line.date, |d| d.min(line.date)));
         self.max_date = Some(self.max_date.map_or(line.date, |d| d.max(line.date)));
     }

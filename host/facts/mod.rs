@@ -232,13 +232,35 @@ fn primary_manager(accounts: &[Account], client: u32) -> Option<u32> {
     best.map(|(_, _, m)| m)
 }
 
-/// The latest period of `kind` that the sales cover completely: its last day is on or
-/// before the last sale date.
+/// Days before a period's end within which the last sale makes the period count as
+/// complete: nobody may have sold on a closing weekend or holiday.
+pub const COMPLETE_WITHIN_DAYS: i32 = 7;
+
+/// The latest period of `kind` that the sales cover: the period of the last sale if that
+/// sale falls in the period's last [`COMPLETE_WITHIN_DAYS`] days, else the one before.
 pub fn latest_complete_period(kind: crate::period::PeriodKind, last_sale: Date) -> Period {
     let p = Period::containing(kind, last_sale.month_index());
-    if p.last_date() <= last_sale {
+    if p.last_date().add_days(1 - COMPLETE_WITHIN_DAYS) <= last_sale {
         p
     } else {
         p.previous()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::period::PeriodKind;
+
+    #[test]
+    fn a_period_is_complete_when_sales_reach_its_last_week() {
+        let d = |s| Date::parse_iso(s).unwrap();
+        let q = |s| latest_complete_period(PeriodKind::Quarter, d(s)).to_string();
+        assert_eq!(q("2026-06-30"), "2026-Q2");
+        assert_eq!(q("2026-06-24"), "2026-Q2"); // a closing weekend and holiday
+        assert_eq!(q("2026-06-23"), "2026-Q1");
+        assert_eq!(q("2026-07-01"), "2026-Q2");
+        let m = latest_complete_period(PeriodKind::Month, d("2026-04-01"));
+        assert_eq!(m.to_string(), "2026-03");
     }
 }

@@ -178,7 +178,7 @@ pub fn float_to_decimal(f: f64) -> Result<Decimal, String> {
         .count();
     if significant > 15 || digits > 28 {
         return Err(format!(
-            "{text} has more digits than a TOML float holds exactly; write it as a string, e.g. \"{text}\""
+            "{text} has more digits than a TOML float holds exactly; write the number as a string with all its digits, e.g. \"0.1234567890123456789\""
         ));
     }
     Decimal::from_str(&text).map_err(|e| format!("{text}: {e}"))

@@ -261,6 +261,12 @@ impl RulePack {
                 .map_err(|m| manifest_err(name, format!("parameter '{name}': {m}")))?;
             params.insert(name.clone(), v);
         }
+        if manifest.stages.kpis.function.is_some() {
+            return Err(manifest_err(
+                "[stages.kpis]",
+                "[stages.kpis] takes no `function`: each KPI names its own in [[kpis]] (`function = \"...\"`, default: the KPI id)".into(),
+            ));
+        }
         manifest
             .limits
             .validate()
@@ -369,11 +375,12 @@ impl RulePack {
             if found.contains(&arity) {
                 return Ok(());
             }
-            let params = ["client", "manager", "kpis"];
-            let example = match (what, arity) {
-                (_, 2) => format!("fn {name}(manager, kpis) {{ ... }}"),
-                ("KPI", _) => format!("fn {name}(manager) {{ ... }}"),
-                _ => format!("fn {name}({}) {{ ... }}", params[0]),
+            let example = if arity == 2 {
+                format!("fn {name}(manager, kpis) {{ ... }}")
+            } else if what.starts_with("KPI") {
+                format!("fn {name}(manager) {{ ... }}")
+            } else {
+                format!("fn {name}(client) {{ ... }}")
             };
             let msg = if found.is_empty() {
                 format!("has no function '{name}' with {arity} parameter(s), needed for {what}; define `{example}`")
@@ -431,7 +438,12 @@ fn param_value(v: &toml::Value) -> Result<ParamValue, String> {
         toml::Value::Integer(_) | toml::Value::Float(_) => {
             ParamValue::Number(manifest::value_to_decimal(v)?)
         }
-        toml::Value::String(s) => ParamValue::Text(s.clone()),
+        // A number written as a string ("0.8", to keep many digits) is a number: comparing
+        // a decimal with text would otherwise be silently false in a script.
+        toml::Value::String(s) => match crate::money::parse_decimal(s.trim().as_bytes()) {
+            Some(d) => ParamValue::Number(d),
+            None => ParamValue::Text(s.clone()),
+        },
         toml::Value::Boolean(b) => ParamValue::Flag(*b),
         toml::Value::Array(a) => {
             ParamValue::List(a.iter().map(param_value).collect::<Result<_, _>>()?)

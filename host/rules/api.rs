@@ -252,6 +252,16 @@ fn extra(columns: &[String], values: &[String], name: &str, file: &str) -> Res<I
     }
 }
 
+fn client_extra(c: &ClientView, name: &str) -> Res<ImmutableString> {
+    let d = &c.ctx.data;
+    extra(
+        &d.client_extras,
+        &d.clients[c.idx as usize].extras,
+        name,
+        "clients.csv",
+    )
+}
+
 fn param_dynamic(v: &ParamValue) -> Dynamic {
     match v {
         ParamValue::Number(d) => Dynamic::from_decimal(*d),
@@ -445,56 +455,30 @@ fn register_client(engine: &mut Engine) {
             .map(|r| Dynamic::from(ImmutableString::from(r.as_str())))
             .collect())
     });
-    engine.register_fn(
-        "extra",
-        |c: &mut ClientView, name: ImmutableString| -> Res<ImmutableString> {
-            let d = &c.ctx.data;
-            extra(
-                &d.client_extras,
-                &d.clients[c.idx as usize].extras,
-                &name,
-                "clients.csv",
-            )
-        },
-    );
+    engine.register_fn("extra", |c: &mut ClientView, name: ImmutableString| {
+        client_extra(c, &name)
+    });
     engine.register_fn(
         "extra_number",
         |c: &mut ClientView, name: ImmutableString| -> Res<Decimal> {
-            let d = &c.ctx.data;
-            let v = extra(
-                &d.client_extras,
-                &d.clients[c.idx as usize].extras,
-                &name,
-                "clients.csv",
-            )?;
+            let v = client_extra(c, &name)?;
             if v.is_empty() {
                 return Ok(Decimal::ZERO);
             }
             crate::money::parse_decimal(v.as_bytes()).ok_or_else(|| {
-                format!(
-                    "clients.csv column '{name}' of client {} is '{v}', not a number",
-                    d.clients[c.idx as usize].id
-                )
-                .into()
+                let id = &c.ctx.data.clients[c.idx as usize].id;
+                format!("clients.csv column '{name}' of client {id} is '{v}', not a number").into()
             })
         },
     );
     engine.register_fn(
         "extra_flag",
         |c: &mut ClientView, name: ImmutableString| -> Res<bool> {
-            let d = &c.ctx.data;
-            let v = extra(
-                &d.client_extras,
-                &d.clients[c.idx as usize].extras,
-                &name,
-                "clients.csv",
-            )?;
+            let v = client_extra(c, &name)?;
             crate::load::parse_flag_text(&v).ok_or_else(|| {
-                format!(
-                    "clients.csv column '{name}' of client {} is '{v}', not true or false",
-                    d.clients[c.idx as usize].id
-                )
-                .into()
+                let id = &c.ctx.data.clients[c.idx as usize].id;
+                format!("clients.csv column '{name}' of client {id} is '{v}', not true or false")
+                    .into()
             })
         },
     );
