@@ -421,3 +421,31 @@ fn usage_errors_exit_with_2() {
     assert!(err.contains("no manager 'M99'"), "{err}");
     assert!(!dir.join("o").exists());
 }
+
+#[test]
+fn quoted_fields_and_stray_quotes_keep_line_numbers_exact() {
+    // A product with a comma and a line break (quoted), and one with an inch mark (a quote
+    // inside an unquoted field, which the CSV parser reads as a character): the error two
+    // records later is on physical line 5.
+    failing_run(
+        "quoted",
+        |p| {
+            edit(
+                &data(p, "sales.csv"),
+                "2026-03-02,C1,M1,P1,Dairy",
+                "2026-03-02,C1,M1,\"Milk, 3.2%\nfresh\",Dairy",
+            );
+            edit(
+                &data(p, "sales.csv"),
+                "2026-03-20,C1,M1,P2,",
+                "2026-03-20,C1,M1,12\" pipe,",
+            );
+            edit(
+                &data(p, "sales.csv"),
+                "2026-03-03,C2,M2,P1,Dairy,10,1200.00",
+                "2026-03-03,C2,M2,P1,Dairy,10,12O0.00",
+            );
+        },
+        &["sales.csv:5: column 'amount': found '12O0.00'"],
+    );
+}

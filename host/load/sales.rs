@@ -185,12 +185,9 @@ pub fn open(source: &DataSource, queue: usize) -> Result<SalesStream, LoadError>
                     )?;
                 }
                 // Find the last newline outside quotes.
-                let (cut, quote_state_at_end) = last_record_end(&pending[scanned..], in_quote);
-                let cut = if eof {
-                    Some(pending.len())
-                } else {
-                    cut.map(|c| c + scanned)
-                };
+                let (cut, quote_state_at_end, resume) =
+                    last_record_end(&pending, scanned, in_quote);
+                let cut = if eof { Some(pending.len()) } else { cut };
                 match cut {
                     Some(cut) if cut > 0 => {
                         let rest = pending.split_off(cut);
@@ -214,7 +211,7 @@ pub fn open(source: &DataSource, queue: usize) -> Result<SalesStream, LoadError>
                     }
                     _ => {
                         // A record longer than the buffer: keep reading.
-                        scanned = pending.len();
+                        scanned = resume;
                         in_quote = quote_state_at_end;
                         if eof {
                             break;
@@ -291,18 +288,38 @@ fn header_end(buf: &[u8]) -> Option<usize> {
     None
 }
 
-/// Index just after the last newline that is outside quotes, given the quote state at the
-/// start of `buf`; also the quote state at the end of `buf`.
-fn last_record_end(buf: &[u8], mut in_quote: bool) -> (Option<usize>, bool) {
+/// Scans `buf[start..]` for record ends the way the CSV parser reads quotes: a `"` opens a
+/// quoted field only at the start of a field, and inside one `""` is an escaped quote.
+/// `in_quote` is the state at `start`. Returns the index just after the last newline outside
+/// quotes, the state where the scan stopped, and where to resume: a `"` at the very end of
+/// the buffer cannot be decided until more bytes arrive.
+fn last_record_end(buf: &[u8], start: usize, mut in_quote: bool) -> (Option<usize>, bool, usize) {
     let mut last = None;
-    for i in memchr::memchr2_iter(b'"', b'\n', buf) {
-        if buf[i] == b'"' {
-            in_quote = !in_quote;
-        } else if !in_quote {
-            last = Some(i + 1);
+    let mut i = start;
+    while let Some(off) = memchr::memchr2(b'"', b'\n', &buf[i..]) {
+        let j = i + off;
+        if buf[j] == b'\n' {
+            if !in_quote {
+                last = Some(j + 1);
+            }
+            i = j + 1;
+        } else if in_quote {
+            match buf.get(j + 1) {
+                None => return (last, in_quote, j),
+                Some(b'"') => i = j + 2,
+                Some(_) => {
+                    in_quote = false;
+                    i = j + 1;
+                }
+            }
+        } else {
+            if j == 0 || matches!(buf[j - 1], b',' | b'\n' | b'\r') {
+                in_quote = true;
+            }
+            i = j + 1;
         }
     }
-    (last, in_quote)
+    (last, in_quote, buf.len())
 }
 
 fn count_lines(buf: &[u8]) -> u64 {
@@ -417,9 +434,18 @@ mod tests {
     #[test]
     fn record_ends_skip_quoted_newlines() {
         let buf = b"a,\"x\ny\",1\nb,2\nc,\"open\n";
-        let (cut, in_quote) = last_record_end(buf, false);
+        let (cut, in_quote, resume) = last_record_end(buf, 0, false);
         assert_eq!(cut, Some(14));
         assert!(in_quote);
+        assert_eq!(resume, buf.len());
+        // A quote inside an unquoted field is a character, as the CSV parser reads it.
+        let buf = b"P1,12\" pipe,3\nP2,\"say \"\"hi\"\"\n\",4\nP3,x,5\n";
+        let (cut, in_quote, _) = last_record_end(buf, 0, false);
+        assert_eq!(cut, Some(buf.len()));
+        assert!(!in_quote);
+        // A quote at the end of the buffer waits for the next byte.
+        let (cut, _, resume) = last_record_end(b"a,\"x\"", 0, false);
+        assert_eq!((cut, resume), (None, 4));
         assert_eq!(header_end(b"date,\"a\nb\"\nrest"), Some(11));
     }
 }
