@@ -184,6 +184,13 @@ fn try_main(cli: Cli) -> Result<(), Error> {
                 seed,
                 first_month: first,
                 months,
+            })
+            .map_err(|e| {
+                if e.message.starts_with("invalid options") {
+                    Error::Usage(format!("generate: {}", e.message))
+                } else {
+                    Error::Generate(e)
+                }
             })?;
             for (name, rows) in &summary.files {
                 println!("{:>12} rows  {}", rows, out.join(name).display());

@@ -271,7 +271,7 @@ fn wrong_result_shape() {
         |p| edit(&p.join("rules.rhai"), "    lines\n}", "    42\n}"),
         &[
             "for manager M2",
-            "returned a value of type i64; expected an array of payout lines",
+            "returned an integer; expected an array of payout lines",
         ],
     );
 }

@@ -160,6 +160,25 @@ fn run_in_pool(
             ));
         }
     }
+    let other_kind = data
+        .plans
+        .iter()
+        .filter(|p| p.period.kind() != kind)
+        .count();
+    if other_kind > 0 {
+        warnings.push(format!(
+            "{other_kind} row(s) of plans.csv are for periods that are not a {} and are not used by this pack",
+            kind.name()
+        ));
+    }
+    for m in &data.managers {
+        if pack.currency.round(m.target_bonus, pack.rounding) != m.target_bonus {
+            warnings.push(format!(
+                "manager {}: target_bonus {} has more decimals than {} has ({})",
+                m.id, m.target_bonus, pack.currency.code, pack.currency.minor_units
+            ));
+        }
+    }
     data.inputs.push(sales_file);
     let mut inputs = data.inputs.clone();
     inputs.sort_by(|a, b| a.name.cmp(&b.name));

@@ -252,6 +252,30 @@ fn extra(columns: &[String], values: &[String], name: &str, file: &str) -> Res<I
     }
 }
 
+fn extra_as_number(v: ImmutableString, file: &str, column: &str, id: &str) -> Res<Decimal> {
+    if v.is_empty() {
+        return Ok(Decimal::ZERO);
+    }
+    crate::money::parse_decimal(v.as_bytes())
+        .ok_or_else(|| format!("{file} column '{column}' of {id} is '{v}', not a number").into())
+}
+
+fn extra_as_flag(v: ImmutableString, file: &str, column: &str, id: &str) -> Res<bool> {
+    crate::load::parse_flag_text(&v).ok_or_else(|| {
+        format!("{file} column '{column}' of {id} is '{v}', not true or false").into()
+    })
+}
+
+fn manager_extra(m: &ManagerView, name: &str) -> Res<ImmutableString> {
+    let d = &m.ctx.data;
+    extra(
+        &d.manager_extras,
+        &d.managers[m.idx as usize].extras,
+        name,
+        "managers.csv",
+    )
+}
+
 fn client_extra(c: &ClientView, name: &str) -> Res<ImmutableString> {
     let d = &c.ctx.data;
     extra(
@@ -461,25 +485,15 @@ fn register_client(engine: &mut Engine) {
     engine.register_fn(
         "extra_number",
         |c: &mut ClientView, name: ImmutableString| -> Res<Decimal> {
-            let v = client_extra(c, &name)?;
-            if v.is_empty() {
-                return Ok(Decimal::ZERO);
-            }
-            crate::money::parse_decimal(v.as_bytes()).ok_or_else(|| {
-                let id = &c.ctx.data.clients[c.idx as usize].id;
-                format!("clients.csv column '{name}' of client {id} is '{v}', not a number").into()
-            })
+            let id = &c.ctx.data.clients[c.idx as usize].id;
+            extra_as_number(client_extra(c, &name)?, "clients.csv", &name, id)
         },
     );
     engine.register_fn(
         "extra_flag",
         |c: &mut ClientView, name: ImmutableString| -> Res<bool> {
-            let v = client_extra(c, &name)?;
-            crate::load::parse_flag_text(&v).ok_or_else(|| {
-                let id = &c.ctx.data.clients[c.idx as usize].id;
-                format!("clients.csv column '{name}' of client {id} is '{v}', not true or false")
-                    .into()
-            })
+            let id = &c.ctx.data.clients[c.idx as usize].id;
+            extra_as_flag(client_extra(c, &name)?, "clients.csv", &name, id)
         },
     );
     engine.register_fn(
@@ -608,16 +622,31 @@ fn register_manager(engine: &mut Engine) {
             m.ctx.plans.contains_key(&(m.idx, kpi.to_string()))
         },
     );
+    engine.register_fn("extra", |m: &mut ManagerView, name: ImmutableString| {
+        manager_extra(m, &name)
+    });
     engine.register_fn(
-        "extra",
-        |m: &mut ManagerView, name: ImmutableString| -> Res<ImmutableString> {
-            let d = &m.ctx.data;
-            extra(
-                &d.manager_extras,
-                &d.managers[m.idx as usize].extras,
-                &name,
-                "managers.csv",
-            )
+        "extra_number",
+        |m: &mut ManagerView, name: ImmutableString| -> Res<Decimal> {
+            let id = &m.ctx.data.managers[m.idx as usize].id;
+            extra_as_number(manager_extra(m, &name)?, "managers.csv", &name, id)
+        },
+    );
+    engine.register_fn(
+        "extra_flag",
+        |m: &mut ManagerView, name: ImmutableString| -> Res<bool> {
+            let id = &m.ctx.data.managers[m.idx as usize].id;
+            extra_as_flag(manager_extra(m, &name)?, "managers.csv", &name, id)
+        },
+    );
+    engine.register_fn(
+        "has_extra",
+        |m: &mut ManagerView, name: ImmutableString| -> bool {
+            m.ctx
+                .data
+                .manager_extras
+                .iter()
+                .any(|x| x.eq_ignore_ascii_case(&name))
         },
     );
     engine.register_fn("to_string", |m: &mut ManagerView| -> String {
@@ -687,6 +716,10 @@ fn register_account_contract(engine: &mut Engine) {
             .renewed_on
             .is_some_and(|d| d <= last)
     });
+    engine.register_fn("to_string", |c: &mut ContractView| -> String {
+        let k = &c.ctx.data.contracts[c.idx as usize];
+        format!("Contract({}: {} to {})", k.id, k.start, k.end)
+    });
     engine.register_get("key", |c: &mut ContractView| -> Res<bool> {
         Ok(c.ctx
             .decision(c.ctx.data.contracts[c.idx as usize].client)?
@@ -735,6 +768,20 @@ fn register_kpis(engine: &mut Engine) {
     engine.register_get("value", |k: &mut KpiView| k.results[k.idx].value);
     engine.register_get("target", |k: &mut KpiView| k.results[k.idx].target);
     engine.register_get("attainment", |k: &mut KpiView| k.results[k.idx].attainment);
+    engine.register_get("note", |k: &mut KpiView| -> ImmutableString {
+        k.results[k.idx].note.as_str().into()
+    });
+    engine.register_fn("to_string", |k: &mut KpiView| -> String {
+        let r = &k.results[k.idx];
+        format!(
+            "Kpi({}: value {}, target {}, attainment {})",
+            r.id, r.value, r.target, r.attainment
+        )
+    });
+    engine.register_fn("to_string", |k: &mut KpisView| -> String {
+        let ids: Vec<&str> = k.results.iter().map(|r| r.id.as_str()).collect();
+        format!("Kpis({})", ids.join(", "))
+    });
 }
 
 fn register_functions(engine: &mut Engine, pack: &RulePack) {

@@ -304,7 +304,36 @@ fn describe(v: &Dynamic) -> String {
     if v.is_unit() {
         "nothing (a missing return value?)".to_string()
     } else {
-        format!("a value of type {}", v.type_name())
+        format!("{} {}", article(type_name(v)), type_name(v))
+    }
+}
+
+/// A script value's type in the words of the rule-pack guide.
+fn type_name(v: &Dynamic) -> &'static str {
+    if v.is_unit() {
+        "nothing"
+    } else if v.is_int() {
+        "integer"
+    } else if v.is::<Decimal>() {
+        "decimal"
+    } else if v.is_string() || v.is_char() {
+        "string"
+    } else if v.is_bool() {
+        "bool"
+    } else if v.is_array() {
+        "array"
+    } else if v.is_map() {
+        "map"
+    } else {
+        "object"
+    }
+}
+
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
     }
 }
 
@@ -334,10 +363,13 @@ impl Fields {
         match self.take(name) {
             None if required => Err(format!("'{name}' is missing; expected true or false")),
             None => Ok(None),
-            Some(v) => v
-                .as_bool()
-                .map(Some)
-                .map_err(|t| format!("'{name}' is a {t}; expected true or false")),
+            Some(v) => v.as_bool().map(Some).map_err(|_| {
+                format!(
+                    "'{name}' is {} {}; expected true or false",
+                    article(type_name(&v)),
+                    type_name(&v)
+                )
+            }),
         }
     }
 
@@ -353,7 +385,7 @@ impl Fields {
                 } else {
                     Err(format!(
                         "'{name}' is a {}; expected a number",
-                        v.type_name()
+                        type_name(&v)
                     ))
                 }
             }
@@ -369,7 +401,7 @@ impl Fields {
                 } else {
                     Err(format!(
                         "'{name}' is a {}; expected a string",
-                        v.type_name()
+                        type_name(&v)
                     ))
                 }
             }
@@ -383,7 +415,7 @@ impl Fields {
                 let Some(arr) = v.clone().try_cast::<rhai::Array>() else {
                     return Err(format!(
                         "'{name}' is a {}; expected an array of strings",
-                        v.type_name()
+                        type_name(&v)
                     ));
                 };
                 arr.into_iter()
@@ -393,7 +425,7 @@ impl Fields {
                         } else {
                             Err(format!(
                                 "'{name}' holds a {}; expected strings",
-                                x.type_name()
+                                type_name(&x)
                             ))
                         }
                     })
