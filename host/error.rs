@@ -18,6 +18,8 @@ pub enum Error {
     Load(LoadError),
     /// A rule failed (script, function, line, client or manager).
     Rule(RuleError),
+    /// A WebAssembly plugin failed (file, stage, export, client or manager).
+    Plugin(crate::rules::wasm::PluginError),
     /// Statement lines, payouts and total do not reconcile: a bug, reported rather than written.
     Reconcile(String),
     /// Writing the outputs failed.
@@ -48,6 +50,7 @@ impl fmt::Display for Error {
             Error::Pack(e) => write!(f, "rule pack error: {e}"),
             Error::Load(e) => write!(f, "input error: {e}"),
             Error::Rule(e) => write!(f, "rule error: {e}"),
+            Error::Plugin(e) => write!(f, "plugin error: {e}"),
             Error::Reconcile(m) => write!(f, "reconciliation failed (nothing was written): {m}"),
             Error::Output { path, message } => write!(f, "cannot write {path}: {message}"),
             Error::Generate(e) => write!(f, "{e}"),
@@ -72,6 +75,12 @@ impl From<LoadError> for Error {
 impl From<RuleError> for Error {
     fn from(e: RuleError) -> Self {
         Error::Rule(e)
+    }
+}
+
+impl From<crate::rules::wasm::PluginError> for Error {
+    fn from(e: crate::rules::wasm::PluginError) -> Self {
+        Error::Plugin(e)
     }
 }
 

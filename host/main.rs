@@ -149,6 +149,24 @@ fn try_main(cli: Cli) -> Result<(), Error> {
                 pack.currency.code,
                 pack.rounding.name()
             );
+            for (stage, code) in [
+                ("key_clients", &pack.key_clients),
+                ("kpis", &pack.kpis),
+                ("bonus", &pack.bonus),
+            ] {
+                match code {
+                    bonusrun::pack::StageCode::Script(s) => println!("  stage {stage}: script {}", s.path),
+                    bonusrun::pack::StageCode::Plugin(p) => println!(
+                        "  stage {stage}: plugin {} (world bonusrun:rules@0.1.0, compiled code: {})",
+                        p.shown,
+                        match p.cache {
+                            bonusrun::rules::wasm::CacheUse::Hit => "from the cache",
+                            bonusrun::rules::wasm::CacheUse::Miss => "compiled and cached",
+                            bonusrun::rules::wasm::CacheUse::Off => "compiled, no cache",
+                        }
+                    ),
+                }
+            }
             let total: rust_decimal::Decimal = pack.manifest.kpis.iter().map(|k| k.weight).sum();
             if total != rust_decimal::Decimal::ONE {
                 println!("note: the KPI weights sum to {total}, not 1");

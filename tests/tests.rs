@@ -7,4 +7,5 @@ mod determinism;
 mod errors;
 mod key_clients;
 mod payouts;
+mod plugins;
 mod runaway;

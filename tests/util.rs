@@ -52,14 +52,52 @@ pub fn edit(path: &Path, from: &str, to: &str) {
     std::fs::write(path, text.replacen(from, to, 1)).unwrap();
 }
 
+/// The compiled-plugin cache the tests share (one per test process), so that tests do not
+/// write to the user's cache.
+pub fn test_cache_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("bonusrun-test-cache-{}", std::process::id()))
+}
+
 /// Runs the binary with `args` in `dir`.
 pub fn bonusrun(dir: &Path, args: &[&str]) -> Output {
+    bonusrun_with_cache(dir, args, &test_cache_dir())
+}
+
+/// Runs the binary with `args` in `dir`, caching compiled plugins in `cache`.
+pub fn bonusrun_with_cache(dir: &Path, args: &[&str], cache: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_bonusrun"))
         .args(args)
         .current_dir(dir)
         .env_remove("RUST_LOG")
+        .env("BONUSRUN_CACHE_DIR", cache)
         .output()
         .expect("the bonusrun binary runs")
+}
+
+/// Builds the plugins once per test process with `plugins/build.sh` (which installs the
+/// wasm32-wasip2 target if needed) and returns the directory holding the `.wasm` files.
+/// A failed build fails the test: plugin tests never skip.
+pub fn plugins() -> PathBuf {
+    static BUILT: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let result = BUILT.get_or_init(|| {
+        let out = Command::new("bash")
+            .arg(root().join("plugins/build.sh"))
+            .output()
+            .map_err(|e| format!("cannot run plugins/build.sh: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "plugins/build.sh failed:\n{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    root().join("plugins/target/wasm32-wasip2/release")
 }
 
 fn describe(args: &[&str], out: &Output) -> String {

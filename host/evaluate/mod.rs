@@ -10,8 +10,12 @@ use crate::error::Error;
 use crate::facts::{self, Facts};
 use crate::load::{self, DataSource, Dataset, InputFile, LoadError};
 use crate::pack::RulePack;
+use crate::pack::StageCode;
 use crate::period::Period;
-use crate::rules::{Context, KeyDecision, KpiResult, Outcome, RuleError, RuleRunner};
+use crate::rules::wasm::{BatchOutcome, HostShared, Plugin, PluginError};
+use crate::rules::{
+    check_line_kpi, make_kpi, Context, KeyDecision, KpiResult, Outcome, RawLine, RuleRunner,
+};
 use rayon::prelude::*;
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -185,10 +189,25 @@ fn run_in_pool(
     let data = Arc::new(data);
     let facts = Arc::new(Facts::build(&data, sales, period));
     let runner = RuleRunner::new(pack.clone());
+    let shared = Arc::new(HostShared::new(
+        &pack.params,
+        &pack.tables,
+        pack.currency.clone(),
+        pack.rounding,
+    ));
+    let n_clients = data.clients.len();
+    let n_managers = data.managers.len();
 
-    // Stage a: clients in parallel.
+    // Stage a: clients in parallel (per client for scripts, per batch for plugins).
     let ctx = Arc::new(Context::new(data.clone(), facts.clone()));
-    let classified = first_error_in_order(data.clients.len(), |i| runner.classify(&ctx, i as u32))?;
+    let classified = match &pack.key_clients {
+        StageCode::Script(s) => first_error_in_order(n_clients, |i| {
+            runner.classify(s, &ctx, i as u32).map_err(Error::from)
+        })?,
+        StageCode::Plugin(p) => batched(n_clients, CLIENT_BATCH, |r| {
+            p.classify(&shared, &ctx, r).map_err(Error::from)
+        })?,
+    };
     let mut decisions = Vec::with_capacity(classified.len());
     for (i, o) in classified.into_iter().enumerate() {
         warnings.extend(
@@ -204,54 +223,105 @@ fn run_in_pool(
             .with_decisions(decisions.clone()),
     );
 
-    // Stages b and c: managers in parallel.
-    let evaluated = first_error_in_order(
-        data.managers.len(),
-        |i| -> Result<Outcome<ManagerResult>, RuleError> {
-            let m = i as u32;
-            let kpis = runner.kpis(&ctx, m)?;
-            let kpi_results = Arc::new(kpis.value);
-            let bonus = runner.bonus(&ctx, m, kpi_results.clone())?;
-            let lines: Vec<PayoutLine> = bonus
-                .value
-                .into_iter()
-                .map(|l| PayoutLine {
-                    amount: pack.currency.round(l.amount, pack.rounding),
-                    amount_exact: l.amount,
-                    label: l.label,
-                    kind: l.kind,
-                    kpi: l.kpi,
-                    note: l.note,
-                })
-                .collect();
-            let payout = lines.iter().map(|l| l.amount).sum();
-            let mut warnings = kpis.warnings;
-            warnings.extend(bonus.warnings);
-            Ok(Outcome {
-                value: ManagerResult {
-                    manager: m,
-                    kpis: Arc::try_unwrap(kpi_results).unwrap_or_else(|a| (*a).clone()),
-                    lines,
-                    payout,
-                },
-                warnings,
-            })
-        },
-    )?;
-    let mut managers = Vec::with_capacity(evaluated.len());
-    for (i, o) in evaluated.into_iter().enumerate() {
-        warnings.extend(
-            o.warnings
-                .into_iter()
-                .map(|w| format!("manager {}: {w}", data.managers[i].id)),
-        );
-        if o.value.payout.is_sign_negative() && !o.value.payout.is_zero() {
-            warnings.push(format!(
-                "manager {}: the payout is negative ({})",
-                data.managers[i].id, o.value.payout
-            ));
+    // Stage b: managers in parallel.
+    let kpi_outcomes: Vec<Outcome<Vec<KpiResult>>> = match &pack.kpis {
+        StageCode::Script(s) => first_error_in_order(n_managers, |i| {
+            runner.kpis(s, &ctx, i as u32).map_err(Error::from)
+        })?,
+        StageCode::Plugin(p) => {
+            let ids: Vec<String> = pack.manifest.kpis.iter().map(|k| k.id.clone()).collect();
+            let raw = batched(n_managers, MANAGER_BATCH, |r| {
+                p.kpis(&shared, &ctx, &ids, r).map_err(Error::from)
+            })?;
+            let mut out = Vec::with_capacity(raw.len());
+            for (m, o) in raw.into_iter().enumerate() {
+                let mut results = Vec::with_capacity(o.value.len());
+                for ((value, target, attainment, note), decl) in
+                    o.value.into_iter().zip(&pack.manifest.kpis)
+                {
+                    let k = make_kpi(decl, value, target, attainment, note).map_err(|msg| {
+                        plugin_error(
+                            p,
+                            "kpis",
+                            "kpis",
+                            &data.managers[m].id,
+                            format!("KPI '{}': {msg}", decl.id),
+                        )
+                    })?;
+                    results.push(k);
+                }
+                out.push(Outcome {
+                    value: results,
+                    warnings: o.warnings,
+                });
+            }
+            out
         }
-        managers.push(o.value);
+    };
+    let kpis: Vec<Arc<Vec<KpiResult>>> = kpi_outcomes
+        .iter()
+        .map(|o| Arc::new(o.value.clone()))
+        .collect();
+
+    // Stage c: managers in parallel.
+    let bonus_outcomes: Vec<Outcome<Vec<RawLine>>> = match &pack.bonus {
+        StageCode::Script(s) => first_error_in_order(n_managers, |i| {
+            runner
+                .bonus(s, &ctx, i as u32, kpis[i].clone())
+                .map_err(Error::from)
+        })?,
+        StageCode::Plugin(p) => {
+            let out = batched(n_managers, MANAGER_BATCH, |r| {
+                p.bonus(&shared, &ctx, &kpis, r).map_err(Error::from)
+            })?;
+            for (m, o) in out.iter().enumerate() {
+                for (n, l) in o.value.iter().enumerate() {
+                    check_line_kpi(&pack, l.kpi.as_deref()).map_err(|msg| {
+                        plugin_error(
+                            p,
+                            "bonus",
+                            "bonus",
+                            &data.managers[m].id,
+                            format!("payout line {}: {msg}", n + 1),
+                        )
+                    })?;
+                }
+            }
+            out
+        }
+    };
+
+    let mut managers = Vec::with_capacity(n_managers);
+    for (i, (k, b)) in kpi_outcomes.into_iter().zip(bonus_outcomes).enumerate() {
+        let lines: Vec<PayoutLine> = b
+            .value
+            .into_iter()
+            .map(|l| PayoutLine {
+                amount: pack.currency.round(l.amount, pack.rounding),
+                amount_exact: l.amount,
+                label: l.label,
+                kind: l.kind,
+                kpi: l.kpi,
+                note: l.note,
+            })
+            .collect();
+        let payout: Decimal = lines.iter().map(|l| l.amount).sum();
+        let id = &data.managers[i].id;
+        warnings.extend(
+            k.warnings
+                .into_iter()
+                .chain(b.warnings)
+                .map(|w| format!("manager {id}: {w}")),
+        );
+        if payout.is_sign_negative() && !payout.is_zero() {
+            warnings.push(format!("manager {id}: the payout is negative ({payout})"));
+        }
+        managers.push(ManagerResult {
+            manager: i as u32,
+            kpis: k.value,
+            lines,
+            payout,
+        });
     }
     let total = managers.iter().map(|m| m.payout).sum();
     let result = RunResult {
@@ -268,6 +338,48 @@ fn run_in_pool(
     };
     reconcile(&result)?;
     Ok(result)
+}
+
+/// Clients per plugin call.
+const CLIENT_BATCH: usize = 512;
+/// Managers per plugin call.
+const MANAGER_BATCH: usize = 32;
+
+/// Runs plugin batches of `size` items in parallel and returns one outcome per item, with the
+/// warnings the plugin raised for it.
+fn batched<T: Send>(
+    n: usize,
+    size: usize,
+    f: impl Fn(std::ops::Range<usize>) -> Result<BatchOutcome<T>, Error> + Sync,
+) -> Result<Vec<Outcome<T>>, Error> {
+    let batches = n.div_ceil(size);
+    let outs = first_error_in_order(batches, |b| f(b * size..((b + 1) * size).min(n)))?;
+    let mut items = Vec::with_capacity(n);
+    for out in outs {
+        let mut per_item: Vec<Vec<String>> = (0..out.values.len()).map(|_| Vec::new()).collect();
+        for (i, w) in out.warnings {
+            if let Some(v) = per_item.get_mut(i as usize) {
+                v.push(w);
+            }
+        }
+        items.extend(
+            out.values
+                .into_iter()
+                .zip(per_item)
+                .map(|(value, warnings)| Outcome { value, warnings }),
+        );
+    }
+    Ok(items)
+}
+
+fn plugin_error(p: &Plugin, stage: &str, export: &str, manager: &str, message: String) -> Error {
+    Error::Plugin(PluginError {
+        plugin: p.shown.clone(),
+        stage: stage.into(),
+        export: export.into(),
+        subject: format!("manager {manager}"),
+        message,
+    })
 }
 
 /// Every plan must name a KPI the pack declares: a typo would otherwise silently drop a target.

@@ -47,6 +47,7 @@ pub(crate) fn run_json(r: &RunResult, outputs: &[(String, Vec<u8>)]) -> Value {
             "limits": pack.manifest.limits,
             "files": pack.files,
         },
+        "plugins": plugins(r),
         "inputs": r.inputs,
         "period": {
             "run": r.facts.periods[0].to_string(),
@@ -78,4 +79,25 @@ pub(crate) fn run_json(r: &RunResult, outputs: &[(String, Vec<u8>)]) -> Value {
         })).collect::<Vec<_>>(),
         "warnings": r.warnings,
     })
+}
+
+/// The WebAssembly plugins the run used, and whether their compiled code came from the cache.
+fn plugins(r: &RunResult) -> Vec<Value> {
+    let stages = [
+        ("key_clients", &r.pack.key_clients),
+        ("kpis", &r.pack.kpis),
+        ("bonus", &r.pack.bonus),
+    ];
+    stages
+        .iter()
+        .filter_map(|(stage, code)| match code {
+            crate::pack::StageCode::Plugin(p) => Some(json!({
+                "stage": stage,
+                "file": p.shown,
+                "sha256": p.sha256,
+                "compiled_code": p.cache,
+            })),
+            crate::pack::StageCode::Script(_) => None,
+        })
+        .collect()
 }

@@ -64,12 +64,16 @@ pub struct Stages {
     pub bonus: StageDecl,
 }
 
-/// One stage's implementation.
+/// One stage's implementation: a Rhai script or a WebAssembly plugin.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StageDecl {
     /// Path of the Rhai script, relative to the pack directory.
-    pub script: String,
+    #[serde(default)]
+    pub script: Option<String>,
+    /// Path of a WebAssembly component (world `bonusrun:rules@0.1.0`), relative to the pack.
+    #[serde(default)]
+    pub plugin: Option<String>,
     /// The entry function (stages a and c); defaults to `classify` and `bonus`.
     #[serde(default)]
     pub function: Option<String>,
@@ -128,6 +132,12 @@ pub struct Limits {
     pub max_array_size: usize,
     /// Entries of any object map.
     pub max_map_size: usize,
+    /// WASM plugins: fuel per client or manager in a batch (stops endless loops).
+    pub plugin_fuel_per_item: u64,
+    /// WASM plugins: linear memory per store, in bytes.
+    pub plugin_memory_bytes: usize,
+    /// WASM plugins: the largest component file, in bytes.
+    pub max_plugin_bytes: u64,
 }
 
 impl Default for Limits {
@@ -139,6 +149,9 @@ impl Default for Limits {
             max_string_size: 100_000,
             max_array_size: 1_000_000,
             max_map_size: 10_000,
+            plugin_fuel_per_item: 20_000_000,
+            plugin_memory_bytes: 256 * 1024 * 1024,
+            max_plugin_bytes: 64 * 1024 * 1024,
         }
     }
 }

@@ -13,7 +13,7 @@ pub use table::{Cell, Table};
 use crate::load::source_hex;
 use crate::money::{Currency, RoundingMode};
 use crate::period::PeriodKind;
-use crate::rules::engine;
+use crate::rules::{engine, wasm};
 use rhai::AST;
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -136,6 +136,25 @@ fn check_relative(rel: &str) -> Result<(), String> {
     Ok(())
 }
 
+impl PackSource {
+    fn read_plugin(&self, rel: &str, max: u64) -> Result<Vec<u8>, PackError> {
+        match self {
+            PackSource::Dir(d) => {
+                check_relative(rel).map_err(|m| PackError::new(self.display("pack.toml"), m))?;
+                let path = d.join(rel);
+                if !path.exists() {
+                    return Err(PackError::new(
+                        self.display(rel),
+                        "does not exist; build the plugin first (see plugins/README.md: `bash plugins/build.sh`)",
+                    ));
+                }
+                wasm::read_limited(&path, max).map_err(|m| PackError::new(self.display(rel), m))
+            }
+            PackSource::Embedded { .. } => self.read(rel),
+        }
+    }
+}
+
 /// A pack file and its hash, for `run.json`.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct PackFile {
@@ -156,6 +175,25 @@ pub struct Script {
     pub ast: Arc<AST>,
 }
 
+/// The code of one stage.
+#[derive(Clone, Debug)]
+pub enum StageCode {
+    /// A Rhai script.
+    Script(Script),
+    /// A WebAssembly plugin.
+    Plugin(Arc<wasm::Plugin>),
+}
+
+impl StageCode {
+    /// The script, when the stage is one.
+    pub fn script(&self) -> Option<&Script> {
+        match self {
+            StageCode::Script(s) => Some(s),
+            StageCode::Plugin(_) => None,
+        }
+    }
+}
+
 /// A loaded, compiled rule pack, ready to run.
 #[derive(Clone, Debug)]
 pub struct RulePack {
@@ -173,12 +211,12 @@ pub struct RulePack {
     pub params: BTreeMap<String, ParamValue>,
     /// Tables by name.
     pub tables: BTreeMap<String, Arc<Table>>,
-    /// Stage a script.
-    pub key_clients: Script,
-    /// Stage b script.
-    pub kpis: Script,
-    /// Stage c script.
-    pub bonus: Script,
+    /// Stage a code.
+    pub key_clients: StageCode,
+    /// Stage b code.
+    pub kpis: StageCode,
+    /// Stage c code.
+    pub bonus: StageCode,
 }
 
 /// A parameter value.
@@ -288,34 +326,63 @@ impl RulePack {
         }
 
         let compiler = engine::new_engine(&manifest.limits);
-        let mut compiled: BTreeMap<String, Script> = BTreeMap::new();
-        for decl in [
+        let mut compiled: BTreeMap<String, StageCode> = BTreeMap::new();
+        let stage_names = ["key_clients", "kpis", "bonus"];
+        let decls = [
             &manifest.stages.key_clients,
             &manifest.stages.kpis,
             &manifest.stages.bonus,
-        ] {
-            if compiled.contains_key(&decl.script) {
+        ];
+        let mut keys = Vec::with_capacity(3);
+        for (stage, decl) in stage_names.iter().zip(decls) {
+            let key = match (&decl.script, &decl.plugin) {
+                (Some(s), None) => format!("script:{s}"),
+                (None, Some(p)) => format!("plugin:{p}"),
+                _ => {
+                    return Err(manifest_err(
+                        &format!("[stages.{stage}]"),
+                        format!("[stages.{stage}] needs exactly one of `script = \"file.rhai\"` or `plugin = \"file.wasm\"`"),
+                    ))
+                }
+            };
+            keys.push(key.clone());
+            if compiled.contains_key(&key) {
                 continue;
             }
-            let bytes = source.read(&decl.script)?;
-            files.push(PackFile {
-                path: decl.script.clone(),
-                sha256: sha256_hex(&bytes),
-            });
-            let shown = source.display(&decl.script);
-            let text = String::from_utf8(bytes)
-                .map_err(|_| PackError::new(&shown, "is not valid UTF-8"))?;
-            let ast = engine::compile(&compiler, &shown, &text)?;
-            compiled.insert(
-                decl.script.clone(),
-                Script {
-                    path: decl.script.clone(),
+            let code = if let Some(script) = &decl.script {
+                let bytes = source.read(script)?;
+                files.push(PackFile {
+                    path: script.clone(),
+                    sha256: sha256_hex(&bytes),
+                });
+                let shown = source.display(script);
+                let text = String::from_utf8(bytes)
+                    .map_err(|_| PackError::new(&shown, "is not valid UTF-8"))?;
+                let ast = engine::compile(&compiler, &shown, &text)?;
+                StageCode::Script(Script {
+                    path: script.clone(),
                     shown,
                     ast: Arc::new(ast),
-                },
-            );
+                })
+            } else {
+                let plugin = decl.plugin.as_deref().unwrap_or_default();
+                let bytes = source.read_plugin(plugin, manifest.limits.max_plugin_bytes)?;
+                files.push(PackFile {
+                    path: plugin.to_string(),
+                    sha256: sha256_hex(&bytes),
+                });
+                let limits = wasm::PluginLimits {
+                    fuel_per_item: manifest.limits.plugin_fuel_per_item,
+                    memory_bytes: manifest.limits.plugin_memory_bytes,
+                };
+                StageCode::Plugin(Arc::new(wasm::Plugin::load(
+                    &source.display(plugin),
+                    &bytes,
+                    limits,
+                )?))
+            };
+            compiled.insert(key, code);
         }
-        let script_for = |d: &manifest::StageDecl| compiled[&d.script].clone();
         let pack = RulePack {
             location: match source {
                 PackSource::Dir(d) => d.display().to_string(),
@@ -325,9 +392,9 @@ impl RulePack {
             rounding: manifest.pack.rounding,
             params,
             tables,
-            key_clients: script_for(&manifest.stages.key_clients),
-            kpis: script_for(&manifest.stages.kpis),
-            bonus: script_for(&manifest.stages.bonus),
+            key_clients: compiled[&keys[0]].clone(),
+            kpis: compiled[&keys[1]].clone(),
+            bonus: compiled[&keys[2]].clone(),
             files,
             manifest,
         };
@@ -392,16 +459,17 @@ impl RulePack {
             };
             Err(PackError::new(&script.shown, msg))
         };
-        need(
-            &self.key_clients,
-            self.key_clients_fn(),
-            1,
-            "stage key_clients",
-        )?;
-        for k in &self.manifest.kpis {
-            need(&self.kpis, k.function(), 1, &format!("KPI '{}'", k.id))?;
+        if let StageCode::Script(s) = &self.key_clients {
+            need(s, self.key_clients_fn(), 1, "stage key_clients")?;
         }
-        need(&self.bonus, self.bonus_fn(), 2, "stage bonus")?;
+        if let StageCode::Script(s) = &self.kpis {
+            for k in &self.manifest.kpis {
+                need(s, k.function(), 1, &format!("KPI '{}'", k.id))?;
+            }
+        }
+        if let StageCode::Script(s) = &self.bonus {
+            need(s, self.bonus_fn(), 2, "stage bonus")?;
+        }
         Ok(())
     }
 }

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod engine;
 mod error;
+pub mod wasm;
 
 pub use api::{Context, KeyDecision, KpiResult};
 pub use error::RuleError;
@@ -106,11 +107,11 @@ impl RuleRunner {
     /// Stage a for one client.
     pub fn classify(
         &self,
+        script: &Script,
         ctx: &Arc<Context>,
         client: u32,
     ) -> Result<Outcome<KeyDecision>, RuleError> {
         let subject = format!("client {}", ctx.data.clients[client as usize].id);
-        let script = &self.pack.key_clients;
         let function = self.pack.key_clients_fn();
         let out = self.call(
             "key_clients",
@@ -156,11 +157,11 @@ impl RuleRunner {
     /// Stage b for one manager: every KPI in pack order.
     pub fn kpis(
         &self,
+        script: &Script,
         ctx: &Arc<Context>,
         manager: u32,
     ) -> Result<Outcome<Vec<KpiResult>>, RuleError> {
         let subject = format!("manager {}", ctx.data.managers[manager as usize].id);
-        let script = &self.pack.kpis;
         let mut results = Vec::with_capacity(self.pack.manifest.kpis.len());
         let mut warnings = Vec::new();
         for decl in &self.pack.manifest.kpis {
@@ -202,24 +203,9 @@ impl RuleRunner {
                 .number("target", true)
                 .map_err(&bad)?
                 .unwrap_or_default();
-            let attainment = match fields.number("attainment", false).map_err(&bad)? {
-                Some(a) => a,
-                None if target.is_zero() => {
-                    return Err(bad(
-                        "the target is 0, so attainment = value / target is undefined; return `attainment` explicitly (or a non-zero target)".into(),
-                    ))
-                }
-                None => value.checked_div(target).ok_or_else(|| bad("value / target overflowed".into()))?,
-            };
-            results.push(KpiResult {
-                id: decl.id.clone(),
-                label: decl.label.clone(),
-                weight: decl.weight,
-                value,
-                target,
-                attainment,
-                note: fields.text("note").map_err(&bad)?.unwrap_or_default(),
-            });
+            let attainment = fields.number("attainment", false).map_err(&bad)?;
+            let note = fields.text("note").map_err(&bad)?.unwrap_or_default();
+            results.push(make_kpi(decl, value, target, attainment, note).map_err(&bad)?);
         }
         Ok(Outcome {
             value: results,
@@ -230,12 +216,12 @@ impl RuleRunner {
     /// Stage c for one manager: the payout lines, unrounded.
     pub fn bonus(
         &self,
+        script: &Script,
         ctx: &Arc<Context>,
         manager: u32,
         kpis: Arc<Vec<KpiResult>>,
     ) -> Result<Outcome<Vec<RawLine>>, RuleError> {
         let subject = format!("manager {}", ctx.data.managers[manager as usize].id);
-        let script = &self.pack.bonus;
         let function = self.pack.bonus_fn();
         let out = self.call(
             "bonus",
@@ -275,13 +261,7 @@ impl RuleRunner {
                 .map_err(&bad_line)?
                 .unwrap_or_default();
             let kpi = f.text("kpi").map_err(&bad_line)?.filter(|k| !k.is_empty());
-            if let Some(k) = &kpi {
-                if !self.pack.manifest.kpis.iter().any(|d| &d.id == k) {
-                    return Err(bad_line(format!(
-                        "names kpi '{k}', which the pack does not declare"
-                    )));
-                }
-            }
+            check_line_kpi(&self.pack, kpi.as_deref()).map_err(&bad_line)?;
             lines.push(RawLine {
                 label,
                 kind: f
@@ -297,6 +277,44 @@ impl RuleRunner {
             value: lines,
             warnings: api::take_warnings(),
         })
+    }
+}
+
+/// A KPI result from what a rule returned; attainment defaults to value / target.
+pub(crate) fn make_kpi(
+    decl: &crate::pack::KpiDecl,
+    value: Decimal,
+    target: Decimal,
+    attainment: Option<Decimal>,
+    note: String,
+) -> Result<KpiResult, String> {
+    let attainment = match attainment {
+        Some(a) => a,
+        None if target.is_zero() => {
+            return Err("the target is 0, so attainment = value / target is undefined; return `attainment` explicitly (or a non-zero target)".into())
+        }
+        None => value
+            .checked_div(target)
+            .ok_or_else(|| "value / target overflowed".to_string())?,
+    };
+    Ok(KpiResult {
+        id: decl.id.clone(),
+        label: decl.label.clone(),
+        weight: decl.weight,
+        value,
+        target,
+        attainment,
+        note,
+    })
+}
+
+/// A payout line may name only a KPI the pack declares.
+pub(crate) fn check_line_kpi(pack: &RulePack, kpi: Option<&str>) -> Result<(), String> {
+    match kpi {
+        Some(k) if !pack.manifest.kpis.iter().any(|d| d.id == k) => {
+            Err(format!("names kpi '{k}', which the pack does not declare"))
+        }
+        _ => Ok(()),
     }
 }
 

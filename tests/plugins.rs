@@ -1,0 +1,325 @@
+//! WebAssembly plugins: the Romashka plugin gives the same results as the Romashka Rhai pack;
+//! packs mix Rhai and WASM stages; compiled code is cached; and every kind of bad plugin is
+//! stopped with a message naming the plugin file, stage, export and subject, with nothing
+//! written. The plugins are built from source by `plugins/build.sh`.
+
+use crate::util::*;
+use std::path::{Path, PathBuf};
+
+fn same_csvs(a: &Path, b: &Path) {
+    for f in ["payouts.csv", "kpis.csv", "key_clients.csv"] {
+        assert_eq!(
+            read(&a.join(f)),
+            read(&b.join(f)),
+            "{f} differs between the Rhai and the WASM pack"
+        );
+    }
+}
+
+#[test]
+fn wasm_pack_pays_exactly_what_the_rhai_pack_pays_on_the_bundled_data() {
+    plugins();
+    let dir = scratch("wasm-bundled");
+    let rhai = root().join("rules/romashka");
+    let wasm = root().join("rules/romashka-wasm");
+    ok(
+        &dir,
+        &[
+            "run",
+            "--rules",
+            rhai.to_str().unwrap(),
+            "--out",
+            "rhai",
+            "-q",
+        ],
+    );
+    ok(
+        &dir,
+        &[
+            "run",
+            "--rules",
+            wasm.to_str().unwrap(),
+            "--out",
+            "wasm",
+            "-q",
+            "--threads",
+            "1",
+        ],
+    );
+    same_csvs(&dir.join("rhai"), &dir.join("wasm"));
+    let run = json(&dir.join("wasm/run.json"));
+    assert_eq!(run["plugins"].as_array().unwrap().len(), 3);
+    assert!(run["pack"]["files"].to_string().contains("romashka.wasm"));
+}
+
+#[test]
+fn wasm_pack_pays_exactly_what_the_rhai_pack_pays_on_generated_data() {
+    plugins();
+    let dir = scratch("wasm-generated");
+    ok(
+        &dir,
+        &[
+            "generate",
+            "--out",
+            "data",
+            "--clients",
+            "1500",
+            "--managers",
+            "45",
+            "--sales",
+            "200000",
+            "--seed",
+            "5",
+        ],
+    );
+    let rhai = root().join("rules/romashka");
+    let wasm = root().join("rules/romashka-wasm");
+    ok(
+        &dir,
+        &[
+            "run",
+            "--rules",
+            rhai.to_str().unwrap(),
+            "--data",
+            "data",
+            "--out",
+            "rhai",
+            "-q",
+        ],
+    );
+    ok(
+        &dir,
+        &[
+            "run",
+            "--rules",
+            wasm.to_str().unwrap(),
+            "--data",
+            "data",
+            "--out",
+            "wasm",
+            "-q",
+        ],
+    );
+    same_csvs(&dir.join("rhai"), &dir.join("wasm"));
+    ok(
+        &dir,
+        &[
+            "run",
+            "--rules",
+            wasm.to_str().unwrap(),
+            "--data",
+            "data",
+            "--out",
+            "wasm1",
+            "-q",
+            "--threads",
+            "1",
+        ],
+    );
+    same_csvs(&dir.join("wasm"), &dir.join("wasm1"));
+}
+
+#[test]
+fn a_second_run_reuses_compiled_code() {
+    plugins();
+    let dir = scratch("wasm-cache");
+    let cache = dir.join("cache");
+    let wasm = root().join("rules/romashka-wasm");
+    let w = wasm.to_str().unwrap();
+    for (out, expected) in [("first", "miss"), ("second", "hit")] {
+        let o = bonusrun_with_cache(&dir, &["run", "--rules", w, "--out", out, "-q"], &cache);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let run = json(&dir.join(out).join("run.json"));
+        for p in run["plugins"].as_array().unwrap() {
+            assert_eq!(p["compiled_code"], expected, "{out} run");
+        }
+    }
+    let o = bonusrun_with_cache(&dir, &["check", "--rules", w], &cache);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("compiled code: from the cache"));
+}
+
+/// The mini pack with stage key_clients bound to `plugin` (a file in the plugins build
+/// directory, or raw bytes), `mode` as parameter and extra `[limits]`.
+fn plugin_pack(name: &str, plugin: Result<&str, &[u8]>, mode: &str, limits: &str) -> PathBuf {
+    let built = plugins();
+    let dir = scratch(name);
+    let pack = dir.join("pack");
+    copy_dir(&fixture("mini"), &pack);
+    match plugin {
+        Ok(file) => {
+            std::fs::copy(built.join(file), pack.join("plugin.wasm")).unwrap();
+        }
+        Err(bytes) => std::fs::write(pack.join("plugin.wasm"), bytes).unwrap(),
+    }
+    let manifest = pack.join("pack.toml");
+    edit(
+        &manifest,
+        "[stages.key_clients]\nscript = \"rules.rhai\"",
+        "[stages.key_clients]\nplugin = \"plugin.wasm\"",
+    );
+    edit(
+        &manifest,
+        "cap = 1.2",
+        &format!("cap = 1.2\nmode = \"{mode}\""),
+    );
+    if !limits.is_empty() {
+        let text = read(&manifest);
+        std::fs::write(&manifest, format!("{text}\n[limits]\n{limits}\n")).unwrap();
+    }
+    dir
+}
+
+fn plugin_fails(
+    name: &str,
+    plugin: Result<&str, &[u8]>,
+    mode: &str,
+    limits: &str,
+    expected: &[&str],
+) {
+    let dir = plugin_pack(name, plugin, mode, limits);
+    let err = fails(&dir, &["run", "--rules", "pack", "--out", "out"], 1);
+    for e in expected {
+        assert!(err.contains(e), "expected {e:?} in:\n{err}");
+    }
+    assert!(!dir.join("out").exists(), "a failed run writes nothing");
+}
+
+const AT_C2: &str = "pack/plugin.wasm: export 'classify' (stage key_clients) for client C2";
+
+#[test]
+fn packs_mix_rhai_and_wasm_stages() {
+    let dir = plugin_pack("mixed", Ok("misbehave.wasm"), "ok", "");
+    ok(&dir, &["run", "--rules", "pack", "--out", "out"]);
+    // The plugin makes every client key; the Rhai KPIs and bonus pay as in tests/payouts.rs.
+    assert_eq!(
+        csv_cell(&dir.join("out/key_clients.csv"), "C1", "key"),
+        "true"
+    );
+    assert_eq!(json(&dir.join("out/run.json"))["total_payout"], "231000.02");
+}
+
+#[test]
+fn endless_loop_runs_out_of_fuel() {
+    plugin_fails(
+        "w-loop",
+        Ok("misbehave.wasm"),
+        "loop",
+        "plugin_fuel_per_item = 2000000",
+        &[AT_C2, "ran out of fuel", "plugin_fuel_per_item"],
+    );
+}
+
+#[test]
+fn memory_bomb_hits_the_memory_limit() {
+    plugin_fails(
+        "w-bomb",
+        Ok("misbehave.wasm"),
+        "bomb",
+        "plugin_memory_bytes = 33554432",
+        &[AT_C2, "33554432", "plugin_memory_bytes"],
+    );
+}
+
+#[test]
+fn panic_is_reported_with_its_message() {
+    plugin_fails(
+        "w-panic",
+        Ok("misbehave.wasm"),
+        "panic",
+        "",
+        &[AT_C2, "boom in client C2"],
+    );
+}
+
+#[test]
+fn trap_is_reported() {
+    plugin_fails(
+        "w-trap",
+        Ok("misbehave.wasm"),
+        "trap",
+        "",
+        &[AT_C2, "trapped", "unreachable"],
+    );
+}
+
+#[test]
+fn plugin_error_is_reported() {
+    plugin_fails(
+        "w-error",
+        Ok("misbehave.wasm"),
+        "error",
+        "",
+        &[AT_C2, "the plugin returned an error: client C2: no data"],
+    );
+}
+
+#[test]
+fn output_of_the_wrong_length_is_refused() {
+    plugin_fails(
+        "w-short",
+        Ok("misbehave.wasm"),
+        "short",
+        "",
+        &["returned 1 result(s) for 4 item(s)"],
+    );
+}
+
+#[test]
+fn a_decimal_that_is_not_plain_is_refused() {
+    plugin_fails(
+        "w-decimal",
+        Ok("misbehave.wasm"),
+        "bad-decimal",
+        "",
+        &[AT_C2, "score is '1e3', not a decimal"],
+    );
+}
+
+fn check_fails(name: &str, plugin: Result<&str, &[u8]>, limits: &str, expected: &[&str]) {
+    let dir = plugin_pack(name, plugin, "ok", limits);
+    // Refused when the pack loads, before any data is read.
+    let err = fails(&dir, &["check", "--rules", "pack"], 1);
+    for e in expected {
+        assert!(err.contains(e), "expected {e:?} in:\n{err}");
+    }
+}
+
+#[test]
+fn component_of_another_world_is_refused() {
+    check_fails(
+        "w-world",
+        Ok("other_world.wasm"),
+        "",
+        &["pack/plugin.wasm", "world bonusrun:rules@0.1.0"],
+    );
+}
+
+#[test]
+fn a_file_that_is_not_wasm_is_refused() {
+    check_fails(
+        "w-text",
+        Err(b"this is not wasm at all"),
+        "",
+        &["pack/plugin.wasm: is not a WebAssembly file"],
+    );
+}
+
+#[test]
+fn a_core_module_is_refused() {
+    check_fails(
+        "w-core",
+        Err(b"\0asm\x01\0\0\0"),
+        "",
+        &["pack/plugin.wasm: is a core WebAssembly module, not a component"],
+    );
+}
+
+#[test]
+fn an_oversized_component_is_refused() {
+    check_fails(
+        "w-size",
+        Ok("romashka.wasm"),
+        "max_plugin_bytes = 1000",
+        &["pack/plugin.wasm: is ", "over the limit of 1000"],
+    );
+}
