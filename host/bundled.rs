@@ -56,3 +56,12 @@ pub fn data() -> DataSource {
         files: files.as_slice(),
     }
 }
+
+/// The text of a bundled pack file shown as `bundled:rules/romashka/<file>`.
+pub fn text(shown: &str) -> Option<String> {
+    let rel = shown.strip_prefix("bundled:rules/romashka/")?;
+    PACK_FILES
+        .iter()
+        .find(|(n, _)| *n == rel)
+        .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
+}

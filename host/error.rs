@@ -31,6 +31,8 @@ pub enum Error {
     },
     /// Generating a data set failed.
     Generate(GenerateError),
+    /// A command ran but its checks did not pass (`bonusrun test`).
+    Failed(String),
 }
 
 impl Error {
@@ -54,6 +56,7 @@ impl fmt::Display for Error {
             Error::Reconcile(m) => write!(f, "reconciliation failed (nothing was written): {m}"),
             Error::Output { path, message } => write!(f, "cannot write {path}: {message}"),
             Error::Generate(e) => write!(f, "{e}"),
+            Error::Failed(m) => write!(f, "{m}"),
         }
     }
 }

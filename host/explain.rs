@@ -45,6 +45,42 @@ pub fn explain_manager(r: &RunResult, index: u32) -> String {
     let w = &mf.windows;
     let _ = writeln!(
         s,
+        "Input rows counted: {} sales line(s) in the data set; this manager's lines: {} in {}, {} in {}, {} in {} ({} return line(s) in {}).",
+        r.facts.rows,
+        w[CURRENT].lines,
+        p[CURRENT],
+        w[PREVIOUS].lines,
+        p[PREVIOUS],
+        w[YEAR_AGO].lines,
+        p[YEAR_AGO],
+        w[CURRENT].return_lines,
+        p[CURRENT]
+    );
+    let plans: Vec<String> = r
+        .data
+        .plans
+        .iter()
+        .filter(|pl| pl.manager == index && pl.period == p[CURRENT])
+        .map(|pl| format!("{} {} (plans.csv line {})", pl.kpi, pl.target, pl.line))
+        .collect();
+    let contracts = r
+        .data
+        .contracts
+        .iter()
+        .filter(|c| c.manager == index)
+        .count();
+    let _ = writeln!(
+        s,
+        "Plans for {}: {}. Contracts held: {contracts}.",
+        p[CURRENT],
+        if plans.is_empty() {
+            "none".to_string()
+        } else {
+            plans.join(", ")
+        }
+    );
+    let _ = writeln!(
+        s,
         "Sales: in {} the manager's {} line(s) to {} client(s) brought revenue {} and margin {}; in {} revenue {} and margin {}; in {} revenue {} and margin {}.",
         p[CURRENT], w[CURRENT].lines, mf.client_count, w[CURRENT].revenue, w[CURRENT].margin(),
         p[PREVIOUS], w[PREVIOUS].revenue, w[PREVIOUS].margin(),
@@ -105,13 +141,24 @@ pub fn explain_manager(r: &RunResult, index: u32) -> String {
             }
         );
     }
+    if !m.trace.is_empty() {
+        let _ = writeln!(s);
+        let _ = writeln!(s, "Decision-table rows matched:");
+        for t in &m.trace {
+            let _ = writeln!(s, "  - {t}");
+        }
+    }
     let _ = writeln!(s);
     let _ = writeln!(s, "Payout lines:");
     for l in &m.lines {
         let rounding = if l.amount_exact == l.amount {
             String::new()
         } else {
-            format!(", computed {} and rounded", l.amount_exact)
+            format!(
+                ", computed {} and rounded {}",
+                l.amount_exact.normalize(),
+                r.pack.rounding.name()
+            )
         };
         let kpi = l
             .kpi
@@ -149,6 +196,86 @@ pub fn explain_manager(r: &RunResult, index: u32) -> String {
         let _ = writeln!(s, "Warnings:");
         for w in warnings {
             let _ = writeln!(s, "  - {w}");
+        }
+    }
+    s
+}
+
+/// Explains the key-client classification of client `index`.
+pub fn explain_client(r: &RunResult, index: u32) -> String {
+    let mut s = String::new();
+    let c = &r.data.clients[index as usize];
+    let f = &r.facts.clients[index as usize];
+    let d = &r.decisions[index as usize];
+    let p = &r.facts.periods;
+    let _ = writeln!(s, "Client {} ({}), period {}", c.id, c.name, p[CURRENT]);
+    let manager = f
+        .manager
+        .map(|m| r.data.managers[m as usize].id.clone())
+        .unwrap_or_else(|| "none".into());
+    let _ = writeln!(
+        s,
+        "Industry {}, region {}; client since {}; market share {}; strategic: {}; manager {manager}.",
+        if c.industry.is_empty() { "-" } else { &c.industry },
+        if c.region.is_empty() { "-" } else { &c.region },
+        c.since.map(|d| d.to_string()).unwrap_or_else(|| "unknown".into()),
+        percent(c.market_share),
+        if c.strategic { "yes" } else { "no" }
+    );
+    for (col, v) in r.data.client_extras.iter().zip(&c.extras) {
+        let _ = writeln!(s, "  {col}: {v}");
+    }
+    let w = &f.windows;
+    for (i, label) in [
+        (CURRENT, "this period"),
+        (PREVIOUS, "previous period"),
+        (YEAR_AGO, "a year ago"),
+    ] {
+        let _ = writeln!(
+            s,
+            "Sales {label} ({}): revenue {}, margin {}, {} line(s), {} categor(ies), {} product(s).",
+            p[i],
+            w[i].revenue,
+            w[i].margin(),
+            w[i].lines,
+            w[i].categories.len(),
+            w[i].products.len()
+        );
+    }
+    let _ =
+        writeln!(
+        s,
+        "Share of company revenue {}, of company margin {}; first purchase {}, last purchase {}.",
+        percent(f.revenue_share),
+        percent(f.margin_share),
+        f.first_purchase.map(|d| d.to_string()).unwrap_or_else(|| "none".into()),
+        f.last_purchase.map(|d| d.to_string()).unwrap_or_else(|| "none".into())
+    );
+    let _ = writeln!(s);
+    if d.key {
+        let tier = if d.tier.is_empty() {
+            String::new()
+        } else {
+            format!(", tier {}", d.tier)
+        };
+        let _ = writeln!(
+            s,
+            "Decision: KEY client{tier}, score {}.",
+            format_figure(d.score, 6)
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "Decision: not a key client, score {}.",
+            format_figure(d.score, 6)
+        );
+    }
+    if d.reasons.is_empty() {
+        let _ = writeln!(s, "No criterion matched.");
+    } else {
+        let _ = writeln!(s, "Criteria that matched:");
+        for reason in &d.reasons {
+            let _ = writeln!(s, "  - {reason}");
         }
     }
     s

@@ -23,6 +23,8 @@
 #![allow(clippy::result_large_err)]
 
 pub mod bundled;
+pub mod casebook;
+pub mod diagnostic;
 pub mod error;
 pub mod evaluate;
 pub mod explain;
@@ -33,6 +35,9 @@ pub mod money;
 pub mod outputs;
 pub mod pack;
 pub mod period;
+pub mod regulation;
 pub mod rules;
+pub mod suggest;
+pub mod whatif;
 
 pub use error::Error;

@@ -34,13 +34,48 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         rules: Option<PathBuf>,
     },
-    /// Tell in plain words how one manager's payout came about.
+    /// Tell in plain words how one manager's payout (or one client's classification) came about.
     Explain {
         #[command(flatten)]
         inputs: InputArgs,
         /// The manager to explain.
-        #[arg(long, value_name = "ID")]
-        manager: String,
+        #[arg(long, value_name = "ID", required_unless_present = "client")]
+        manager: Option<String>,
+        /// The client whose key-client classification to explain.
+        #[arg(long, value_name = "ID", conflicts_with = "manager")]
+        client: Option<String>,
+    },
+    /// Run the golden cases shipped in a pack (tests/<case>/ with data/ and expected/).
+    Test {
+        /// Rule pack directory.
+        #[arg(long, value_name = "DIR")]
+        rules: PathBuf,
+        /// Worker threads.
+        #[arg(long, value_name = "N")]
+        threads: Option<usize>,
+    },
+    /// What-if: compare payouts of two pack versions or parameter sets on the same data.
+    Diff {
+        #[command(flatten)]
+        inputs: InputArgs,
+        /// The baseline pack (default: the --rules pack without --set overrides).
+        #[arg(long, value_name = "DIR")]
+        against: Option<PathBuf>,
+        /// Parameter overrides for the baseline side, name=value (repeatable).
+        #[arg(long = "against-set", value_name = "NAME=VALUE")]
+        against_set: Vec<String>,
+        /// Also write the comparison as CSV to this file.
+        #[arg(long, value_name = "FILE")]
+        csv: Option<PathBuf>,
+    },
+    /// Render the bonus regulation from a pack as Markdown and HTML.
+    Doc {
+        /// Rule pack directory; the bundled example if omitted.
+        #[arg(long, value_name = "DIR")]
+        rules: Option<PathBuf>,
+        /// Directory for regulation.md and regulation.html.
+        #[arg(long, value_name = "DIR", default_value = "bonusrun-doc")]
+        out: PathBuf,
     },
     /// Write a deterministic synthetic data set in the canonical format.
     Generate {
@@ -84,6 +119,9 @@ struct InputArgs {
     /// Worker threads (default: all cores). Results are identical for any value.
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
+    /// Override a pack parameter for this run, name=value (repeatable): a what-if.
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    set: Vec<String>,
 }
 
 #[derive(Args)]
@@ -107,6 +145,9 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("bonusrun: {e}");
+            if let Some(snippet) = source_snippet(&e) {
+                eprintln!("{snippet}");
+            }
             ExitCode::from(e.exit_code() as u8)
         }
     }
@@ -171,17 +212,163 @@ fn try_main(cli: Cli) -> Result<(), Error> {
             if total != rust_decimal::Decimal::ONE {
                 println!("note: the KPI weights sum to {total}, not 1");
             }
+            let mut errors = 0;
+            for t in pack.tables.values().filter(|t| t.is_decision_table()) {
+                let findings = t.analyse();
+                if findings.is_empty() {
+                    println!(
+                        "  decision table {}: no gaps, overlaps or duplicates",
+                        t.name
+                    );
+                }
+                for f in findings {
+                    if f.error {
+                        errors += 1;
+                    }
+                    println!(
+                        "{}:{}: {}: decision table {}: {}",
+                        t.shown,
+                        f.line,
+                        if f.error { "error" } else { "warning" },
+                        t.name,
+                        f.message
+                    );
+                }
+            }
+            if errors > 0 {
+                return Err(Error::Failed(format!(
+                    "{errors} error(s) in decision tables"
+                )));
+            }
             Ok(())
         }
-        Command::Explain { inputs, manager } => {
+        Command::Explain {
+            inputs,
+            manager,
+            client,
+        } => {
             let result = run(&inputs)?;
+            if let Some(client) = client {
+                let index = result
+                    .data
+                    .client_index
+                    .get(&client)
+                    .copied()
+                    .ok_or_else(|| {
+                        let ids = result.data.clients.iter().map(|c| c.id.as_str());
+                        Error::Usage(format!(
+                            "no client '{client}' in clients.csv{}",
+                            bonusrun::suggest::did_you_mean(&client, ids)
+                        ))
+                    })?;
+                print!("{}", explain::explain_client(&result, index));
+                return Ok(());
+            }
+            let manager = manager.unwrap_or_default();
             let index = result
                 .data
                 .manager_index
                 .get(&manager)
                 .copied()
-                .ok_or_else(|| Error::Usage(format!("no manager '{manager}' in managers.csv")))?;
+                .ok_or_else(|| {
+                    let ids = result.data.managers.iter().map(|m| m.id.as_str());
+                    Error::Usage(format!(
+                        "no manager '{manager}' in managers.csv{}",
+                        bonusrun::suggest::did_you_mean(&manager, ids)
+                    ))
+                })?;
             print!("{}", explain::explain_manager(&result, index));
+            Ok(())
+        }
+        Command::Test { rules, threads } => {
+            let pack = Arc::new(RulePack::load(&PackSource::Dir(rules.clone()))?);
+            let cases = bonusrun::casebook::cases(&rules)?;
+            if cases.is_empty() {
+                return Err(Error::Usage(format!(
+                    "{} has no cases; add tests/<case>/ with data/ and expected/",
+                    rules.join("tests").display()
+                )));
+            }
+            let (mut passed, mut failed) = (0, 0);
+            for case in &cases {
+                let r = bonusrun::casebook::run_case(&pack, case, threads)?;
+                let about = if r.description.is_empty() {
+                    String::new()
+                } else {
+                    format!(" - {}", r.description)
+                };
+                if r.differences.is_empty() {
+                    passed += 1;
+                    println!("PASS {}{about}", r.name);
+                } else {
+                    failed += 1;
+                    println!("FAIL {}{about}", r.name);
+                    for d in &r.differences {
+                        println!("     {d}");
+                    }
+                }
+            }
+            println!("{passed} passed, {failed} failed");
+            if failed > 0 {
+                return Err(Error::Failed(format!(
+                    "{failed} of {} case(s) failed",
+                    cases.len()
+                )));
+            }
+            Ok(())
+        }
+        Command::Diff {
+            inputs,
+            against,
+            against_set,
+            csv,
+        } => {
+            let after = run(&inputs)?;
+            let baseline = InputArgs {
+                rules: against.or_else(|| inputs.rules.clone()),
+                data: inputs.data.clone().or_else(|| {
+                    // The same data as the changed side, even when --against has its own data/.
+                    inputs
+                        .rules
+                        .as_ref()
+                        .map(|r| r.join("data"))
+                        .filter(|d| d.is_dir())
+                }),
+                period: Some(after.period().to_string()),
+                threads: inputs.threads,
+                set: against_set,
+            };
+            let before = run(&baseline)?;
+            let diff = bonusrun::whatif::compare(&before, &after).map_err(Error::Usage)?;
+            print!("{}", diff.to_table());
+            if let Some(path) = csv {
+                std::fs::write(&path, diff.to_csv()).map_err(|e| Error::Output {
+                    path: path.display().to_string(),
+                    message: e.to_string(),
+                })?;
+                println!("CSV written to {}", path.display());
+            }
+            Ok(())
+        }
+        Command::Doc { rules, out } => {
+            let source = rules.map(PackSource::Dir).unwrap_or_else(bundled::pack);
+            let pack = RulePack::load(&source)?;
+            let doc = bonusrun::regulation::render(&pack, &source);
+            std::fs::create_dir_all(&out).map_err(|e| Error::Output {
+                path: out.display().to_string(),
+                message: e.to_string(),
+            })?;
+            for (name, text) in [
+                ("regulation.md", doc.markdown()),
+                ("regulation.html", doc.html()),
+            ] {
+                let path = out.join(name);
+                std::fs::write(&path, text).map_err(|e| Error::Output {
+                    path: path.display().to_string(),
+                    message: e.to_string(),
+                })?;
+                println!("written: {}", path.display());
+            }
             Ok(())
         }
         Command::Generate {
@@ -216,6 +403,37 @@ fn try_main(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
     }
+}
+
+/// For errors located in a pack file: the source line with a caret.
+fn source_snippet(e: &Error) -> Option<String> {
+    let (file, line, column, message) = match e {
+        Error::Pack(p) => (
+            p.file.as_str(),
+            p.line?,
+            p.column.unwrap_or(1),
+            p.message.as_str(),
+        ),
+        Error::Rule(r) => (
+            r.script.as_str(),
+            r.line?,
+            r.column.unwrap_or(1),
+            r.message.as_str(),
+        ),
+        _ => return None,
+    };
+    let text = bundled::text(file).or_else(|| std::fs::read_to_string(file).ok())?;
+    let (message, help) = match message.split_once(" (did you mean ") {
+        Some((before, rest)) => match rest.split_once("?)") {
+            Some((hint, after)) => (
+                format!("{before}{after}"),
+                Some(format!("did you mean {hint}?")),
+            ),
+            None => (message.to_string(), None),
+        },
+        None => (message.to_string(), None),
+    };
+    bonusrun::diagnostic::snippet(file, &text, line, column, &message, help.as_deref())
 }
 
 fn parse_month(text: &str) -> Result<MonthIndex, Error> {
@@ -256,7 +474,9 @@ fn run(inputs: &InputArgs) -> Result<RunResult, Error> {
             Error::Usage("no --data given and the pack has no data/ folder; give --data DIR".into())
         })?,
     };
-    let pack = Arc::new(RulePack::load(&pack_source)?);
+    let mut pack = RulePack::load(&pack_source)?;
+    pack.set_params(&inputs.set).map_err(Error::Usage)?;
+    let pack = Arc::new(pack);
     evaluate::run(
         pack,
         &data,

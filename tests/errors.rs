@@ -215,7 +215,7 @@ fn unknown_parameter_names_script_function_and_manager() {
         &[
             "rules.rhai:12:36:",
             "in function 'bonus' (stage bonus, pack 'mini') for manager M1",
-            "unknown parameter 'gaet'; pack.toml [params] has: accelerator, cap, gate",
+            "unknown parameter 'gaet' (did you mean 'gate'?); pack.toml [params] has: accelerator, cap, gate",
         ],
     );
 }

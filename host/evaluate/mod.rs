@@ -60,6 +60,8 @@ pub struct ManagerResult {
     pub lines: Vec<PayoutLine>,
     /// The sum of the rounded lines.
     pub payout: Decimal,
+    /// Decision-table lookups made for this manager, as sentences.
+    pub trace: Vec<String>,
 }
 
 /// A finished bonus run, in memory.
@@ -253,6 +255,7 @@ fn run_in_pool(
                 out.push(Outcome {
                     value: results,
                     warnings: o.warnings,
+                    trace: o.trace,
                 });
             }
             out
@@ -307,6 +310,7 @@ fn run_in_pool(
             .collect();
         let payout: Decimal = lines.iter().map(|l| l.amount).sum();
         let id = &data.managers[i].id;
+        let trace: Vec<String> = k.trace.into_iter().chain(b.trace).collect();
         warnings.extend(
             k.warnings
                 .into_iter()
@@ -321,6 +325,7 @@ fn run_in_pool(
             kpis: k.value,
             lines,
             payout,
+            trace,
         });
     }
     let total = managers.iter().map(|m| m.payout).sum();
@@ -356,17 +361,27 @@ fn batched<T: Send>(
     let outs = first_error_in_order(batches, |b| f(b * size..((b + 1) * size).min(n)))?;
     let mut items = Vec::with_capacity(n);
     for out in outs {
-        let mut per_item: Vec<Vec<String>> = (0..out.values.len()).map(|_| Vec::new()).collect();
-        for (i, w) in out.warnings {
-            if let Some(v) = per_item.get_mut(i as usize) {
-                v.push(w);
+        let spread = |pairs: Vec<(u32, String)>| {
+            let mut per_item: Vec<Vec<String>> =
+                (0..out.values.len()).map(|_| Vec::new()).collect();
+            for (i, w) in pairs {
+                if let Some(v) = per_item.get_mut(i as usize) {
+                    v.push(w);
+                }
             }
-        }
+            per_item
+        };
+        let warnings = spread(out.warnings);
+        let traces = spread(out.traces);
         items.extend(
             out.values
                 .into_iter()
-                .zip(per_item)
-                .map(|(value, warnings)| Outcome { value, warnings }),
+                .zip(warnings.into_iter().zip(traces))
+                .map(|(value, (warnings, trace))| Outcome {
+                    value,
+                    warnings,
+                    trace,
+                }),
         );
     }
     Ok(items)

@@ -86,11 +86,17 @@ pub fn write_run(result: &RunResult, out: &Path, force: bool) -> Result<(), Erro
     Ok(())
 }
 
+/// The three CSV outputs in memory: `payouts.csv`, `kpis.csv`, `key_clients.csv`.
+pub fn render_csvs(result: &RunResult) -> Result<Vec<(String, Vec<u8>)>, Error> {
+    Ok(vec![
+        ("payouts.csv".into(), files::payouts_csv(result)?),
+        ("kpis.csv".into(), files::kpis_csv(result)?),
+        ("key_clients.csv".into(), files::key_clients_csv(result)?),
+    ])
+}
+
 fn write_all(result: &RunResult, dir: &Path) -> Result<(), Error> {
-    let mut written: Vec<(String, Vec<u8>)> = Vec::new();
-    written.push(("payouts.csv".into(), files::payouts_csv(result)?));
-    written.push(("kpis.csv".into(), files::kpis_csv(result)?));
-    written.push(("key_clients.csv".into(), files::key_clients_csv(result)?));
+    let mut written: Vec<(String, Vec<u8>)> = render_csvs(result)?;
     let names = statement::file_names(result)?;
     for (m, name) in result.managers.iter().zip(&names) {
         let json = statement_json(result, m);

@@ -114,6 +114,58 @@ pub struct TableDecl {
     /// Free text.
     #[serde(default)]
     pub description: String,
+    /// Column types: `number`, `text` or `flag`. Cells are checked when the pack loads;
+    /// columns not listed are inferred per cell.
+    #[serde(default)]
+    pub columns: BTreeMap<String, ColumnType>,
+    /// Makes the table a decision table: `first`, `unique` or `collect`.
+    #[serde(default)]
+    pub hit_policy: Option<HitPolicy>,
+    /// The inputs of a decision table, matched in every row.
+    #[serde(default)]
+    pub inputs: Vec<InputDecl>,
+}
+
+/// The type of a table column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColumnType {
+    /// An exact decimal.
+    Number,
+    /// Any text.
+    Text,
+    /// `true`/`false`.
+    Flag,
+}
+
+/// Which rows a decision-table lookup returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HitPolicy {
+    /// The first matching row, in file order.
+    First,
+    /// Exactly one row must match; none or several is an error.
+    Unique,
+    /// Every matching row, in file order.
+    Collect,
+}
+
+/// One input of a decision table: a half-open range `[from, to)` over two number columns
+/// (an empty cell is unbounded), or an exact match on one column (`*` or empty matches all).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct InputDecl {
+    /// The name scripts pass the value under.
+    pub name: String,
+    /// Exact-match column.
+    #[serde(default)]
+    pub column: Option<String>,
+    /// Range: the column with the lower bound (inclusive).
+    #[serde(default)]
+    pub from: Option<String>,
+    /// Range: the column with the upper bound (exclusive).
+    #[serde(default)]
+    pub to: Option<String>,
 }
 
 /// Limits on what one script call may do. A call that exceeds one stops the run.

@@ -7,8 +7,8 @@
 pub mod manifest;
 mod table;
 
-pub use manifest::{KpiDecl, Limits, Manifest};
-pub use table::{Cell, Table};
+pub use manifest::{HitPolicy, KpiDecl, Limits, Manifest};
+pub use table::{Cell, Finding, LookupValue, Table};
 
 use crate::load::source_hex;
 use crate::money::{Currency, RoundingMode};
@@ -321,7 +321,7 @@ impl RulePack {
                 path: decl.file.clone(),
                 sha256: sha256_hex(&bytes),
             });
-            let t = Table::parse(name, &source.display(&decl.file), &bytes)?;
+            let t = Table::parse(name, &source.display(&decl.file), &bytes, decl)?;
             tables.insert(name.clone(), Arc::new(t));
         }
 
@@ -544,4 +544,47 @@ pub fn line_col(text: &str, at: usize) -> (usize, usize) {
 
 fn sha256_hex(bytes: &[u8]) -> String {
     source_hex(&Sha256::digest(bytes))
+}
+
+impl RulePack {
+    /// Applies `--set name=value` overrides to the parameters. The parameter must exist and
+    /// the value must have its type (a number stays a number).
+    pub fn set_params(&mut self, sets: &[String]) -> Result<(), String> {
+        for set in sets {
+            let Some((name, value)) = set.split_once('=') else {
+                return Err(format!(
+                    "--set {set}: expected name=value, e.g. --set gate_attainment=0.75"
+                ));
+            };
+            let (name, value) = (name.trim(), value.trim());
+            let Some(old) = self.params.get(name) else {
+                let names: Vec<&str> = self.params.keys().map(String::as_str).collect();
+                return Err(format!(
+                    "--set {name}: the pack has no parameter '{name}'{}; its parameters are: {}",
+                    crate::suggest::did_you_mean(name, names.iter().copied()),
+                    names.join(", ")
+                ));
+            };
+            let new = match old {
+                ParamValue::Number(_) => ParamValue::Number(
+                    crate::money::parse_decimal(value.as_bytes()).ok_or_else(|| {
+                        format!("--set {name}={value}: '{name}' is a number, and '{value}' is not")
+                    })?,
+                ),
+                ParamValue::Flag(_) => {
+                    ParamValue::Flag(crate::load::parse_flag_text(value).ok_or_else(|| {
+                        format!("--set {name}={value}: '{name}' is true or false")
+                    })?)
+                }
+                ParamValue::Text(_) => ParamValue::Text(value.to_string()),
+                ParamValue::List(_) => {
+                    return Err(format!(
+                        "--set {name}: list parameters cannot be set on the command line"
+                    ))
+                }
+            };
+            self.params.insert(name.to_string(), new);
+        }
+        Ok(())
+    }
 }

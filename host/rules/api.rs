@@ -117,11 +117,63 @@ impl Context {
 
 thread_local! {
     static WARNINGS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+    static TRACE: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Takes the warnings scripts raised with `warn()` on this thread since the last call.
 pub fn take_warnings() -> Vec<String> {
     WARNINGS.with(|w| std::mem::take(&mut *w.borrow_mut()))
+}
+
+/// Takes the decision-table lookups made on this thread since the last call, as sentences.
+pub fn take_trace() -> Vec<String> {
+    TRACE.with(|t| std::mem::take(&mut *t.borrow_mut()))
+}
+
+/// Records a lookup for `explain`.
+pub(crate) fn trace_lookup(
+    table: &crate::pack::Table,
+    values: &[(&str, &crate::pack::LookupValue)],
+    hits: &[usize],
+) {
+    let sentence = describe_lookup(table, values, hits);
+    TRACE.with(|t| t.borrow_mut().push(sentence));
+}
+
+/// A lookup as a sentence: the table, the inputs and the rows matched.
+pub(crate) fn describe_lookup(
+    table: &crate::pack::Table,
+    values: &[(&str, &crate::pack::LookupValue)],
+    hits: &[usize],
+) -> String {
+    let inputs = values
+        .iter()
+        .map(|(n, v)| format!("{n} = {v}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let rows = hits
+        .iter()
+        .map(|&r| {
+            let cells = table
+                .columns
+                .iter()
+                .zip(&table.rows[r])
+                .map(|(c, v)| format!("{c} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!("line {} ({cells})", table.lines[r])
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    format!(
+        "table {}: {inputs} matched {}",
+        table.name,
+        if rows.is_empty() {
+            "no row".to_string()
+        } else {
+            rows
+        }
+    )
 }
 
 fn date_text(d: Option<Date>) -> Dynamic {
@@ -285,6 +337,104 @@ fn client_extra(c: &ClientView, name: &str) -> Res<ImmutableString> {
         "clients.csv",
     )
 }
+
+fn cell_dynamic(cell: &Cell) -> Dynamic {
+    match cell {
+        Cell::Number(d) => Dynamic::from_decimal(*d),
+        Cell::Flag(b) => Dynamic::from_bool(*b),
+        Cell::Text(s) => Dynamic::from(ImmutableString::from(s.as_str())),
+    }
+}
+
+/// Every property of the views, for "did you mean" hints.
+pub const PROPERTIES: &[&str] = &[
+    "accounts",
+    "attainment",
+    "categories",
+    "category_names",
+    "client",
+    "client_count",
+    "client_id",
+    "company",
+    "contracts",
+    "cost",
+    "cur",
+    "due",
+    "end",
+    "first_date",
+    "first_purchase",
+    "id",
+    "industry",
+    "is_new",
+    "key",
+    "key_client_count",
+    "key_cur",
+    "key_prev",
+    "key_year_ago",
+    "label",
+    "largest_client_id",
+    "largest_client_share",
+    "last_date",
+    "last_purchase",
+    "lines",
+    "manager_id",
+    "margin",
+    "margin_rate",
+    "margin_share",
+    "market_share",
+    "name",
+    "note",
+    "period",
+    "prev",
+    "products",
+    "quantity",
+    "reasons",
+    "region",
+    "renewed",
+    "renewed_on",
+    "return_lines",
+    "returns",
+    "revenue",
+    "revenue_share",
+    "score",
+    "since",
+    "start",
+    "strategic",
+    "target",
+    "target_bonus",
+    "tier",
+    "value",
+    "weight",
+    "year_ago",
+    "years",
+];
+
+/// Every function bonusrun adds to Rhai, for "did you mean" hints.
+pub const FUNCTIONS: &[&str] = &[
+    "bought",
+    "clamp",
+    "days_between",
+    "dec",
+    "extra",
+    "extra_flag",
+    "extra_number",
+    "has_extra",
+    "has_param",
+    "has_plan",
+    "len",
+    "list",
+    "lookup",
+    "max",
+    "min",
+    "param",
+    "percent",
+    "plan",
+    "ratio",
+    "round_money",
+    "table",
+    "to_string",
+    "warn",
+];
 
 fn param_dynamic(v: &ParamValue) -> Dynamic {
     match v {
@@ -797,7 +947,8 @@ fn register_functions(engine: &mut Engine, pack: &RulePack) {
     engine.register_fn("param", move |name: ImmutableString| -> Res<Dynamic> {
         p.get(name.as_str()).cloned().ok_or_else(|| {
             format!(
-                "unknown parameter '{name}'; pack.toml [params] has: {}",
+                "unknown parameter '{name}'{}; pack.toml [params] has: {}",
+                crate::suggest::did_you_mean(&name, n.split(", ")),
                 if n.is_empty() { "(none)" } else { n.as_str() }
             )
             .into()
@@ -817,12 +968,7 @@ fn register_functions(engine: &mut Engine, pack: &RulePack) {
                     .map(|row| {
                         let mut m = Map::new();
                         for (col, cell) in t.columns.iter().zip(row) {
-                            let v = match cell {
-                                Cell::Number(d) => Dynamic::from_decimal(*d),
-                                Cell::Flag(b) => Dynamic::from_bool(*b),
-                                Cell::Text(s) => Dynamic::from(ImmutableString::from(s.as_str())),
-                            };
-                            m.insert(col.as_str().into(), v);
+                            m.insert(col.as_str().into(), cell_dynamic(cell));
                         }
                         Dynamic::from_map(m)
                     })
@@ -846,6 +992,57 @@ fn register_functions(engine: &mut Engine, pack: &RulePack) {
             .into()
         })
     });
+
+    let decision: Arc<FxHashMap<String, Arc<crate::pack::Table>>> = Arc::new(
+        pack.tables
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    );
+    engine.register_fn(
+        "lookup",
+        move |name: ImmutableString, inputs: Map| -> Res<Dynamic> {
+            let table = decision.get(name.as_str()).ok_or_else(|| {
+                let mut known: Vec<&str> = decision.keys().map(String::as_str).collect();
+                known.sort_unstable();
+                format!(
+                    "unknown table '{name}'; pack.toml [tables] has: {}",
+                    known.join(", ")
+                )
+            })?;
+            let mut values: Vec<(String, crate::pack::LookupValue)> =
+                Vec::with_capacity(inputs.len());
+            for (k, v) in inputs {
+                let value = if v.is_string() {
+                    crate::pack::LookupValue::Text(v.to_string())
+                } else {
+                    crate::pack::LookupValue::Number(to_decimal(
+                        &v,
+                        &format!("lookup input '{k}'"),
+                    )?)
+                };
+                values.push((k.to_string(), value));
+            }
+            let refs: Vec<(&str, &crate::pack::LookupValue)> =
+                values.iter().map(|(k, v)| (k.as_str(), v)).collect();
+            let hits = table.lookup(&refs)?;
+            trace_lookup(table, &refs, &hits);
+            let row_map = |r: usize| -> Dynamic {
+                let mut m = Map::new();
+                for (col, cell) in table.columns.iter().zip(&table.rows[r]) {
+                    m.insert(col.as_str().into(), cell_dynamic(cell));
+                }
+                m.insert("_line".into(), Dynamic::from_int(table.lines[r] as INT));
+                Dynamic::from_map(m)
+            };
+            Ok(match table.hit_policy {
+                Some(crate::pack::HitPolicy::Collect) => {
+                    Dynamic::from_array(hits.into_iter().map(row_map).collect())
+                }
+                _ => row_map(hits[0]),
+            })
+        },
+    );
 
     let currency = pack.currency.clone();
     let mode = pack.rounding;

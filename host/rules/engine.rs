@@ -47,7 +47,21 @@ pub fn compile(engine: &Engine, shown: &str, text: &str) -> Result<AST, PackErro
     let mut ast = engine.compile(text).map_err(|e| {
         let pos = e.position();
         let (line, col) = (pos.line().unwrap_or(1), pos.position().unwrap_or(1));
-        PackError::at(shown, line, col, format!("syntax error: {}", e.err_type()))
+        let hint = match e.err_type() {
+            rhai::ParseErrorType::VariableUndefined(name) => crate::suggest::did_you_mean(
+                name,
+                crate::diagnostic::identifiers(text)
+                    .into_iter()
+                    .filter(|w| w != name),
+            ),
+            _ => String::new(),
+        };
+        PackError::at(
+            shown,
+            line,
+            col,
+            format!("syntax error: {}{hint}", e.err_type()),
+        )
     })?;
     if let Some(stmt) = ast.statements().first() {
         let pos = stmt.position();

@@ -40,6 +40,8 @@ pub struct Outcome<T> {
     pub value: T,
     /// Messages from `warn()`.
     pub warnings: Vec<String>,
+    /// Decision-table lookups, as sentences for `explain`.
+    pub trace: Vec<String>,
 }
 
 /// Calls a pack's stage functions.
@@ -67,10 +69,28 @@ impl RuleRunner {
         let mut scope = Scope::new();
         let options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
         api::take_warnings();
+        api::take_trace();
         self.engine
             .call_fn_with_options::<Dynamic>(options, &mut scope, &script.ast, function, args)
             .map_err(|e| {
-                let loc = error::script_error(&e, &self.pack.manifest.limits);
+                let mut loc = error::script_error(&e, &self.pack.manifest.limits);
+                if let Some(name) = loc.message.strip_prefix("Property not found: ") {
+                    let hint =
+                        crate::suggest::did_you_mean(name.trim(), api::PROPERTIES.iter().copied());
+                    loc.message.push_str(&hint);
+                } else if let Some(rest) = loc.message.strip_prefix("Function not found: ") {
+                    let name = rest.split([' ', '(']).next().unwrap_or("").trim();
+                    let script_fns: Vec<&str> =
+                        script.ast.iter_functions().map(|f| f.name).collect();
+                    let hint = crate::suggest::did_you_mean(
+                        name,
+                        api::FUNCTIONS
+                            .iter()
+                            .copied()
+                            .chain(script_fns.iter().copied()),
+                    );
+                    loc.message.push_str(&hint);
+                }
                 RuleError {
                     pack: self.pack.manifest.pack.name.clone(),
                     stage: stage.to_string(),
@@ -151,6 +171,7 @@ impl RuleRunner {
         Ok(Outcome {
             value: decision,
             warnings: api::take_warnings(),
+            trace: api::take_trace(),
         })
     }
 
@@ -164,6 +185,7 @@ impl RuleRunner {
         let subject = format!("manager {}", ctx.data.managers[manager as usize].id);
         let mut results = Vec::with_capacity(self.pack.manifest.kpis.len());
         let mut warnings = Vec::new();
+        let mut trace = Vec::new();
         for decl in &self.pack.manifest.kpis {
             let function = decl.function();
             let out = self.call(
@@ -174,6 +196,7 @@ impl RuleRunner {
                 (ManagerView::new(ctx.clone(), manager),),
             )?;
             warnings.extend(api::take_warnings());
+            trace.extend(api::take_trace());
             let bad = |m: String| {
                 self.shape_error(
                     "kpis",
@@ -210,6 +233,7 @@ impl RuleRunner {
         Ok(Outcome {
             value: results,
             warnings,
+            trace,
         })
     }
 
@@ -276,6 +300,7 @@ impl RuleRunner {
         Ok(Outcome {
             value: lines,
             warnings: api::take_warnings(),
+            trace: api::take_trace(),
         })
     }
 }

@@ -13,7 +13,7 @@ use super::api::{Context, KeyDecision, KpiResult};
 use super::RawLine;
 use crate::facts::{Window, CURRENT, PREVIOUS, YEAR_AGO};
 use crate::money::{parse_decimal, Currency, RoundingMode};
-use crate::pack::{Cell as PackCell, PackError, ParamValue, Table as PackTable};
+use crate::pack::{Cell as PackCell, LookupValue, PackError, ParamValue, Table as PackTable};
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -222,6 +222,7 @@ fn compile_cached(
 pub struct HostShared {
     params: BTreeMap<String, wit::ParamValue>,
     tables: BTreeMap<String, wit::TableData>,
+    decision: BTreeMap<String, Arc<PackTable>>,
     currency: Currency,
     rounding: RoundingMode,
 }
@@ -230,10 +231,11 @@ impl HostShared {
     /// The pack's parameters and tables as the plugin sees them.
     pub fn new(
         params: &BTreeMap<String, ParamValue>,
-        tables: &BTreeMap<String, Arc<PackTable>>,
+        tables_in: &BTreeMap<String, Arc<PackTable>>,
         currency: Currency,
         rounding: RoundingMode,
     ) -> HostShared {
+        let tables = tables_in;
         let params = params
             .iter()
             .map(|(k, v)| {
@@ -261,15 +263,7 @@ impl HostShared {
                 let rows = t
                     .rows
                     .iter()
-                    .map(|r| {
-                        r.iter()
-                            .map(|c| match c {
-                                PackCell::Number(d) => wit::Cell::Number(d.to_string()),
-                                PackCell::Flag(b) => wit::Cell::Flag(*b),
-                                PackCell::Text(s) => wit::Cell::Text(s.clone()),
-                            })
-                            .collect()
-                    })
+                    .map(|r| r.iter().map(wit_cell).collect())
                     .collect();
                 (
                     k.clone(),
@@ -283,6 +277,10 @@ impl HostShared {
         HostShared {
             params,
             tables,
+            decision: tables_in
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             currency,
             rounding,
         }
@@ -296,6 +294,7 @@ struct PluginState {
     shared: Arc<HostShared>,
     item: u32,
     warnings: Vec<(u32, String)>,
+    traces: Vec<(u32, String)>,
     stderr: MemoryOutputPipe,
 }
 
@@ -362,6 +361,40 @@ impl bindings::bonusrun::rules::host::Host for PluginState {
     fn item(&mut self, index: u32) {
         self.item = index;
     }
+    fn lookup(
+        &mut self,
+        table: String,
+        inputs: Vec<(String, wit::LookupValue)>,
+    ) -> Result<Vec<Vec<(String, wit::Cell)>>, String> {
+        let Some(t) = self.shared.decision.get(&table).cloned() else {
+            return Err(format!("unknown table '{table}'"));
+        };
+        let mut values = Vec::with_capacity(inputs.len());
+        for (name, v) in inputs {
+            let value = match v {
+                wit::LookupValue::Number(d) => LookupValue::Number(
+                    parse_decimal(d.trim().as_bytes())
+                        .ok_or_else(|| format!("lookup input '{name}' is '{d}', not a decimal"))?,
+                ),
+                wit::LookupValue::Text(t) => LookupValue::Text(t),
+            };
+            values.push((name, value));
+        }
+        let refs: Vec<(&str, &LookupValue)> = values.iter().map(|(n, v)| (n.as_str(), v)).collect();
+        let hits = t.lookup(&refs)?;
+        self.traces
+            .push((self.item, super::api::describe_lookup(&t, &refs, &hits)));
+        Ok(hits
+            .into_iter()
+            .map(|r| {
+                t.columns
+                    .iter()
+                    .zip(&t.rows[r])
+                    .map(|(c, cell)| (c.clone(), wit_cell(cell)))
+                    .collect()
+            })
+            .collect())
+    }
 }
 
 /// A KPI as a plugin returned it: value, target, attainment if given, note.
@@ -373,6 +406,8 @@ pub struct BatchOutcome<T> {
     pub values: Vec<T>,
     /// (item index, message).
     pub warnings: Vec<(u32, String)>,
+    /// (item index, decision-table lookup as a sentence).
+    pub traces: Vec<(u32, String)>,
 }
 
 impl Plugin {
@@ -415,6 +450,7 @@ impl Plugin {
             shared: shared.clone(),
             item: 0,
             warnings: Vec::new(),
+            traces: Vec::new(),
             stderr: stderr.clone(),
         };
         let mut store = Store::new(self.pre.engine(), state);
@@ -478,7 +514,12 @@ impl Plugin {
             ));
         }
         let warnings = std::mem::take(&mut store.data_mut().warnings);
-        Ok(BatchOutcome { values, warnings })
+        let traces = std::mem::take(&mut store.data_mut().traces);
+        Ok(BatchOutcome {
+            values,
+            warnings,
+            traces,
+        })
     }
 
     /// Stage a for clients `range` of the run.
@@ -514,6 +555,7 @@ impl Plugin {
         Ok(BatchOutcome {
             values,
             warnings: out.warnings,
+            traces: out.traces,
         })
     }
 
@@ -562,6 +604,7 @@ impl Plugin {
         Ok(BatchOutcome {
             values,
             warnings: out.warnings,
+            traces: out.traces,
         })
     }
 
@@ -623,6 +666,7 @@ impl Plugin {
         Ok(BatchOutcome {
             values,
             warnings: out.warnings,
+            traces: out.traces,
         })
     }
 
@@ -634,6 +678,14 @@ impl Plugin {
             subject,
             message,
         }
+    }
+}
+
+fn wit_cell(c: &PackCell) -> wit::Cell {
+    match c {
+        PackCell::Number(d) => wit::Cell::Number(d.to_string()),
+        PackCell::Flag(b) => wit::Cell::Flag(*b),
+        PackCell::Text(s) => wit::Cell::Text(s.clone()),
     }
 }
 

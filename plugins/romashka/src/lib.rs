@@ -3,7 +3,7 @@
 //! test suite checks that both give byte-identical payouts, KPIs and key clients.
 
 use bonusrun_plugin::{
-    cell_number, dec, extra, param, param_text, plugin, ratio, round_money, table, warn, Client,
+    dec, extra, lookup, number, param, param_text, plugin, ratio, round_money, warn, Client,
     Decimal, KeyDecision, Kpi, KpiValue, Manager, PayoutLine, Result, Rules,
 };
 
@@ -276,19 +276,14 @@ impl Rules for Romashka {
     }
 }
 
-/// The payout factor of one KPI for its attainment, from table "payout_curve".
+/// The payout factor of one KPI for its attainment, from decision table "payout_curve".
 fn curve_factor(attainment: Decimal) -> Result<Decimal> {
-    let t = table("payout_curve")?;
-    for row in &t.rows {
-        let from = cell_number(&t, row, "from")?;
-        let to = cell_number(&t, row, "to")?;
-        if attainment >= from && attainment < to {
-            let base = cell_number(&t, row, "base")?;
-            let slope = cell_number(&t, row, "slope")?;
-            return Ok(base + slope * (attainment - from));
-        }
+    let row = lookup("payout_curve", &[("attainment", number(attainment))])?;
+    let slope = row.number("slope")?;
+    if slope.is_zero() {
+        return row.number("base");
     }
-    Ok(Decimal::ZERO)
+    Ok(row.number("base")? + slope * (attainment - row.number("from")?))
 }
 
 /// A KPI measured against plans.csv; without a plan its attainment is 0 and a warning says so.

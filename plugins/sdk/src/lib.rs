@@ -36,8 +36,8 @@ pub mod bindings {
 }
 
 pub use bindings::bonusrun::rules::types::{
-    Account, Cell, Client, Contract, KeyDecision, Kpi, KpiValue, Manager, ParamValue, PayoutLine,
-    TableData as Table, Window,
+    Account, Cell, Client, Contract, KeyDecision, Kpi, KpiValue, LookupValue, Manager, ParamValue,
+    PayoutLine, TableData as Table, Window,
 };
 pub use rust_decimal::{Decimal, RoundingStrategy};
 
@@ -137,6 +137,60 @@ pub fn cell_number(table: &Table, row: &[Cell], column: &str) -> Result<Decimal>
         Some(Cell::Number(d)) => dec(d),
         _ => Err(Error(format!("column '{column}' is not a number"))),
     }
+}
+
+/// A row a decision-table lookup hit: (column, cell) pairs.
+#[derive(Debug, Clone)]
+pub struct Row(pub Vec<(String, Cell)>);
+
+impl Row {
+    /// The number in `column`.
+    pub fn number(&self, column: &str) -> Result<Decimal> {
+        match self.0.iter().find(|(c, _)| c == column) {
+            Some((_, Cell::Number(d))) => dec(d),
+            Some(_) => Err(Error(format!("column '{column}' is not a number"))),
+            None => Err(Error(format!("the row has no column '{column}'"))),
+        }
+    }
+
+    /// The text in `column`.
+    pub fn text(&self, column: &str) -> Result<String> {
+        match self.0.iter().find(|(c, _)| c == column) {
+            Some((_, Cell::Text(t))) => Ok(t.clone()),
+            Some((_, Cell::Number(d))) => Ok(d.clone()),
+            Some((_, Cell::Flag(b))) => Ok(b.to_string()),
+            None => Err(Error(format!("the row has no column '{column}'"))),
+        }
+    }
+}
+
+/// A number input for [`lookup`].
+pub fn number(value: Decimal) -> LookupValue {
+    LookupValue::Number(wire(value))
+}
+
+/// A text input for [`lookup`].
+pub fn text(value: &str) -> LookupValue {
+    LookupValue::Text(value.to_string())
+}
+
+/// Looks up a decision table with hit policy `first` or `unique`: the row hit.
+pub fn lookup(table: &str, inputs: &[(&str, LookupValue)]) -> Result<Row> {
+    let mut rows = lookup_all(table, inputs)?;
+    if rows.is_empty() {
+        return Err(Error(format!("no row of table '{table}' matches")));
+    }
+    Ok(rows.swap_remove(0))
+}
+
+/// Looks up a decision table: every row hit (for hit policy `collect`).
+pub fn lookup_all(table: &str, inputs: &[(&str, LookupValue)]) -> Result<Vec<Row>> {
+    let inputs: Vec<(String, LookupValue)> = inputs
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.clone()))
+        .collect();
+    let rows = host::lookup(table, &inputs).map_err(Error)?;
+    Ok(rows.into_iter().map(Row).collect())
 }
 
 /// Rounds to the currency's minor unit with the pack's rounding mode.

@@ -1,0 +1,207 @@
+//! `bonusrun diff`: what a rule change costs. Two runs on the same data, one per pack
+//! version or parameter set, compared manager by manager, with totals and the budget impact.
+
+use crate::evaluate::RunResult;
+use crate::money::{format_figure, Currency};
+use rust_decimal::Decimal;
+
+/// One manager before and after.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DiffRow {
+    /// Manager id.
+    pub manager_id: String,
+    /// Manager name.
+    pub name: String,
+    /// Payout in the baseline run (`--against`), if the manager is in it.
+    pub before: Option<Decimal>,
+    /// Payout in the changed run (`--rules` with `--set`), if the manager is in it.
+    pub after: Option<Decimal>,
+}
+
+impl DiffRow {
+    /// after − before (a missing side counts as 0).
+    pub fn delta(&self) -> Decimal {
+        self.after.unwrap_or_default() - self.before.unwrap_or_default()
+    }
+}
+
+/// The comparison of two runs.
+pub struct Diff {
+    /// Per manager, in the changed run's order, then managers only in the baseline.
+    pub rows: Vec<DiffRow>,
+    /// Total payout of the baseline run.
+    pub total_before: Decimal,
+    /// Total payout of the changed run.
+    pub total_after: Decimal,
+    /// Currency of both runs.
+    pub currency: Currency,
+}
+
+fn payouts(r: &RunResult) -> Vec<(String, String, Decimal)> {
+    r.managers
+        .iter()
+        .map(|m| {
+            let mgr = &r.data.managers[m.manager as usize];
+            (mgr.id.clone(), mgr.name.clone(), m.payout)
+        })
+        .collect()
+}
+
+/// Compares the baseline `before` with `after`. Both must pay in the same currency.
+pub fn compare(before: &RunResult, after: &RunResult) -> Result<Diff, String> {
+    if before.pack.currency != after.pack.currency {
+        return Err(format!(
+            "the packs pay in different currencies ({} and {}); a diff needs one currency",
+            before.pack.currency.code, after.pack.currency.code
+        ));
+    }
+    let b = payouts(before);
+    let a = payouts(after);
+    let mut rows: Vec<DiffRow> = a
+        .iter()
+        .map(|(id, name, pay)| DiffRow {
+            manager_id: id.clone(),
+            name: name.clone(),
+            before: b.iter().find(|(i, _, _)| i == id).map(|(_, _, p)| *p),
+            after: Some(*pay),
+        })
+        .collect();
+    for (id, name, pay) in &b {
+        if !a.iter().any(|(i, _, _)| i == id) {
+            rows.push(DiffRow {
+                manager_id: id.clone(),
+                name: name.clone(),
+                before: Some(*pay),
+                after: None,
+            });
+        }
+    }
+    Ok(Diff {
+        rows,
+        total_before: before.total,
+        total_after: after.total,
+        currency: after.pack.currency.clone(),
+    })
+}
+
+impl Diff {
+    /// after − before of the totals.
+    pub fn total_delta(&self) -> Decimal {
+        self.total_after - self.total_before
+    }
+
+    fn percent(&self, before: Decimal, delta: Decimal) -> String {
+        if before.is_zero() {
+            if delta.is_zero() {
+                "0%".into()
+            } else {
+                "new".into()
+            }
+        } else {
+            format!(
+                "{}%",
+                format_figure(delta * Decimal::ONE_HUNDRED / before, 2)
+            )
+        }
+    }
+
+    fn money(&self, d: Option<Decimal>) -> String {
+        d.map(|d| self.currency.format(d)).unwrap_or_default()
+    }
+
+    /// The diff as CSV: one row per manager and a `TOTAL` row.
+    pub fn to_csv(&self) -> Vec<u8> {
+        let mut w = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_writer(Vec::new());
+        let _ = w.write_record([
+            "manager_id",
+            "name",
+            "currency",
+            "before",
+            "after",
+            "delta",
+            "delta_percent",
+        ]);
+        for r in &self.rows {
+            let _ = w.write_record([
+                r.manager_id.as_str(),
+                r.name.as_str(),
+                self.currency.code.as_str(),
+                &self.money(r.before),
+                &self.money(r.after),
+                &self.currency.format(r.delta()),
+                &self.percent(r.before.unwrap_or_default(), r.delta()),
+            ]);
+        }
+        let _ = w.write_record([
+            "TOTAL",
+            "",
+            self.currency.code.as_str(),
+            &self.currency.format(self.total_before),
+            &self.currency.format(self.total_after),
+            &self.currency.format(self.total_delta()),
+            &self.percent(self.total_before, self.total_delta()),
+        ]);
+        w.into_inner().unwrap_or_default()
+    }
+
+    /// The diff as a terminal table with the budget impact.
+    pub fn to_table(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let width = self
+            .rows
+            .iter()
+            .map(|r| r.name.chars().count())
+            .max()
+            .unwrap_or(4)
+            .clamp(4, 28);
+        let _ = writeln!(
+            s,
+            "{:<10} {:<width$} {:>14} {:>14} {:>14} {:>9}",
+            "manager", "name", "before", "after", "delta", "delta %"
+        );
+        for r in &self.rows {
+            let name: String = r.name.chars().take(width).collect();
+            let pad = width - name.chars().count();
+            let _ = writeln!(
+                s,
+                "{:<10} {name}{:pad$} {:>14} {:>14} {:>14} {:>9}",
+                r.manager_id,
+                "",
+                self.money(r.before),
+                self.money(r.after),
+                self.currency.format(r.delta()),
+                self.percent(r.before.unwrap_or_default(), r.delta())
+            );
+        }
+        let _ = writeln!(
+            s,
+            "{:<10} {:<width$} {:>14} {:>14} {:>14} {:>9}",
+            "total",
+            "",
+            self.currency.format(self.total_before),
+            self.currency.format(self.total_after),
+            self.currency.format(self.total_delta()),
+            self.percent(self.total_before, self.total_delta())
+        );
+        let changed = self.rows.iter().filter(|r| !r.delta().is_zero()).count();
+        let direction = if self.total_delta() > Decimal::ZERO {
+            "costs"
+        } else if self.total_delta() < Decimal::ZERO {
+            "saves"
+        } else {
+            "changes nothing in"
+        };
+        let _ = writeln!(
+            s,
+            "Budget impact: the change {direction} {} {} ({}); {changed} of {} managers paid differently.",
+            self.currency.format(self.total_delta().abs()),
+            self.currency.code,
+            self.percent(self.total_before, self.total_delta()),
+            self.rows.len()
+        );
+        s
+    }
+}
