@@ -74,9 +74,16 @@ impl RuleRunner {
             .call_fn_with_options::<Dynamic>(options, &mut scope, &script.ast, function, args)
             .map_err(|e| {
                 let mut loc = error::script_error(&e, &self.pack.manifest.limits);
-                if let Some(name) = loc.message.strip_prefix("Property not found: ") {
-                    let hint =
-                        crate::suggest::did_you_mean(name.trim(), api::PROPERTIES.iter().copied());
+                let property = loc
+                    .message
+                    .strip_prefix("Property not found: ")
+                    .map(|n| n.trim().to_string())
+                    .or_else(|| {
+                        let rest = loc.message.strip_prefix("Unknown property '")?;
+                        Some(rest.split('\'').next()?.to_string())
+                    });
+                if let Some(name) = property {
+                    let hint = crate::suggest::did_you_mean(&name, api::PROPERTIES.iter().copied());
                     loc.message.push_str(&hint);
                 } else if let Some(rest) = loc.message.strip_prefix("Function not found: ") {
                     let name = rest.split([' ', '(']).next().unwrap_or("").trim();

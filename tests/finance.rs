@@ -1,0 +1,325 @@
+//! Finance's own tools: golden cases (`test`), decision tables and their analysis (`check`),
+//! what-if (`diff`, `--set`), the regulation document (`doc`), `explain`, and diagnostics.
+
+use crate::util::*;
+use std::path::PathBuf;
+
+fn pack_copy(name: &str, pack: &str) -> (PathBuf, PathBuf) {
+    let dir = scratch(name);
+    let copy = dir.join("pack");
+    copy_dir(&root().join("rules").join(pack), &copy);
+    (dir, copy)
+}
+
+#[test]
+fn example_packs_pass_their_golden_cases() {
+    let dir = scratch("golden");
+    for pack in ["romashka", "techsoft"] {
+        let out = ok(
+            &dir,
+            &[
+                "test",
+                "--rules",
+                root().join("rules").join(pack).to_str().unwrap(),
+            ],
+        );
+        assert!(out.contains(" passed, 0 failed"), "{out}");
+        assert!(out.contains("PASS"), "{out}");
+    }
+}
+
+#[test]
+fn a_changed_expectation_fails_the_test_with_a_readable_diff() {
+    let (dir, pack) = pack_copy("golden-fail", "romashka");
+    let expected = pack.join("tests/bundled-2026-Q2/expected/payouts.csv");
+    edit(
+        &expected,
+        "M02,Ксения Иванова,2026-Q2,RUB,180000.00,136620.22",
+        "M02,Ксения Иванова,2026-Q2,RUB,180000.00,136620.23",
+    );
+    let out = bonusrun(&dir, &["test", "--rules", "pack"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("FAIL bundled-2026-Q2"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "payouts.csv: row M02, column payout: expected \"136620.23\", got \"136620.22\""
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("PASS key-criteria"), "{stdout}");
+    assert!(stdout.ends_with("1 passed, 1 failed\n"), "{stdout}");
+}
+
+#[test]
+fn check_reports_overlaps_gaps_duplicates_and_unsorted_tiers() {
+    let (dir, pack) = pack_copy("dmn", "romashka");
+    let table = pack.join("tables/payout_curve.csv");
+    edit(&table, "1.0,1.2,1.0,2,", "0.9,1.2,1.0,2,");
+    let out = bonusrun(&dir, &["check", "--rules", "pack"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "an overlap in a unique table is an error"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("pack/tables/payout_curve.csv:4: error: decision table payout_curve: the attainment range [0.9, 1.2) overlaps line 3 [0.7, 1.0)"),
+        "{stdout}"
+    );
+    // The same overlap at run time names both lines.
+    let err = fails(&dir, &["run", "--rules", "pack", "--out", "out"], 1);
+    assert!(
+        err.contains("table 'payout_curve' is unique, but lines 3, 4 all match attainment ="),
+        "{err}"
+    );
+
+    edit(&table, "0.9,1.2,1.0,2,", "1.1,1.2,1.0,2,");
+    let stdout = ok(&dir, &["check", "--rules", "pack"]);
+    assert!(
+        stdout.contains("payout_curve.csv:4: warning: decision table payout_curve: gap: no row covers attainment from 1.0 to 1.1 (between lines 3 and 4)"),
+        "{stdout}"
+    );
+
+    std::fs::write(
+        &table,
+        "from,to,base,slope,label\n,0.7,0,0,a\n1.0,1.2,1.0,2,c\n0.7,1.0,0.4,2,b\n1.2,,1.4,0,d\n1.2,,1.4,0,e\n",
+    )
+    .unwrap();
+    let out = bonusrun(&dir, &["check", "--rules", "pack"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("payout_curve.csv:2: warning: decision table payout_curve: the tiers are not sorted by attainment"), "{stdout}");
+    assert!(stdout.contains("payout_curve.csv:6: error: decision table payout_curve: duplicates the inputs of line 5"), "{stdout}");
+}
+
+#[test]
+fn typed_table_columns_are_checked() {
+    let (dir, pack) = pack_copy("dmn-types", "romashka");
+    edit(
+        &pack.join("tables/payout_curve.csv"),
+        "0.7,1.0,0.4,2,",
+        "0.7,1.0,0.4,two,",
+    );
+    let err = fails(&dir, &["check", "--rules", "pack"], 1);
+    assert!(
+        err.contains("payout_curve.csv:3:4: column 'slope': found 'two', expected a number"),
+        "{err}"
+    );
+}
+
+#[test]
+fn diff_totals_reconcile_with_two_separate_runs() {
+    let dir = scratch("diff");
+    let rules = root().join("rules/romashka");
+    let r = rules.to_str().unwrap();
+    let table = ok(
+        &dir,
+        &[
+            "diff",
+            "--rules",
+            r,
+            "--set",
+            "gate_attainment=0.7",
+            "--set",
+            "cap=1.2",
+            "--csv",
+            "diff.csv",
+        ],
+    );
+    assert!(table.contains("Budget impact: the change"), "{table}");
+    ok(&dir, &["run", "--rules", r, "--out", "before", "-q"]);
+    ok(
+        &dir,
+        &[
+            "run",
+            "--rules",
+            r,
+            "--set",
+            "gate_attainment=0.7",
+            "--set",
+            "cap=1.2",
+            "--out",
+            "after",
+            "-q",
+        ],
+    );
+    let total = |d: &str| {
+        json(&dir.join(d).join("run.json"))["total_payout"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let mut rdr = csv::Reader::from_path(dir.join("diff.csv")).unwrap();
+    let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
+    let last = rows.last().unwrap();
+    assert_eq!(&last[0], "TOTAL");
+    assert_eq!(last[3], total("before"));
+    assert_eq!(last[4], total("after"));
+    let delta: rust_decimal::Decimal = last[5].parse().unwrap();
+    let b: rust_decimal::Decimal = total("before").parse().unwrap();
+    let a: rust_decimal::Decimal = total("after").parse().unwrap();
+    assert_eq!(delta, a - b);
+    for row in &rows[..rows.len() - 1] {
+        assert_eq!(
+            row[3],
+            csv_cell(&dir.join("before/payouts.csv"), &row[0], "payout")
+        );
+        assert_eq!(
+            row[4],
+            csv_cell(&dir.join("after/payouts.csv"), &row[0], "payout")
+        );
+    }
+    // M01's margin attainment is 79.7%: the lower gate pays it.
+    assert_eq!(
+        csv_cell(&dir.join("before/payouts.csv"), "M01", "payout"),
+        "0.00"
+    );
+    assert_ne!(
+        csv_cell(&dir.join("after/payouts.csv"), "M01", "payout"),
+        "0.00"
+    );
+}
+
+#[test]
+fn set_refuses_unknown_parameters_and_wrong_types() {
+    let dir = scratch("set");
+    let err = fails(
+        &dir,
+        &["run", "--set", "gate_atainment=0.7", "--out", "o"],
+        2,
+    );
+    assert!(
+        err.contains(
+            "the pack has no parameter 'gate_atainment' (did you mean 'gate_attainment'?)"
+        ),
+        "{err}"
+    );
+    let err = fails(&dir, &["run", "--set", "cap=lots", "--out", "o"], 2);
+    assert!(
+        err.contains("'cap' is a number, and 'lots' is not"),
+        "{err}"
+    );
+}
+
+#[test]
+fn doc_renders_both_example_packs() {
+    let dir = scratch("doc");
+    for (pack, title, label) in [
+        (
+            "romashka",
+            "Положение о премировании менеджеров по работе с ключевыми клиентами",
+            "Выручка ключевых клиентов к плану",
+        ),
+        (
+            "techsoft",
+            "TechSoft Inc. account executive compensation plan",
+            "New ARR against plan",
+        ),
+    ] {
+        let out = dir.join(pack);
+        ok(
+            &dir,
+            &[
+                "doc",
+                "--rules",
+                root().join("rules").join(pack).to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        );
+        let md = read(&out.join("regulation.md"));
+        let html = read(&out.join("regulation.html"));
+        assert!(md.starts_with(&format!("# {title}")), "{md}");
+        assert!(md.contains(label), "{md}");
+        assert!(
+            md.contains("## 1. Key clients") && md.contains("## 3. Payout"),
+            "{md}"
+        );
+        assert!(
+            md.contains("pack.toml: "),
+            "the document lists the pack files' hashes"
+        );
+        assert!(
+            html.contains("<meta charset=\"utf-8\">") && html.contains(title),
+            "{html}"
+        );
+    }
+    let md = read(&dir.join("romashka/regulation.md"));
+    assert!(
+        md.contains("| key_revenue | Выручка ключевых клиентов к плану | 30% |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("a key client has a high share of our revenue and profit"),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "| gate_attainment | 0.8 | ...at this attainment; below it the bonus is zero |"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains("| 1.0 | 1.2 | 1.0 | 2 | accelerator: twice the slope above plan |"),
+        "{md}"
+    );
+}
+
+#[test]
+fn explain_shows_rows_counted_table_rows_and_clients() {
+    let dir = scratch("explain-full");
+    let text = ok(&dir, &["explain", "--manager", "M02"]);
+    assert!(
+        text.contains("Input rows counted: 9000 sales line(s)"),
+        "{text}"
+    );
+    assert!(text.contains("Decision-table rows matched:"), "{text}");
+    assert!(
+        text.contains("table payout_curve: attainment = 1.0 matched line 4"),
+        "{text}"
+    );
+    let text = ok(&dir, &["explain", "--client", "C0003"]);
+    assert!(text.contains("Decision: KEY client, tier A"), "{text}");
+    assert!(
+        text.contains("share of company revenue 13% (threshold 5%)"),
+        "{text}"
+    );
+    let err = fails(&dir, &["explain", "--client", "C003"], 2);
+    assert!(
+        err.contains("no client 'C003' in clients.csv (did you mean"),
+        "{err}"
+    );
+}
+
+#[test]
+fn diagnostics_show_the_source_line_with_a_caret_and_a_hint() {
+    let dir = scratch("diagnostics");
+    let pack = dir.join("pack");
+    copy_dir(&fixture("mini"), &pack);
+    edit(
+        &pack.join("rules.rhai"),
+        "let total = 0;",
+        "let total = totl;",
+    );
+    let err = fails(&dir, &["check", "--rules", "pack"], 1);
+    assert!(err.contains("rules.rhai:16:"), "{err}");
+    assert!(
+        err.contains("let total = totl;"),
+        "the source line is shown:\n{err}"
+    );
+    assert!(
+        err.contains("`-- here"),
+        "a marker points at the place:\n{err}"
+    );
+    assert!(err.contains("did you mean 'total'?"), "{err}");
+
+    let pack2 = dir.join("pack2");
+    copy_dir(&fixture("mini"), &pack2);
+    edit(&pack2.join("rules.rhai"), "m.cur.margin", "m.cur.margn");
+    let err = fails(&dir, &["run", "--rules", "pack2", "--out", "o"], 1);
+    assert!(err.contains("did you mean 'margin'?"), "{err}");
+    assert!(
+        err.contains("fn margin(m) { #{ value: m.cur.margn"),
+        "{err}"
+    );
+}
