@@ -31,6 +31,7 @@ pub mod explain;
 pub mod facts;
 pub mod generate;
 pub mod load;
+pub mod mapping;
 pub mod money;
 pub mod outputs;
 pub mod pack;

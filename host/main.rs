@@ -77,6 +77,12 @@ enum Command {
         #[arg(long, value_name = "DIR", default_value = "bonusrun-doc")]
         out: PathBuf,
     },
+    /// Look at an export before mapping it: encoding, delimiter, number and date formats, the
+    /// columns with types and samples, and a starter data.toml.
+    Inspect {
+        /// A CSV file or an Excel workbook.
+        file: PathBuf,
+    },
     /// Write a deterministic synthetic data set in the canonical format.
     Generate {
         /// Directory to write (created if missing; files in it are overwritten).
@@ -108,8 +114,9 @@ struct InputArgs {
     /// Rule pack directory (with pack.toml); the bundled example if omitted.
     #[arg(long, value_name = "DIR")]
     rules: Option<PathBuf>,
-    /// Data directory (clients.csv, managers.csv, sales.csv, plans.csv, contracts.csv);
-    /// default: the pack's data/ folder, or the bundled sample data.
+    /// Data: a directory of canonical CSV files (clients, managers, sales, plans, contracts),
+    /// or a data.toml mapping of real exports (also found as DIR/data.toml); default: the
+    /// pack's data/ folder, or the bundled sample data.
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
     /// Period to pay: 2026-07, 2026-Q3, 2026-H2 or 2026; default: the latest complete
@@ -371,6 +378,10 @@ fn try_main(cli: Cli) -> Result<(), Error> {
             }
             Ok(())
         }
+        Command::Inspect { file } => {
+            print!("{}", bonusrun::mapping::inspect::inspect(&file)?);
+            Ok(())
+        }
         Command::Generate {
             out,
             clients,
@@ -461,10 +472,14 @@ fn run(inputs: &InputArgs) -> Result<RunResult, Error> {
         None => (bundled::pack(), Some(bundled::data())),
     };
     let data = match &inputs.data {
+        Some(d) if d.is_file() && d.extension().is_some_and(|e| e == "toml") => {
+            bonusrun::mapping::load(d)?
+        }
+        Some(d) if d.join("data.toml").is_file() => bonusrun::mapping::load(&d.join("data.toml"))?,
         Some(d) => {
             if !d.is_dir() {
                 return Err(Error::Usage(format!(
-                    "--data {}: no such directory",
+                    "--data {}: no such directory (give a directory of canonical CSV files, or a data.toml mapping)",
                     d.display()
                 )));
             }
@@ -505,8 +520,16 @@ fn print_table(r: &RunResult) {
         .max()
         .unwrap_or(4)
         .clamp(4, 30);
+    let id_width = r
+        .data
+        .managers
+        .iter()
+        .map(|m| m.id.chars().count())
+        .max()
+        .unwrap_or(7)
+        .clamp(7, 24);
     println!(
-        "{:<10} {:<name_width$} {:>14} {:>14}",
+        "{:<id_width$} {:<name_width$} {:>14} {:>14}",
         "manager", "name", "target", "payout"
     );
     for m in &r.managers {
@@ -514,7 +537,7 @@ fn print_table(r: &RunResult) {
         let name: String = mgr.name.chars().take(name_width).collect();
         let pad = name_width - name.chars().count();
         println!(
-            "{:<10} {name}{:pad$} {:>14} {:>14}",
+            "{:<id_width$} {name}{:pad$} {:>14} {:>14}",
             mgr.id,
             "",
             cur.format(mgr.target_bonus),
@@ -522,7 +545,7 @@ fn print_table(r: &RunResult) {
         );
     }
     println!(
-        "{:<10} {:<name_width$} {:>14} {:>14} {}",
+        "{:<id_width$} {:<name_width$} {:>14} {:>14} {}",
         "total",
         "",
         "",

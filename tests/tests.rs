@@ -5,6 +5,7 @@ mod util;
 
 mod determinism;
 mod errors;
+mod exports;
 mod finance;
 mod key_clients;
 mod payouts;

@@ -187,6 +187,7 @@ fn run_in_pool(
     }
     data.inputs.push(sales_file);
     let mut inputs = data.inputs.clone();
+    inputs.extend(source.sources().iter().cloned());
     inputs.sort_by(|a, b| a.name.cmp(&b.name));
     let data = Arc::new(data);
     let facts = Arc::new(Facts::build(&data, sales, period));

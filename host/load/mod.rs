@@ -12,6 +12,8 @@ mod text;
 
 pub mod sales;
 
+pub(crate) use text::LineCounter;
+
 pub use source::{hex as source_hex, DataSource, InputFile};
 pub use tables::{load_tables, Client, Contract, Dataset, Manager, Plan};
 

@@ -5,7 +5,9 @@
 //! Line numbers are exact, so a bad value on line 7,340,112 is reported as such.
 
 use super::source::DataSource;
-use super::text::{check_width, find_column, missing_column, parse_header, shown, trim};
+use super::text::{
+    check_width, find_column, missing_column, parse_header, shown, trim, LineCounter,
+};
 use super::LoadError;
 use crate::money::parse_decimal;
 use crate::period::Date;
@@ -342,9 +344,11 @@ pub fn parse_block(
         .from_reader(&block.bytes[..]);
     let mut rec = ByteRecord::new();
     let mut rows = 0u64;
+    let mut counter = LineCounter::default();
     loop {
         let got = rdr.read_byte_record(&mut rec).map_err(|e| {
-            let line = e.position().map(|p| p.line()).unwrap_or(1);
+            let byte = e.position().map(|p| p.byte() as usize).unwrap_or(0);
+            let line = LineCounter::default().line_at(&block.bytes, byte);
             LoadError::at(
                 file,
                 block.first_line + line - 1,
@@ -354,7 +358,8 @@ pub fn parse_block(
         if !got {
             break;
         }
-        let line = block.first_line + rec.position().map(|p| p.line()).unwrap_or(1) - 1;
+        let byte = rec.position().map(|p| p.byte() as usize).unwrap_or(0);
+        let line = block.first_line + counter.line_at(&block.bytes, byte) - 1;
         if rec.len() == 1 && trim(&rec[0]).is_empty() {
             continue; // a blank line
         }

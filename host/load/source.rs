@@ -12,6 +12,15 @@ use std::path::{Path, PathBuf};
 pub enum DataSource {
     /// A directory holding `clients.csv`, `managers.csv`, `sales.csv`, ...
     Dir(PathBuf),
+    /// Canonical tables made in memory by a mapping (`data.toml`).
+    Memory {
+        /// Shown in messages in place of a directory, e.g. `mapped:data/data.toml`.
+        label: String,
+        /// File names and contents.
+        files: std::sync::Arc<Vec<(String, Vec<u8>)>>,
+        /// The source files the tables were made from, for `run.json`.
+        sources: Vec<InputFile>,
+    },
     /// Files compiled into the binary: `(label shown in messages, [(file name, bytes)])`.
     Embedded {
         /// Shown in messages in place of a directory, e.g. `bundled:rules/romashka/data`.
@@ -26,7 +35,9 @@ impl DataSource {
     pub fn display(&self, name: &str) -> String {
         match self {
             DataSource::Dir(dir) => dir.join(name).display().to_string(),
-            DataSource::Embedded { label, .. } => format!("{label}/{name}"),
+            DataSource::Embedded { label, .. } | DataSource::Memory { label, .. } => {
+                format!("{label}/{name}")
+            }
         }
     }
 
@@ -48,6 +59,19 @@ impl DataSource {
                 .iter()
                 .find(|(n, _)| *n == name)
                 .map(|(_, bytes)| Box::new(*bytes) as Box<dyn Read + Send>)),
+            DataSource::Memory { files, .. } => {
+                Ok(files.iter().position(|(n, _)| n == name).map(|i| {
+                    Box::new(std::io::Cursor::new(Shared(files.clone(), i))) as Box<dyn Read + Send>
+                }))
+            }
+        }
+    }
+
+    /// The source files behind a mapped data set (empty otherwise).
+    pub fn sources(&self) -> &[InputFile] {
+        match self {
+            DataSource::Memory { sources, .. } => sources,
+            _ => &[],
         }
     }
 
@@ -55,8 +79,17 @@ impl DataSource {
     pub fn dir(&self) -> Option<&Path> {
         match self {
             DataSource::Dir(d) => Some(d),
-            DataSource::Embedded { .. } => None,
+            DataSource::Embedded { .. } | DataSource::Memory { .. } => None,
         }
+    }
+}
+
+/// One file of a shared in-memory set, readable through a `Cursor`.
+struct Shared(std::sync::Arc<Vec<(String, Vec<u8>)>>, usize);
+
+impl AsRef<[u8]> for Shared {
+    fn as_ref(&self) -> &[u8] {
+        &self.0[self.1].1
     }
 }
 

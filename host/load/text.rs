@@ -78,11 +78,15 @@ pub(crate) fn missing_column(file: &str, name: &str, header: &[String]) -> LoadE
     )
 }
 
-/// A small table being read record by record.
+/// A small table being read record by record (the file is read into memory first; the
+/// small tables are small).
 pub(crate) struct TableReader {
     pub(crate) file: String,
     name: String,
-    reader: csv::Reader<HashingReader<Box<dyn Read + Send>>>,
+    data: Vec<u8>,
+    sha256: String,
+    reader: csv::Reader<std::io::Cursor<Vec<u8>>>,
+    lines: LineCounter,
     pub(crate) header: Vec<String>,
     rows: u64,
 }
@@ -94,10 +98,18 @@ impl TableReader {
         let Some(input) = source.open(name)? else {
             return Ok(None);
         };
+        let mut hashing = HashingReader::new(input);
+        let mut data = Vec::new();
+        hashing
+            .read_to_end(&mut data)
+            .map_err(|e| LoadError::file(&file, format!("cannot read: {e}")))?;
+        let (sha256, _) = hashing
+            .finish()
+            .map_err(|e| LoadError::file(&file, format!("cannot read: {e}")))?;
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
-            .from_reader(HashingReader::new(input));
+            .from_reader(std::io::Cursor::new(data.clone()));
         let mut rec = ByteRecord::new();
         let got = reader
             .read_byte_record(&mut rec)
@@ -112,7 +124,10 @@ impl TableReader {
         Ok(Some(TableReader {
             file,
             name: name.to_string(),
+            data,
+            sha256,
             reader,
+            lines: LineCounter::default(),
             header,
             rows: 0,
         }))
@@ -135,13 +150,15 @@ impl TableReader {
         rec: &'a mut ByteRecord,
     ) -> Result<Option<Row<'a>>, LoadError> {
         let got = self.reader.read_byte_record(rec).map_err(|e| {
-            let line = e.position().map(|p| p.line()).unwrap_or(0);
+            let byte = e.position().map(|p| p.byte() as usize).unwrap_or(0);
+            let line = LineCounter::default().line_at(&self.data, byte);
             LoadError::at(&self.file, line, format!("cannot read the record: {e}"))
         })?;
         if !got {
             return Ok(None);
         }
-        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+        let byte = rec.position().map(|p| p.byte() as usize).unwrap_or(0);
+        let line = self.lines.line_at(&self.data, byte);
         check_width(&self.file, line, rec, self.header.len())?;
         self.rows += 1;
         Ok(Some(Row {
@@ -154,17 +171,11 @@ impl TableReader {
 
     /// Finishes the file: its hash and row count for `run.json`.
     pub(crate) fn finish(self) -> Result<InputFile, LoadError> {
-        let file = self.file;
-        let (sha256, bytes) = self
-            .reader
-            .into_inner()
-            .finish()
-            .map_err(|e| LoadError::file(&file, format!("cannot read: {e}")))?;
         Ok(InputFile {
             name: self.name,
-            sha256,
+            sha256: self.sha256,
             rows: self.rows,
-            bytes,
+            bytes: self.data.len() as u64,
         })
     }
 }
@@ -293,5 +304,54 @@ pub(crate) fn parse_flag(raw: &[u8]) -> Option<bool> {
         b"true" | b"1" | b"yes" => Some(true),
         b"false" | b"0" | b"no" | b"" => Some(false),
         _ => None,
+    }
+}
+
+/// Line numbers from byte offsets. The csv crate miscounts lines in files with CRLF line
+/// ends (a CR LF pair is counted as two breaks, and not where it is), so lines are counted
+/// here from the record's byte offset, incrementally.
+#[derive(Default)]
+pub(crate) struct LineCounter {
+    byte: usize,
+    line: u64,
+}
+
+impl LineCounter {
+    /// The 1-based line of the record the csv crate says starts at `byte` in `buf` (offsets
+    /// must not decrease). After a CR LF pair the crate points at the LF, which belongs to
+    /// the line before, so an LF at `byte` itself is counted.
+    pub(crate) fn line_at(&mut self, buf: &[u8], byte: usize) -> u64 {
+        let mut end = byte.min(buf.len());
+        if end < buf.len() && buf[end] == b'\n' {
+            end += 1;
+        }
+        if end < self.byte {
+            self.byte = 0;
+            self.line = 0;
+        }
+        self.line += memchr::memchr_iter(b'\n', &buf[self.byte..end]).count() as u64;
+        self.byte = end;
+        self.line + 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_of_lf_and_crlf_records() {
+        for text in [&b"h1,h2\na,b\nc,d\n"[..], b"h1,h2\r\na,b\r\nc,d\r\n"] {
+            let mut rdr = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .from_reader(text);
+            let mut counter = LineCounter::default();
+            let mut rec = ByteRecord::new();
+            let mut lines = Vec::new();
+            while rdr.read_byte_record(&mut rec).unwrap() {
+                lines.push(counter.line_at(text, rec.position().unwrap().byte() as usize));
+            }
+            assert_eq!(lines, vec![1, 2, 3], "{:?}", String::from_utf8_lossy(text));
+        }
     }
 }

@@ -9,6 +9,7 @@
 mod files;
 mod manifest;
 mod statement;
+mod xlsx;
 
 pub use statement::statement_json;
 
@@ -97,6 +98,7 @@ pub fn render_csvs(result: &RunResult) -> Result<Vec<(String, Vec<u8>)>, Error> 
 
 fn write_all(result: &RunResult, dir: &Path) -> Result<(), Error> {
     let mut written: Vec<(String, Vec<u8>)> = render_csvs(result)?;
+    written.push(("payouts.xlsx".into(), xlsx::payouts_xlsx(result)?));
     let names = statement::file_names(result)?;
     for (m, name) in result.managers.iter().zip(&names) {
         let json = statement_json(result, m);

@@ -129,9 +129,12 @@ impl Table {
             .collect();
         let mut rows = Vec::new();
         let mut lines = Vec::new();
+        let body = text.trim_start_matches('\u{feff}').as_bytes();
+        let mut counter = crate::load::LineCounter::default();
         for rec in rdr.records() {
             let rec = rec.map_err(|e| PackError::new(shown, format!("cannot read: {e}")))?;
-            let line = rec.position().map(|p| p.line() as usize).unwrap_or(0);
+            let byte = rec.position().map(|p| p.byte() as usize).unwrap_or(0);
+            let line = counter.line_at(body, byte) as usize;
             if rec.len() != columns.len() {
                 return Err(PackError::at(
                     shown,

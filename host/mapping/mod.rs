@@ -1,0 +1,397 @@
+//! Real exports in: a mapping file (`data.toml`) says, for each canonical table, which source
+//! file it comes from (CSV in any dialect and encoding, or an Excel sheet) and how its
+//! columns map: renamed, constant, derived by a small expression, or looked up in another
+//! file (such as region → manager). Rows can be filtered and de-duplicated.
+//!
+//! The mapping converts the sources into the canonical tables in memory; every value is
+//! parsed here, so an error names the *source* file, line, column, the raw value and the
+//! format expected. The canonical loader then reads the result as usual.
+
+pub mod dialect;
+pub mod expr;
+pub mod inspect;
+mod source;
+
+pub use dialect::{Dialect, DialectDecl};
+pub use source::SourceTable;
+
+use crate::load::{DataSource, InputFile, LoadError};
+use crate::suggest::did_you_mean;
+use expr::Expr;
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+/// `data.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MappingFile {
+    #[serde(default)]
+    dialect: DialectDecl,
+    #[serde(default)]
+    files: BTreeMap<String, toml::Table>,
+    tables: BTreeMap<String, TableMap>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TableMap {
+    from: String,
+    #[serde(default)]
+    filter: BTreeMap<String, OneOrMany>,
+    #[serde(default)]
+    distinct: Option<String>,
+    columns: BTreeMap<String, ColumnSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum ColumnSpec {
+    Source(String),
+    Const {
+        #[serde(rename = "const")]
+        value: String,
+    },
+    Expr {
+        expr: String,
+    },
+    Lookup {
+        lookup: String,
+        #[serde(rename = "match")]
+        match_column: String,
+        on: String,
+        take: String,
+    },
+}
+
+/// What a canonical column holds, so that its values are parsed in the source's dialect.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Text,
+    Number,
+    Date,
+    Flag,
+}
+
+fn kind(table: &str, column: &str) -> Kind {
+    match (table, column) {
+        ("sales", "date")
+        | ("clients", "since")
+        | ("contracts", "start" | "end" | "renewed_on") => Kind::Date,
+        ("sales", "quantity" | "amount" | "cost")
+        | ("clients", "market_share")
+        | ("managers", "target_bonus")
+        | ("plans", "target") => Kind::Number,
+        ("clients", "strategic") => Kind::Flag,
+        _ => Kind::Text,
+    }
+}
+
+const TABLES: [&str; 5] = ["clients", "managers", "sales", "plans", "contracts"];
+
+enum Resolved {
+    Column(usize),
+    Const(String),
+    Expr(Expr),
+    Lookup {
+        matched: usize,
+        values: HashMap<String, String>,
+        file: String,
+    },
+}
+
+/// Reads `data.toml` at `path` and converts its sources into canonical tables.
+pub fn load(path: &Path) -> Result<DataSource, LoadError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| LoadError::file(&shown, format!("cannot read: {e}")))?;
+    let map: MappingFile = toml::from_str(&text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() as u64 + 1);
+        LoadError {
+            file: shown.clone(),
+            line,
+            column: None,
+            message: e.message().trim().to_string(),
+        }
+    })?;
+    let base = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let defaults = Dialect::default()
+        .with(&map.dialect)
+        .map_err(|m| LoadError::file(&shown, format!("[dialect]: {m}")))?;
+    for t in map.tables.keys() {
+        if !TABLES.contains(&t.as_str()) {
+            return Err(LoadError::file(
+                &shown,
+                format!(
+                    "[tables.{t}] is not a canonical table{}; the tables are: {}",
+                    did_you_mean(t, TABLES),
+                    TABLES.join(", ")
+                ),
+            ));
+        }
+    }
+    for t in ["clients", "managers", "sales"] {
+        if !map.tables.contains_key(t) {
+            return Err(LoadError::file(
+                &shown,
+                format!("[tables.{t}] is missing; a mapping needs clients, managers and sales"),
+            ));
+        }
+    }
+    // Read every source file once.
+    let mut sources: BTreeMap<String, SourceTable> = BTreeMap::new();
+    let mut inputs = Vec::new();
+    for (name, decl) in &map.files {
+        let mut decl = decl.clone();
+        let file = decl
+            .remove("path")
+            .and_then(|v| v.as_str().map(str::to_string))
+            .ok_or_else(|| {
+                LoadError::file(&shown, format!("[files.{name}] needs path = \"...\""))
+            })?;
+        let sheet = decl
+            .remove("sheet")
+            .and_then(|v| v.as_str().map(str::to_string));
+        let dialect_decl: DialectDecl =
+            toml::Value::Table(decl)
+                .try_into()
+                .map_err(|e: toml::de::Error| {
+                    LoadError::file(&shown, format!("[files.{name}]: {}", e.message()))
+                })?;
+        let dialect = defaults
+            .with(&dialect_decl)
+            .map_err(|m| LoadError::file(&shown, format!("[files.{name}]: {m}")))?;
+        let src = SourceTable::read(&base.join(&file), sheet.as_deref(), dialect)?;
+        inputs.push(InputFile {
+            name: format!("source:{file}"),
+            sha256: src.sha256.clone(),
+            rows: src.rows.len() as u64,
+            bytes: src.bytes,
+        });
+        sources.insert(name.clone(), src);
+    }
+    let mut files = Vec::new();
+    for table in TABLES {
+        let bytes = match map.tables.get(table) {
+            Some(t) => convert(&shown, table, t, &sources)?,
+            None => match table {
+                "plans" => b"manager_id,period,kpi,target\n".to_vec(),
+                _ => continue,
+            },
+        };
+        files.push((format!("{table}.csv"), bytes));
+    }
+    Ok(DataSource::Memory {
+        label: format!("mapped:{shown}"),
+        files: std::sync::Arc::new(files),
+        sources: inputs,
+    })
+}
+
+fn convert(
+    shown: &str,
+    table: &str,
+    t: &TableMap,
+    sources: &BTreeMap<String, SourceTable>,
+) -> Result<Vec<u8>, LoadError> {
+    let src = sources.get(&t.from).ok_or_else(|| {
+        LoadError::file(
+            shown,
+            format!(
+                "[tables.{table}] from = '{}': no such file in [files]{}",
+                t.from,
+                did_you_mean(&t.from, sources.keys().map(String::as_str))
+            ),
+        )
+    })?;
+    let missing = |col: &str, src: &SourceTable| {
+        LoadError::file(
+            &src.shown,
+            format!(
+                "has no column '{col}'{} (mapped in [tables.{table}]); its columns are: {}",
+                did_you_mean(col, src.header.iter().map(String::as_str)),
+                src.header.join(", ")
+            ),
+        )
+    };
+    let find = |col: &str, src: &SourceTable| src.column(col).ok_or_else(|| missing(col, src));
+    let names: Vec<&String> = t.columns.keys().collect();
+    let mut resolved = Vec::with_capacity(names.len());
+    for name in &names {
+        resolved.push(match &t.columns[*name] {
+            ColumnSpec::Source(c) => Resolved::Column(find(c, src)?),
+            ColumnSpec::Const { value } => Resolved::Const(value.clone()),
+            ColumnSpec::Expr { expr } => {
+                Resolved::Expr(Expr::parse(expr, &src.header).map_err(|m| {
+                    LoadError::file(shown, format!("[tables.{table}.columns] {name}: {m}"))
+                })?)
+            }
+            ColumnSpec::Lookup {
+                lookup,
+                match_column,
+                on,
+                take,
+            } => {
+                let other = sources.get(lookup).ok_or_else(|| {
+                    LoadError::file(
+                        shown,
+                        format!(
+                            "[tables.{table}.columns] {name}: lookup '{lookup}' is not in [files]"
+                        ),
+                    )
+                })?;
+                let (on_i, take_i) = (find(on, other)?, find(take, other)?);
+                let mut values = HashMap::new();
+                for (_, row) in &other.rows {
+                    values
+                        .entry(row[on_i].trim().to_string())
+                        .or_insert_with(|| row[take_i].trim().to_string());
+                }
+                Resolved::Lookup {
+                    matched: find(match_column, src)?,
+                    values,
+                    file: other.shown.clone(),
+                }
+            }
+        });
+    }
+    let filters: Vec<(usize, Vec<String>)> = t
+        .filter
+        .iter()
+        .map(|(col, allowed)| {
+            let allowed = match allowed {
+                OneOrMany::One(v) => vec![v.clone()],
+                OneOrMany::Many(v) => v.clone(),
+            };
+            Ok((find(col, src)?, allowed))
+        })
+        .collect::<Result<_, LoadError>>()?;
+    let distinct = match &t.distinct {
+        Some(d) => Some(names.iter().position(|n| *n == d).ok_or_else(|| {
+            LoadError::file(
+                shown,
+                format!("[tables.{table}] distinct = '{d}' is not one of its mapped columns"),
+            )
+        })?),
+        None => None,
+    };
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    let werr = |e: csv::Error| LoadError::file(shown, e.to_string());
+    w.write_record(names.iter().map(|n| n.as_str()))
+        .map_err(werr)?;
+    let d = &src.dialect;
+    for (line, row) in &src.rows {
+        if !filters
+            .iter()
+            .all(|(c, allowed)| allowed.iter().any(|a| a == row[*c].trim()))
+        {
+            continue;
+        }
+        let mut out = Vec::with_capacity(names.len());
+        for (name, r) in names.iter().zip(&resolved) {
+            let k = kind(table, name);
+            let (raw, column): (String, String) = match r {
+                Resolved::Column(c) => (row[*c].trim().to_string(), src.header[*c].clone()),
+                Resolved::Const(v) => (v.clone(), format!("{name} (a constant)")),
+                Resolved::Lookup {
+                    matched,
+                    values,
+                    file,
+                } => {
+                    let key = row[*matched].trim();
+                    match values.get(key) {
+                        Some(v) => (v.clone(), src.header[*matched].clone()),
+                        None => {
+                            return Err(LoadError::field(
+                                &src.shown,
+                                *line,
+                                &src.header[*matched],
+                                format!("'{key}' is not found in {file} (looked up for {name})"),
+                            ))
+                        }
+                    }
+                }
+                Resolved::Expr(e) => {
+                    let value = e
+                        .eval(&|i, col| {
+                            d.number(&row[i]).ok_or_else(|| {
+                                format!(
+                                    "column '{col}' is '{}', not a number like {}",
+                                    row[i].trim(),
+                                    d.number_example()
+                                )
+                            })
+                        })
+                        .map_err(|m| LoadError::field(&src.shown, *line, name, m))?;
+                    out.push(value.normalize().to_string());
+                    continue;
+                }
+            };
+            let bad = |expected: String| {
+                LoadError::field(
+                    &src.shown,
+                    *line,
+                    &column,
+                    format!("found '{raw}', expected {expected}"),
+                )
+            };
+            let value = match k {
+                Kind::Text => raw.clone(),
+                Kind::Number if raw.is_empty() => String::new(),
+                Kind::Number => d
+                    .number(&raw)
+                    .ok_or_else(|| {
+                        bad(format!(
+                            "a number like {} (see decimal and thousands in data.toml)",
+                            d.number_example()
+                        ))
+                    })?
+                    .to_string(),
+                Kind::Date if raw.is_empty() => String::new(),
+                Kind::Date => d
+                    .date(&raw)
+                    .ok_or_else(|| {
+                        bad(format!(
+                            "a date as {} (date_format in data.toml)",
+                            d.date_format
+                        ))
+                    })?
+                    .to_string(),
+                Kind::Flag => d
+                    .flag(&raw)
+                    .ok_or_else(|| {
+                        bad(format!(
+                            "one of {} or {}",
+                            d.true_words.join("/"),
+                            d.false_words.join("/")
+                        ))
+                    })?
+                    .to_string(),
+            };
+            out.push(value);
+        }
+        if let Some(i) = distinct {
+            if !seen.insert(out[i].clone()) {
+                continue;
+            }
+        }
+        w.write_record(&out).map_err(werr)?;
+    }
+    w.into_inner()
+        .map_err(|e| LoadError::file(shown, e.to_string()))
+}

@@ -1,0 +1,592 @@
+//! Real exports in, spreadsheets out. The mini fixture's sales (tests/payouts.rs) are written
+//! again by these tests in other dialects and encodings, behind a data.toml mapping; every
+//! variant must pay exactly what the canonical files pay (231000.02 in total).
+
+use crate::util::*;
+use std::path::{Path, PathBuf};
+
+/// One mini sales line: (date, client, manager's region, product, category, qty, amount, cost).
+type Line = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+);
+
+/// The mini sales lines.
+const LINES: &[Line] = &[
+    (
+        "2026-03-02",
+        "C1",
+        "North",
+        "P1",
+        "Dairy",
+        "10",
+        "600.00",
+        "150.00",
+    ),
+    (
+        "2026-03-20",
+        "C1",
+        "North",
+        "P2",
+        "Bakery",
+        "5",
+        "400.00",
+        "150.00",
+    ),
+    (
+        "2026-03-03",
+        "C2",
+        "East",
+        "P1",
+        "Dairy",
+        "10",
+        "1200.00",
+        "400.00",
+    ),
+    (
+        "2026-03-04",
+        "C2",
+        "East",
+        "P1",
+        "Dairy",
+        "-1",
+        "-100.00",
+        "0.00",
+    ),
+    (
+        "2026-03-05",
+        "C3",
+        "South",
+        "P1",
+        "Dairy",
+        "15",
+        "1500.00",
+        "500.00",
+    ),
+    (
+        "2026-03-06",
+        "C4",
+        "West",
+        "P3",
+        "Frozen",
+        "1",
+        "1000.00",
+        "500.00",
+    ),
+    (
+        "2026-02-10",
+        "C4",
+        "West",
+        "P3",
+        "Frozen",
+        "1",
+        "999.00",
+        "1.00",
+    ),
+    (
+        "2026-04-01",
+        "C4",
+        "West",
+        "P3",
+        "Frozen",
+        "1",
+        "5000.00",
+        "1.00",
+    ),
+];
+
+const REGIONS: &[(&str, &str)] = &[
+    ("North", "M1"),
+    ("East", "M2"),
+    ("South", "M3"),
+    ("West", "M4"),
+];
+
+struct Style {
+    encoding: &'static str,
+    delimiter: &'static str,
+    decimal: char,
+    thousands: &'static str,
+    date_format: &'static str,
+    bom: &'static [u8],
+}
+
+fn format_date(iso: &str, format: &str) -> String {
+    let (y, m, d) = (&iso[0..4], &iso[5..7], &iso[8..10]);
+    format.replace("YYYY", y).replace("MM", m).replace("DD", d)
+}
+
+fn format_number(plain: &str, s: &Style) -> String {
+    let (neg, digits) = match plain.strip_prefix('-') {
+        Some(d) => ("-", d),
+        None => ("", plain),
+    };
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    let mut grouped = String::new();
+    for (i, ch) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push_str(s.thousands);
+        }
+        grouped.push(ch);
+    }
+    if frac.is_empty() {
+        format!("{neg}{grouped}")
+    } else {
+        format!("{neg}{grouped}{}{frac}", s.decimal)
+    }
+}
+
+fn encode(text: &str, encoding: &str) -> Vec<u8> {
+    match encoding {
+        "windows-1252" => encoding_rs::WINDOWS_1252.encode(text).0.into_owned(),
+        "windows-1251" => encoding_rs::WINDOWS_1251.encode(text).0.into_owned(),
+        "utf-16" => text.encode_utf16().flat_map(|u| u.to_le_bytes()).collect(),
+        _ => text.as_bytes().to_vec(),
+    }
+}
+
+/// Writes the export in `style` and a data.toml that maps it; returns the data.toml path.
+fn export(dir: &Path, style: &Style, customer_note: &str) -> PathBuf {
+    let d = style.delimiter.replace("\\t", "\t");
+    let mut orders = format!(
+        "Row ID{d}Order Date{d}Customer ID{d}Customer Name{d}Region{d}Product ID{d}Category{d}Quantity{d}Sales{d}Profit\r\n"
+    );
+    for (i, (date, client, region, product, category, qty, amount, cost)) in
+        LINES.iter().enumerate()
+    {
+        let profit = (amount.parse::<rust_decimal::Decimal>().unwrap()
+            - cost.parse::<rust_decimal::Decimal>().unwrap())
+        .to_string();
+        orders.push_str(&format!(
+            "{}{d}{}{d}{client}{d}\"{customer_note} {client}; \"\"Ltd\"\"\"{d}{region}{d}{product}{d}{category}{d}{qty}{d}{}{d}{}\r\n",
+            i + 1,
+            format_date(date, style.date_format),
+            format_number(amount, style),
+            format_number(&profit, style),
+        ));
+    }
+    let mut bytes = style.bom.to_vec();
+    bytes.extend(encode(&orders, style.encoding));
+    std::fs::write(dir.join("Orders.csv"), bytes).unwrap();
+    let people: String = std::iter::once("Person;Region\n".to_string())
+        .chain(REGIONS.iter().map(|(r, m)| format!("{m};{r}\n")))
+        .collect();
+    std::fs::write(dir.join("People.csv"), people).unwrap();
+    for f in ["managers.csv", "plans.csv"] {
+        std::fs::copy(fixture("mini/data").join(f), dir.join(f)).unwrap();
+    }
+    let mapping = format!(
+        r#"
+[dialect]
+encoding = "{enc}"
+delimiter = "{delim}"
+decimal = "{dec}"
+thousands = "{th}"
+date_format = "{df}"
+
+[files.orders]
+path = "Orders.csv"
+[files.people]
+path = "People.csv"
+encoding = "utf-8"
+delimiter = ";"
+[files.managers]
+path = "managers.csv"
+encoding = "utf-8"
+delimiter = ","
+decimal = "."
+thousands = ""
+[files.plans]
+path = "plans.csv"
+encoding = "utf-8"
+delimiter = ","
+decimal = "."
+thousands = ""
+
+[tables.sales]
+from = "orders"
+[tables.sales.columns]
+date = "Order Date"
+client_id = "Customer ID"
+manager_id = {{ lookup = "people", match = "Region", on = "Region", take = "Person" }}
+product = "Product ID"
+category = "Category"
+quantity = "Quantity"
+amount = "Sales"
+cost = {{ expr = "Sales - Profit" }}
+
+[tables.clients]
+from = "orders"
+distinct = "client_id"
+[tables.clients.columns]
+client_id = "Customer ID"
+name = "Customer Name"
+strategic = {{ const = "no" }}
+
+[tables.managers]
+from = "managers"
+[tables.managers.columns]
+manager_id = "manager_id"
+name = "name"
+target_bonus = "target_bonus"
+
+[tables.plans]
+from = "plans"
+[tables.plans.columns]
+manager_id = "manager_id"
+period = "period"
+kpi = "kpi"
+target = "target"
+"#,
+        enc = style.encoding,
+        delim = style.delimiter,
+        dec = style.decimal,
+        th = if style.thousands == "\u{a0}" {
+            "nbsp"
+        } else {
+            style.thousands
+        },
+        df = style.date_format,
+    );
+    std::fs::write(dir.join("data.toml"), mapping).unwrap();
+    dir.join("data.toml")
+}
+
+fn pays_like_the_canonical_files(name: &str, style: Style, note: &str) {
+    let dir = scratch(name);
+    let data = export(&dir, &style, note);
+    let mini = fixture("mini");
+    ok(
+        &dir,
+        &[
+            "run",
+            "--rules",
+            mini.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            "out",
+        ],
+    );
+    let run = json(&dir.join("out/run.json"));
+    assert_eq!(run["total_payout"], "231000.02", "{name}");
+    assert_eq!(
+        csv_cell(&dir.join("out/payouts.csv"), "M3", "payout"),
+        "120000.00"
+    );
+    assert_eq!(
+        csv_cell(&dir.join("out/payouts.csv"), "M4", "payout"),
+        "1000.02"
+    );
+    assert!(
+        run["inputs"].to_string().contains("source:Orders.csv"),
+        "run.json records the source files"
+    );
+}
+
+#[test]
+fn superstore_dialect_windows_1252_semicolons_decimal_commas() {
+    let style = Style {
+        encoding: "windows-1252",
+        delimiter: ";",
+        decimal: ',',
+        thousands: "\u{a0}",
+        date_format: "DD/MM/YYYY",
+        bom: b"",
+    };
+    pays_like_the_canonical_files(
+        "ex-1252",
+        style,
+        "Anna H\u{e4}berlin \u{201c}R\u{e9}sum\u{e9}\u{201d}",
+    );
+}
+
+#[test]
+fn windows_1251_tabs_dotted_dates_space_thousands() {
+    let style = Style {
+        encoding: "windows-1251",
+        delimiter: "\\t",
+        decimal: ',',
+        thousands: " ",
+        date_format: "DD.MM.YYYY",
+        bom: b"",
+    };
+    pays_like_the_canonical_files("ex-1251", style, "ООО «Ромашка»");
+}
+
+#[test]
+fn utf16_with_bom() {
+    let style = Style {
+        encoding: "utf-16",
+        delimiter: ",",
+        decimal: '.',
+        thousands: "",
+        date_format: "MM/DD/YYYY",
+        bom: b"\xFF\xFE",
+    };
+    pays_like_the_canonical_files("ex-utf16", style, "Zoë");
+}
+
+#[test]
+fn utf8_with_bom_and_iso_dates() {
+    let style = Style {
+        encoding: "utf-8",
+        delimiter: ",",
+        decimal: '.',
+        thousands: "",
+        date_format: "YYYY-MM-DD",
+        bom: b"\xEF\xBB\xBF",
+    };
+    pays_like_the_canonical_files("ex-utf8bom", style, "Ünal");
+}
+
+#[test]
+fn excel_workbook_input() {
+    let dir = scratch("ex-xlsx");
+    let data = export(
+        &dir,
+        &Style {
+            encoding: "utf-8",
+            delimiter: ",",
+            decimal: '.',
+            thousands: "",
+            date_format: "YYYY-MM-DD",
+            bom: b"",
+        },
+        "Book",
+    );
+    // The same orders as a typed sheet: real dates and numbers.
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.set_name("Orders").unwrap();
+    let date_fmt = rust_xlsxwriter::Format::new().set_num_format("dd/mm/yyyy");
+    for (c, h) in [
+        "Row ID",
+        "Order Date",
+        "Customer ID",
+        "Customer Name",
+        "Region",
+        "Product ID",
+        "Category",
+        "Quantity",
+        "Sales",
+        "Profit",
+    ]
+    .iter()
+    .enumerate()
+    {
+        ws.write_string(0, c as u16, *h).unwrap();
+    }
+    for (i, (date, client, region, product, category, qty, amount, cost)) in
+        LINES.iter().enumerate()
+    {
+        let r = i as u32 + 1;
+        let dt = rust_xlsxwriter::ExcelDateTime::parse_from_str(date).unwrap();
+        ws.write_number(r, 0, r as f64).unwrap();
+        ws.write_datetime_with_format(r, 1, &dt, &date_fmt).unwrap();
+        ws.write_string(r, 2, *client).unwrap();
+        ws.write_string(r, 3, format!("Book {client}")).unwrap();
+        ws.write_string(r, 4, *region).unwrap();
+        ws.write_string(r, 5, *product).unwrap();
+        ws.write_string(r, 6, *category).unwrap();
+        ws.write_number(r, 7, qty.parse::<f64>().unwrap()).unwrap();
+        ws.write_number(r, 8, amount.parse::<f64>().unwrap())
+            .unwrap();
+        let profit: f64 = amount.parse::<f64>().unwrap() - cost.parse::<f64>().unwrap();
+        ws.write_number(r, 9, profit).unwrap();
+    }
+    wb.save(dir.join("Orders.xlsx")).unwrap();
+    edit(
+        &data,
+        "[files.orders]\npath = \"Orders.csv\"",
+        "[files.orders]\npath = \"Orders.xlsx\"\nsheet = \"Orders\"",
+    );
+    let mini = fixture("mini");
+    ok(
+        &dir,
+        &[
+            "run",
+            "--rules",
+            mini.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            "out",
+        ],
+    );
+    assert_eq!(json(&dir.join("out/run.json"))["total_payout"], "231000.02");
+}
+
+#[test]
+fn inspect_reports_the_superstore_dialect() {
+    let dir = scratch("ex-inspect");
+    export(
+        &dir,
+        &Style {
+            encoding: "windows-1252",
+            delimiter: ";",
+            decimal: ',',
+            thousands: "\u{a0}",
+            date_format: "DD/MM/YYYY",
+            bom: b"",
+        },
+        "Anna H\u{e4}berlin",
+    );
+    let out = ok(&dir, &["inspect", "Orders.csv"]);
+    for expected in [
+        "encoding: windows-1252",
+        "delimiter: ';'",
+        "decimal separator: ','",
+        "thousands separator: 'nbsp'",
+        "date format: DD/MM/YYYY",
+        "rows: 8",
+        "Sales [decimal]",
+        "date = \"Order Date\"",
+        "cost = { expr = \"[Sales] - [Profit]\" }",
+    ] {
+        assert!(out.contains(expected), "expected {expected:?} in:\n{out}");
+    }
+}
+
+fn mapped_failure(name: &str, change: impl FnOnce(&Path), expected: &[&str]) {
+    let dir = scratch(name);
+    let data = export(
+        &dir,
+        &Style {
+            encoding: "utf-8",
+            delimiter: ";",
+            decimal: ',',
+            thousands: "",
+            date_format: "DD/MM/YYYY",
+            bom: b"",
+        },
+        "Ann",
+    );
+    change(&dir);
+    let mini = fixture("mini");
+    let err = fails(
+        &dir,
+        &[
+            "run",
+            "--rules",
+            mini.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            "out",
+        ],
+        1,
+    );
+    for e in expected {
+        assert!(err.contains(e), "expected {e:?} in:\n{err}");
+    }
+    assert!(!dir.join("out").exists());
+}
+
+#[test]
+fn bytes_invalid_in_the_declared_encoding_are_an_error() {
+    mapped_failure(
+        "ex-bad-utf8",
+        |d| {
+            let mut b = std::fs::read(d.join("Orders.csv")).unwrap();
+            let at = b.windows(3).position(|w| w == b"Ann").unwrap();
+            b[at + 1] = 0xE4; // windows-1252 'ä' in a file declared UTF-8
+            std::fs::write(d.join("Orders.csv"), b).unwrap();
+        },
+        &[
+            "Orders.csv: line 2: byte 0xE4",
+            "is not valid UTF-8",
+            "Set `encoding` in data.toml",
+        ],
+    );
+}
+
+#[test]
+fn a_mapped_column_that_is_missing_lists_the_columns() {
+    mapped_failure(
+        "ex-missing",
+        |d| {
+            edit(
+                &d.join("data.toml"),
+                "amount = \"Sales\"",
+                "amount = \"Sale\"",
+            )
+        },
+        &[
+            "Orders.csv: has no column 'Sale' (did you mean 'Sales'?)",
+            "its columns are: Row ID, Order Date, Customer ID",
+        ],
+    );
+}
+
+#[test]
+fn a_value_that_does_not_parse_shows_the_raw_value_and_format() {
+    mapped_failure(
+        "ex-bad-number",
+        |d| {
+            let text = read(&d.join("Orders.csv")).replacen("1200,00", "1.200,00", 1);
+            std::fs::write(d.join("Orders.csv"), text).unwrap();
+        },
+        &["Orders.csv:4: column 'Sales': found '1.200,00', expected a number like 1234,56"],
+    );
+    mapped_failure(
+        "ex-bad-date",
+        |d| {
+            let text = read(&d.join("Orders.csv")).replacen("05/03/2026", "2026/03/05", 1);
+            std::fs::write(d.join("Orders.csv"), text).unwrap();
+        },
+        &["Orders.csv:6: column 'Order Date': found '2026/03/05', expected a date as DD/MM/YYYY"],
+    );
+}
+
+#[test]
+fn a_failed_lookup_names_the_value_and_the_file() {
+    mapped_failure(
+        "ex-lookup",
+        |d| edit(&d.join("People.csv"), "M3;South", "M3;Sud"),
+        &[
+            "Orders.csv:6: column 'Region': 'South' is not found in",
+            "People.csv (looked up for manager_id)",
+        ],
+    );
+}
+
+#[test]
+fn payouts_xlsx_opens_with_the_numbers_of_payouts_csv() {
+    use calamine::{Data, Reader};
+    let dir = scratch("xlsx-out");
+    ok(&dir, &["run", "--out", "out", "-q"]);
+    let mut book = calamine::open_workbook_auto(dir.join("out/payouts.xlsx")).unwrap();
+    assert_eq!(book.sheet_names(), vec!["Payouts", "KPIs", "Key clients"]);
+    let sheet = book.worksheet_range("Payouts").unwrap();
+    let mut rdr = csv::Reader::from_path(dir.join("out/payouts.csv")).unwrap();
+    let mut n = 0;
+    for (i, rec) in rdr.records().enumerate() {
+        let rec = rec.unwrap();
+        let row = i as u32 + 1;
+        assert_eq!(
+            sheet.get_value((row, 0)),
+            Some(&Data::String(rec[0].to_string()))
+        );
+        let Some(Data::Float(payout)) = sheet.get_value((row, 5)) else {
+            panic!("row {row}: payout is not a number")
+        };
+        assert_eq!(format!("{payout:.2}"), rec[5].to_string(), "row {row}");
+        n += 1;
+    }
+    assert_eq!(n, 8);
+    let total = json(&dir.join("out/run.json"))["total_payout"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let Some(Data::Float(t)) = sheet.get_value((n + 2, 5)) else {
+        panic!("no total")
+    };
+    assert_eq!(format!("{t:.2}"), total);
+}
