@@ -288,6 +288,9 @@ fn try_main(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::Test { rules, threads } => {
+            if threads == Some(0) {
+                return Err(Error::Usage("--threads must be at least 1".into()));
+            }
             let pack = Arc::new(RulePack::load(&PackSource::Dir(rules.clone()))?);
             let cases = bonusrun::casebook::cases(&rules)?;
             if cases.is_empty() {

@@ -117,6 +117,26 @@ struct Style {
     bom: &'static [u8],
 }
 
+/// Tableau's Superstore: windows-1252, semicolons, decimal commas, NBSP thousands, DD/MM/YYYY.
+const SUPERSTORE: Style = Style {
+    encoding: "windows-1252",
+    delimiter: ";",
+    decimal: ',',
+    thousands: "\u{a0}",
+    date_format: "DD/MM/YYYY",
+    bom: b"",
+};
+
+/// Plain UTF-8 with commas and ISO dates.
+const PLAIN: Style = Style {
+    encoding: "utf-8",
+    delimiter: ",",
+    decimal: '.',
+    thousands: "",
+    date_format: "YYYY-MM-DD",
+    bom: b"",
+};
+
 fn format_date(iso: &str, format: &str) -> String {
     let (y, m, d) = (&iso[0..4], &iso[5..7], &iso[8..10]);
     format.replace("YYYY", y).replace("MM", m).replace("DD", d)
@@ -292,17 +312,9 @@ fn pays_like_the_canonical_files(name: &str, style: Style, note: &str) {
 
 #[test]
 fn superstore_dialect_windows_1252_semicolons_decimal_commas() {
-    let style = Style {
-        encoding: "windows-1252",
-        delimiter: ";",
-        decimal: ',',
-        thousands: "\u{a0}",
-        date_format: "DD/MM/YYYY",
-        bom: b"",
-    };
     pays_like_the_canonical_files(
         "ex-1252",
-        style,
+        SUPERSTORE,
         "Anna H\u{e4}berlin \u{201c}R\u{e9}sum\u{e9}\u{201d}",
     );
 }
@@ -349,18 +361,7 @@ fn utf8_with_bom_and_iso_dates() {
 #[test]
 fn excel_workbook_input() {
     let dir = scratch("ex-xlsx");
-    let data = export(
-        &dir,
-        &Style {
-            encoding: "utf-8",
-            delimiter: ",",
-            decimal: '.',
-            thousands: "",
-            date_format: "YYYY-MM-DD",
-            bom: b"",
-        },
-        "Book",
-    );
+    let data = export(&dir, &PLAIN, "Book");
     // The same orders as a typed sheet: real dates and numbers.
     let mut wb = rust_xlsxwriter::Workbook::new();
     let ws = wb.add_worksheet();
@@ -426,18 +427,7 @@ fn excel_workbook_input() {
 #[test]
 fn inspect_reports_the_superstore_dialect() {
     let dir = scratch("ex-inspect");
-    export(
-        &dir,
-        &Style {
-            encoding: "windows-1252",
-            delimiter: ";",
-            decimal: ',',
-            thousands: "\u{a0}",
-            date_format: "DD/MM/YYYY",
-            bom: b"",
-        },
-        "Anna H\u{e4}berlin",
-    );
+    export(&dir, &SUPERSTORE, "Anna H\u{e4}berlin");
     let out = ok(&dir, &["inspect", "Orders.csv"]);
     for expected in [
         "encoding: windows-1252",
@@ -589,4 +579,55 @@ fn payouts_xlsx_opens_with_the_numbers_of_payouts_csv() {
         panic!("no total")
     };
     assert_eq!(format!("{t:.2}"), total);
+}
+
+#[test]
+fn conflicting_separators_and_bad_column_specs_are_refused() {
+    mapped_failure(
+        "ex-separators",
+        |d| {
+            edit(
+                &d.join("data.toml"),
+                "[files.orders]\npath = \"Orders.csv\"",
+                "[files.orders]\npath = \"Orders.csv\"\nthousands = \",\"",
+            )
+        },
+        &["[files.orders]: the thousands separator and the decimal separator are both ','"],
+    );
+    mapped_failure(
+        "ex-spec",
+        |d| {
+            edit(
+                &d.join("data.toml"),
+                "cost = { expr = \"Sales - Profit\" }",
+                "cost = { expr = \"Sales - Profit\", const = \"1\" }",
+            )
+        },
+        &["unexpected keys const, expr"],
+    );
+}
+
+#[test]
+fn constants_are_read_in_the_canonical_dialect() {
+    let dir = scratch("ex-const");
+    let data = export(&dir, &SUPERSTORE, "Ann");
+    edit(
+        &data,
+        "[tables.clients.columns]",
+        "[tables.clients.columns]\nmarket_share = { const = \"0.25\" }",
+    );
+    let mini = fixture("mini");
+    ok(
+        &dir,
+        &[
+            "run",
+            "--rules",
+            mini.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            "out",
+        ],
+    );
+    assert_eq!(json(&dir.join("out/run.json"))["total_payout"], "231000.02");
 }

@@ -323,3 +323,14 @@ fn diagnostics_show_the_source_line_with_a_caret_and_a_hint() {
         "{err}"
     );
 }
+
+#[test]
+fn set_overrides_are_recorded_in_run_json() {
+    let dir = scratch("set-recorded");
+    ok(&dir, &["run", "--set", "cap=1.2", "--out", "o", "-q"]);
+    let run = json(&dir.join("o/run.json"));
+    assert_eq!(
+        run["pack"]["parameter_overrides"],
+        serde_json::json!(["cap=1.2"])
+    );
+}

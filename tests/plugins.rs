@@ -249,7 +249,10 @@ fn plugin_error_is_reported() {
         Ok("misbehave.wasm"),
         "error",
         "",
-        &[AT_C2, "the plugin returned an error: client C2: no data"],
+        &[
+            AT_C2,
+            "the plugin returned an error: no data for this client",
+        ],
     );
 }
 
@@ -321,5 +324,42 @@ fn an_oversized_component_is_refused() {
         Ok("romashka.wasm"),
         "max_plugin_bytes = 1000",
         &["pack/plugin.wasm: is ", "over the limit of 1000"],
+    );
+}
+
+#[test]
+fn plugin_stages_refuse_a_function_key_and_tiny_limits() {
+    let dir = plugin_pack("w-function", Ok("misbehave.wasm"), "ok", "");
+    edit(
+        &dir.join("pack/pack.toml"),
+        "plugin = \"plugin.wasm\"",
+        "plugin = \"plugin.wasm\"\nfunction = \"classify\"",
+    );
+    let err = fails(&dir, &["check", "--rules", "pack"], 1);
+    assert!(
+        err.contains("[stages.key_clients] binds a plugin, so `function` does not apply"),
+        "{err}"
+    );
+    let dir = plugin_pack(
+        "w-tiny",
+        Ok("misbehave.wasm"),
+        "ok",
+        "plugin_memory_bytes = 1000",
+    );
+    let err = fails(&dir, &["check", "--rules", "pack"], 1);
+    assert!(
+        err.contains("plugin_memory_bytes = 1000 is too small"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_plugin_file_says_how_to_build_it() {
+    let dir = plugin_pack("w-missing", Ok("misbehave.wasm"), "ok", "");
+    std::fs::remove_file(dir.join("pack/plugin.wasm")).unwrap();
+    let err = fails(&dir, &["check", "--rules", "pack"], 1);
+    assert!(
+        err.contains("pack/plugin.wasm: does not exist; build the plugin"),
+        "{err}"
     );
 }

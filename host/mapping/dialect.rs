@@ -138,9 +138,6 @@ impl Dialect {
                 "'" => vec!['\''],
                 _ => return Err(format!("thousands separator '{s}' must be one of: \"\", \" \", \"nbsp\", \".\", \",\", \"'\"")),
             };
-            if d.thousands.contains(&d.decimal) {
-                return Err("the thousands separator cannot be the decimal separator".into());
-            }
         }
         if let Some(f) = &decl.date_format {
             check_date_format(f)?;
@@ -151,6 +148,12 @@ impl Dialect {
         }
         if let Some(f) = &decl.false_words {
             d.false_words = f.iter().map(|w| w.to_lowercase()).collect();
+        }
+        if d.thousands.contains(&d.decimal) {
+            return Err(format!(
+                "the thousands separator and the decimal separator are both '{}'; set `thousands` or `decimal` for this file",
+                d.decimal
+            ));
         }
         Ok(d)
     }
@@ -189,7 +192,15 @@ impl Dialect {
     /// of day after the date is ignored).
     pub fn date(&self, raw: &str) -> Option<Date> {
         let raw = raw.trim();
-        let date_part = raw.split([' ', 'T']).next().unwrap_or(raw);
+        if let Some(d) = parse_date(raw, &self.date_format) {
+            return Some(d);
+        }
+        // A time of day after the date is ignored (unless the format itself has spaces).
+        let date_part = if self.date_format.contains(' ') {
+            raw
+        } else {
+            raw.split([' ', 'T']).next().unwrap_or(raw)
+        };
         parse_date(date_part, &self.date_format).or_else(|| Date::parse_iso(date_part))
     }
 

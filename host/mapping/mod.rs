@@ -51,12 +51,10 @@ enum OneOrMany {
     Many(Vec<String>),
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug)]
 enum ColumnSpec {
     Source(String),
     Const {
-        #[serde(rename = "const")]
         value: String,
     },
     Expr {
@@ -64,11 +62,58 @@ enum ColumnSpec {
     },
     Lookup {
         lookup: String,
-        #[serde(rename = "match")]
         match_column: String,
         on: String,
         take: String,
     },
+}
+
+impl<'de> Deserialize<'de> for ColumnSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let v = toml::Value::deserialize(d)?;
+        let spec = r#"a column is "Source Column", { const = "..." }, { expr = "A - B" } or { lookup = "file", match = "...", on = "...", take = "..." }"#;
+        let t = match v {
+            toml::Value::String(s) => return Ok(ColumnSpec::Source(s)),
+            toml::Value::Table(t) => t,
+            other => {
+                return Err(D::Error::custom(format!(
+                    "found {}; {spec}",
+                    other.type_str()
+                )))
+            }
+        };
+        let text = |k: &str| -> Result<String, D::Error> {
+            match t.get(k) {
+                Some(toml::Value::String(s)) => Ok(s.clone()),
+                Some(toml::Value::Integer(i)) => Ok(i.to_string()),
+                Some(toml::Value::Float(f)) => Ok(f.to_string()),
+                Some(toml::Value::Boolean(b)) => Ok(b.to_string()),
+                Some(_) => Err(D::Error::custom(format!("`{k}` must be text"))),
+                None => Err(D::Error::custom(format!("`{k}` is missing; {spec}"))),
+            }
+        };
+        let mut keys: Vec<&str> = t.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        match keys.as_slice() {
+            ["const"] => Ok(ColumnSpec::Const {
+                value: text("const")?,
+            }),
+            ["expr"] => Ok(ColumnSpec::Expr {
+                expr: text("expr")?,
+            }),
+            ["lookup", "match", "on", "take"] => Ok(ColumnSpec::Lookup {
+                lookup: text("lookup")?,
+                match_column: text("match")?,
+                on: text("on")?,
+                take: text("take")?,
+            }),
+            other => Err(D::Error::custom(format!(
+                "unexpected keys {}; {spec}",
+                other.join(", ")
+            ))),
+        }
+    }
 }
 
 /// What a canonical column holds, so that its values are parsed in the source's dialect.
@@ -349,6 +394,12 @@ fn convert(
                     &column,
                     format!("found '{raw}', expected {expected}"),
                 )
+            };
+            let canonical = Dialect::default();
+            let d = if matches!(r, Resolved::Const(_)) && canonical.number(&raw).is_some() {
+                &canonical
+            } else {
+                d
             };
             let value = match k {
                 Kind::Text => raw.clone(),

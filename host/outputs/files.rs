@@ -113,25 +113,32 @@ pub(crate) fn kpis_csv(r: &RunResult) -> Result<Vec<u8>, Error> {
     finish(w, name)
 }
 
+/// The columns of `key_clients.csv` (and of the workbook's key-clients sheet).
+pub(crate) const KEY_CLIENT_COLUMNS: [&str; 7] = [
+    "client_id",
+    "name",
+    "manager_id",
+    "key",
+    "tier",
+    "score",
+    "reasons",
+];
+
+/// The id of client `i`'s manager, or "".
+pub(crate) fn client_manager(r: &RunResult, i: usize) -> &str {
+    r.facts.clients[i]
+        .manager
+        .map(|m| r.data.managers[m as usize].id.as_str())
+        .unwrap_or("")
+}
+
 /// One row per client: the stage a decision.
 pub(crate) fn key_clients_csv(r: &RunResult) -> Result<Vec<u8>, Error> {
     let name = "key_clients.csv";
     let mut w = writer();
-    w.write_record([
-        "client_id",
-        "name",
-        "manager_id",
-        "key",
-        "tier",
-        "score",
-        "reasons",
-    ])
-    .map_err(werr(name))?;
+    w.write_record(KEY_CLIENT_COLUMNS).map_err(werr(name))?;
     for (i, (c, d)) in r.data.clients.iter().zip(&r.decisions).enumerate() {
-        let manager = r.facts.clients[i]
-            .manager
-            .map(|m| r.data.managers[m as usize].id.as_str())
-            .unwrap_or("");
+        let manager = client_manager(r, i);
         w.write_record([
             c.id.as_str(),
             c.name.as_str(),

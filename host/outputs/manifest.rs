@@ -45,6 +45,7 @@ pub(crate) fn run_json(r: &RunResult, outputs: &[(String, Vec<u8>)]) -> Value {
             "rounding": pack.rounding.name(),
             "period_kind": info.period.name(),
             "limits": pack.manifest.limits,
+            "parameter_overrides": pack.overrides,
             "files": pack.files,
         },
         "plugins": plugins(r),

@@ -4,7 +4,7 @@
 //! the CSVs stay the exact record). The file's creation date is fixed so that the same run
 //! gives the same bytes.
 
-use super::files::contribution;
+use super::files::{client_manager, contribution, KEY_CLIENT_COLUMNS};
 use crate::error::Error;
 use crate::evaluate::RunResult;
 use rust_decimal::prelude::ToPrimitive;
@@ -130,24 +130,13 @@ fn build(r: &RunResult) -> Result<Vec<u8>, XlsxError> {
     // Key clients.
     let ws = wb.add_worksheet();
     ws.set_name("Key clients")?;
-    let cols = [
-        "client_id",
-        "name",
-        "manager_id",
-        "key",
-        "tier",
-        "score",
-        "reasons",
-    ];
+    let cols = KEY_CLIENT_COLUMNS;
     header(ws, &cols, &bold)?;
     ws.set_column_width(1, 28)?;
     ws.set_column_width(6, 60)?;
     let mut row = 1u32;
     for (i, (c, d)) in r.data.clients.iter().zip(&r.decisions).enumerate() {
-        let manager = r.facts.clients[i]
-            .manager
-            .map(|m| r.data.managers[m as usize].id.as_str())
-            .unwrap_or("");
+        let manager = client_manager(r, i);
         ws.write_string(row, 0, &c.id)?;
         ws.write_string(row, 1, &c.name)?;
         ws.write_string(row, 2, manager)?;

@@ -145,7 +145,7 @@ impl PackSource {
                 if !path.exists() {
                     return Err(PackError::new(
                         self.display(rel),
-                        "does not exist; build the plugin first (see plugins/README.md: `bash plugins/build.sh`)",
+                        "does not exist; build the plugin (`cargo build --release --target wasm32-wasip2`) and copy its .wasm here; for the bundled examples run `bash plugins/build.sh`",
                     ));
                 }
                 wasm::read_limited(&path, max).map_err(|m| PackError::new(self.display(rel), m))
@@ -217,6 +217,8 @@ pub struct RulePack {
     pub kpis: StageCode,
     /// Stage c code.
     pub bonus: StageCode,
+    /// `--set name=value` overrides applied to the parameters, in order.
+    pub overrides: Vec<String>,
 }
 
 /// A parameter value.
@@ -335,6 +337,12 @@ impl RulePack {
         ];
         let mut keys = Vec::with_capacity(3);
         for (stage, decl) in stage_names.iter().zip(decls) {
+            if decl.plugin.is_some() && decl.function.is_some() {
+                return Err(manifest_err(
+                    &format!("[stages.{stage}]"),
+                    format!("[stages.{stage}] binds a plugin, so `function` does not apply (a plugin exports classify, kpis and bonus)"),
+                ));
+            }
             let key = match (&decl.script, &decl.plugin) {
                 (Some(s), None) => format!("script:{s}"),
                 (None, Some(p)) => format!("plugin:{p}"),
@@ -395,6 +403,7 @@ impl RulePack {
             key_clients: compiled[&keys[0]].clone(),
             kpis: compiled[&keys[1]].clone(),
             bonus: compiled[&keys[2]].clone(),
+            overrides: Vec::new(),
             files,
             manifest,
         };
@@ -483,7 +492,15 @@ impl Limits {
             ("max_string_size", self.max_string_size),
             ("max_array_size", self.max_array_size),
             ("max_map_size", self.max_map_size),
+            ("plugin_fuel_per_item", self.plugin_fuel_per_item as usize),
+            ("max_plugin_bytes", self.max_plugin_bytes as usize),
         ];
+        if self.plugin_memory_bytes < 1 << 20 {
+            return Err(format!(
+                "[limits] plugin_memory_bytes = {} is too small for any plugin; give at least 1048576 (1 MiB)",
+                self.plugin_memory_bytes
+            ));
+        }
         for (name, v) in checks {
             if v == 0 {
                 return Err(format!(
@@ -584,6 +601,7 @@ impl RulePack {
                 }
             };
             self.params.insert(name.to_string(), new);
+            self.overrides.push(format!("{name}={value}"));
         }
         Ok(())
     }

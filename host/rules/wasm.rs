@@ -488,7 +488,7 @@ impl Plugin {
                         format!("panicked: {}", text.join(" "))
                     }
                     Some(Trap::OutOfFuel) => format!(
-                        "ran out of fuel ({} per item; an endless loop?) and was stopped; the limit is [limits] plugin_fuel_per_item in pack.toml",
+                        "ran out of fuel and was stopped (an endless loop?); a batch of {items} item(s) gets {items} x {} fuel, and the limit is [limits] plugin_fuel_per_item in pack.toml",
                         self.limits.fuel_per_item
                     ),
                     Some(Trap::StackOverflow) => "overflowed its stack (endless recursion?)".to_string(),

@@ -327,7 +327,7 @@ pub mod batch {
             .enumerate()
             .map(|(i, c)| {
                 host::item(i as u32);
-                R::classify(c).map_err(|e| format!("client {}: {e}", c.id))
+                R::classify(c).map_err(|e| e.0)
             })
             .collect()
     }
@@ -342,9 +342,7 @@ pub mod batch {
             .map(|(i, m)| {
                 host::item(i as u32);
                 ids.iter()
-                    .map(|id| {
-                        R::kpi(id, m).map_err(|e| format!("manager {}: KPI '{id}': {e}", m.id))
-                    })
+                    .map(|id| R::kpi(id, m).map_err(|e| format!("KPI '{id}': {e}")))
                     .collect()
             })
             .collect()
@@ -360,7 +358,7 @@ pub mod batch {
             .enumerate()
             .map(|(i, (m, k))| {
                 host::item(i as u32);
-                R::bonus(m, k).map_err(|e| format!("manager {}: {e}", m.id))
+                R::bonus(m, k).map_err(|e| e.0)
             })
             .collect()
     }
