@@ -204,7 +204,13 @@ fn guess(
 ) -> Option<String> {
     for w in wanted {
         for (h, t) in header.iter().zip(types) {
-            if h.to_lowercase().contains(w) && want_type.is_none_or(|wt| wt == *t) {
+            let name = h.to_lowercase().replace(['_', '-'], " ");
+            let type_ok = match want_type {
+                None => true,
+                Some("number") => matches!(*t, "integer" | "decimal"),
+                Some(wt) => wt == *t,
+            };
+            if name.contains(w) && type_ok {
                 return Some(h.clone());
             }
         }
@@ -387,7 +393,7 @@ pub fn inspect(path: &Path) -> Result<String, LoadError> {
             g(&["product id", "product", "sku", "item"], None),
         ),
         line("category", g(&["category", "series", "group"], None)),
-        line("quantity", g(&["quantity", "qty"], None)),
+        line("quantity", g(&["quantity", "qty"], Some("number"))),
         line(
             "amount",
             g(
@@ -399,14 +405,14 @@ pub fn inspect(path: &Path) -> Result<String, LoadError> {
                     "value",
                     "total",
                 ],
-                None,
+                Some("number"),
             ),
         ),
     ];
     match (
-        g(&["cost"], None),
-        g(&["profit", "margin"], None),
-        g(&["sales", "amount", "revenue"], None),
+        g(&["cost"], Some("number")),
+        g(&["profit", "margin"], Some("number")),
+        g(&["sales", "amount", "revenue"], Some("number")),
     ) {
         (Some(c), _, _) => cols.push(format!("cost = \"{c}\"")),
         (None, Some(p), Some(a)) => cols.push(format!("cost = {{ expr = \"[{a}] - [{p}]\" }}")),

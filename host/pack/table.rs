@@ -443,6 +443,28 @@ impl Table {
                 }
                 let mut sorted = rows.clone();
                 sorted.sort_by_key(|r| lo(*r));
+                if let Some(&first) = sorted.first() {
+                    if let Some(l) = lo(first) {
+                        findings.push(Finding {
+                            error: false,
+                            line: self.lines[first],
+                            message: format!("no row covers {name} below {l}; leave `from` empty in the lowest tier to cover everything below"),
+                        });
+                    }
+                }
+                if let Some(top) = sorted
+                    .iter()
+                    .copied()
+                    .max_by_key(|r| hi(*r).map(|h| (1, h)).unwrap_or((2, Decimal::ZERO)))
+                {
+                    if let Some(h) = hi(top) {
+                        findings.push(Finding {
+                            error: false,
+                            line: self.lines[top],
+                            message: format!("no row covers {name} from {h} up; leave `to` empty in the highest tier to cover everything above"),
+                        });
+                    }
+                }
                 for w in sorted.windows(2) {
                     let (a, b) = (w[0], w[1]);
                     let a_hi = hi(a);
@@ -452,9 +474,10 @@ impl Table {
                         (Some(h), Some(l)) => l < h,
                         (Some(_), None) => true,
                     };
-                    if overlap && input_cells(a) != input_cells(b) {
+                    if overlap && input_cells(a) != input_cells(b) && policy != HitPolicy::Collect {
                         findings.push(Finding {
-                            error: policy != HitPolicy::Collect,
+                            // Under `first` an overlap is a priority, legal but worth a look.
+                            error: policy == HitPolicy::Unique,
                             line: self.lines[b],
                             message: format!(
                                 "the {name} range [{}, {}) overlaps line {} [{}, {})",
