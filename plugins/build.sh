@@ -8,6 +8,6 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed | grep -qx wasm32-wasip2; then
     rustup target add wasm32-wasip2
 fi
-cargo build --release --quiet --target wasm32-wasip2 --manifest-path "$root/plugins/Cargo.toml" --workspace
+cargo build --release --quiet --target wasm32-wasip2 --manifest-path "$root/plugins/Cargo.toml" --target-dir "$root/plugins/target" --workspace
 cp "$root/plugins/target/wasm32-wasip2/release/romashka.wasm" "$root/rules/romashka-wasm/romashka.wasm"
 echo "built: $root/rules/romashka-wasm/romashka.wasm"
