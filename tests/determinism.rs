@@ -77,36 +77,24 @@ fn generated_million_lines_run_identically_for_1_and_2_threads() {
     assert!(std::fs::read(&sales).unwrap() == std::fs::read(dir.join("again/sales.csv")).unwrap());
     let rules = root().join("rules/romashka");
     let r = rules.to_str().unwrap();
-    ok(
-        &dir,
-        &[
-            "run",
-            "--rules",
-            r,
-            "--data",
-            "data",
-            "--threads",
-            "1",
-            "--out",
-            "t1",
-            "-q",
-        ],
-    );
-    ok(
-        &dir,
-        &[
-            "run",
-            "--rules",
-            r,
-            "--data",
-            "data",
-            "--threads",
-            "2",
-            "--out",
-            "t2",
-            "-q",
-        ],
-    );
+    for threads in ["1", "2"] {
+        let out = format!("t{threads}");
+        ok(
+            &dir,
+            &[
+                "run",
+                "--rules",
+                r,
+                "--data",
+                "data",
+                "--threads",
+                threads,
+                "--out",
+                &out,
+                "-q",
+            ],
+        );
+    }
     same_outputs(&dir.join("t1"), &dir.join("t2"));
     let run = json(&dir.join("t2/run.json"));
     assert_eq!(run["counts"]["sales_lines"], 1_000_000);

@@ -278,12 +278,11 @@ target = "target"
     dir.join("data.toml")
 }
 
-fn pays_like_the_canonical_files(name: &str, style: Style, note: &str) {
-    let dir = scratch(name);
-    let data = export(&dir, &style, note);
+/// Runs the mini pack on the mapping `data` into `dir/out`.
+fn run_mini(dir: &Path, data: &Path) {
     let mini = fixture("mini");
     ok(
-        &dir,
+        dir,
         &[
             "run",
             "--rules",
@@ -294,6 +293,12 @@ fn pays_like_the_canonical_files(name: &str, style: Style, note: &str) {
             "out",
         ],
     );
+}
+
+fn pays_like_the_canonical_files(name: &str, style: Style, note: &str) {
+    let dir = scratch(name);
+    let data = export(&dir, &style, note);
+    run_mini(&dir, &data);
     let run = json(&dir.join("out/run.json"));
     assert_eq!(run["total_payout"], "231000.02", "{name}");
     assert_eq!(
@@ -408,19 +413,7 @@ fn excel_workbook_input() {
         "[files.orders]\npath = \"Orders.csv\"",
         "[files.orders]\npath = \"Orders.xlsx\"\nsheet = \"Orders\"",
     );
-    let mini = fixture("mini");
-    ok(
-        &dir,
-        &[
-            "run",
-            "--rules",
-            mini.to_str().unwrap(),
-            "--data",
-            data.to_str().unwrap(),
-            "--out",
-            "out",
-        ],
-    );
+    run_mini(&dir, &data);
     assert_eq!(json(&dir.join("out/run.json"))["total_payout"], "231000.02");
 }
 
@@ -616,18 +609,6 @@ fn constants_are_read_in_the_canonical_dialect() {
         "[tables.clients.columns]",
         "[tables.clients.columns]\nmarket_share = { const = \"0.25\" }",
     );
-    let mini = fixture("mini");
-    ok(
-        &dir,
-        &[
-            "run",
-            "--rules",
-            mini.to_str().unwrap(),
-            "--data",
-            data.to_str().unwrap(),
-            "--out",
-            "out",
-        ],
-    );
+    run_mini(&dir, &data);
     assert_eq!(json(&dir.join("out/run.json"))["total_payout"], "231000.02");
 }

@@ -37,21 +37,22 @@ pub(crate) fn contribution(m: &crate::evaluate::ManagerResult, kpi: &str) -> Dec
         .sum()
 }
 
+/// The first columns of `payouts.csv` (and of the workbook's payouts sheet); one
+/// attainment column per KPI follows.
+pub(crate) const PAYOUT_COLUMNS: [&str; 6] = [
+    "manager_id",
+    "name",
+    "period",
+    "currency",
+    "target_bonus",
+    "payout",
+];
+
 /// One row per manager: payout and each KPI's attainment.
 pub(crate) fn payouts_csv(r: &RunResult) -> Result<Vec<u8>, Error> {
     let name = "payouts.csv";
     let mut w = writer();
-    let mut header: Vec<String> = [
-        "manager_id",
-        "name",
-        "period",
-        "currency",
-        "target_bonus",
-        "payout",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let mut header: Vec<String> = PAYOUT_COLUMNS.iter().map(|s| s.to_string()).collect();
     header.extend(
         r.pack
             .manifest

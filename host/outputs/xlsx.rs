@@ -4,7 +4,7 @@
 //! the CSVs stay the exact record). The file's creation date is fixed so that the same run
 //! gives the same bytes.
 
-use super::files::{client_manager, contribution, KEY_CLIENT_COLUMNS};
+use super::files::{client_manager, contribution, KEY_CLIENT_COLUMNS, PAYOUT_COLUMNS};
 use crate::error::Error;
 use crate::evaluate::RunResult;
 use rust_decimal::prelude::ToPrimitive;
@@ -61,14 +61,7 @@ fn build(r: &RunResult) -> Result<Vec<u8>, XlsxError> {
     let kpis = &r.pack.manifest.kpis;
     let ws = wb.add_worksheet();
     ws.set_name("Payouts")?;
-    let mut cols = vec![
-        "manager_id",
-        "name",
-        "period",
-        "currency",
-        "target_bonus",
-        "payout",
-    ];
+    let mut cols = PAYOUT_COLUMNS.to_vec();
     let kpi_cols: Vec<String> = kpis
         .iter()
         .map(|k| format!("{} attainment", k.label))

@@ -318,24 +318,38 @@ fn extra_as_flag(v: ImmutableString, file: &str, column: &str, id: &str) -> Res<
     })
 }
 
-fn manager_extra(m: &ManagerView, name: &str) -> Res<ImmutableString> {
-    let d = &m.ctx.data;
-    extra(
-        &d.manager_extras,
-        &d.managers[m.idx as usize].extras,
-        name,
-        "managers.csv",
-    )
-}
+/// The extra columns of a view: (file, column names, this row's values, this row's id).
+type ExtrasOf<V> = for<'a> fn(&'a V) -> (&'static str, &'a [String], &'a [String], &'a str);
 
-fn client_extra(c: &ClientView, name: &str) -> Res<ImmutableString> {
-    let d = &c.ctx.data;
-    extra(
-        &d.client_extras,
-        &d.clients[c.idx as usize].extras,
-        name,
-        "clients.csv",
-    )
+/// `extra`, `extra_number`, `extra_flag` and `has_extra` on a view with extra columns.
+fn register_extras<V: Clone + Send + Sync + 'static>(engine: &mut Engine, of: ExtrasOf<V>) {
+    engine.register_fn(
+        "extra",
+        move |v: &mut V, name: ImmutableString| -> Res<ImmutableString> {
+            let (file, columns, values, _) = of(v);
+            extra(columns, values, &name, file)
+        },
+    );
+    engine.register_fn(
+        "extra_number",
+        move |v: &mut V, name: ImmutableString| -> Res<Decimal> {
+            let (file, columns, values, id) = of(v);
+            extra_as_number(extra(columns, values, &name, file)?, file, &name, id)
+        },
+    );
+    engine.register_fn(
+        "extra_flag",
+        move |v: &mut V, name: ImmutableString| -> Res<bool> {
+            let (file, columns, values, id) = of(v);
+            extra_as_flag(extra(columns, values, &name, file)?, file, &name, id)
+        },
+    );
+    engine.register_fn(
+        "has_extra",
+        move |v: &mut V, name: ImmutableString| -> bool {
+            of(v).1.iter().any(|x| x.eq_ignore_ascii_case(&name))
+        },
+    );
 }
 
 fn cell_dynamic(cell: &Cell) -> Dynamic {
@@ -629,33 +643,16 @@ fn register_client(engine: &mut Engine) {
             .map(|r| Dynamic::from(ImmutableString::from(r.as_str())))
             .collect())
     });
-    engine.register_fn("extra", |c: &mut ClientView, name: ImmutableString| {
-        client_extra(c, &name)
+    register_extras(engine, |c: &ClientView| {
+        let d = &c.ctx.data;
+        let row = &d.clients[c.idx as usize];
+        (
+            "clients.csv",
+            &d.client_extras[..],
+            &row.extras[..],
+            row.id.as_str(),
+        )
     });
-    engine.register_fn(
-        "extra_number",
-        |c: &mut ClientView, name: ImmutableString| -> Res<Decimal> {
-            let id = &c.ctx.data.clients[c.idx as usize].id;
-            extra_as_number(client_extra(c, &name)?, "clients.csv", &name, id)
-        },
-    );
-    engine.register_fn(
-        "extra_flag",
-        |c: &mut ClientView, name: ImmutableString| -> Res<bool> {
-            let id = &c.ctx.data.clients[c.idx as usize].id;
-            extra_as_flag(client_extra(c, &name)?, "clients.csv", &name, id)
-        },
-    );
-    engine.register_fn(
-        "has_extra",
-        |c: &mut ClientView, name: ImmutableString| -> bool {
-            c.ctx
-                .data
-                .client_extras
-                .iter()
-                .any(|x| x.eq_ignore_ascii_case(&name))
-        },
-    );
     engine.register_fn("to_string", |c: &mut ClientView| -> String {
         format!("Client({})", c.ctx.data.clients[c.idx as usize].id)
     });
@@ -772,33 +769,16 @@ fn register_manager(engine: &mut Engine) {
             m.ctx.plans.contains_key(&(m.idx, kpi.to_string()))
         },
     );
-    engine.register_fn("extra", |m: &mut ManagerView, name: ImmutableString| {
-        manager_extra(m, &name)
+    register_extras(engine, |m: &ManagerView| {
+        let d = &m.ctx.data;
+        let row = &d.managers[m.idx as usize];
+        (
+            "managers.csv",
+            &d.manager_extras[..],
+            &row.extras[..],
+            row.id.as_str(),
+        )
     });
-    engine.register_fn(
-        "extra_number",
-        |m: &mut ManagerView, name: ImmutableString| -> Res<Decimal> {
-            let id = &m.ctx.data.managers[m.idx as usize].id;
-            extra_as_number(manager_extra(m, &name)?, "managers.csv", &name, id)
-        },
-    );
-    engine.register_fn(
-        "extra_flag",
-        |m: &mut ManagerView, name: ImmutableString| -> Res<bool> {
-            let id = &m.ctx.data.managers[m.idx as usize].id;
-            extra_as_flag(manager_extra(m, &name)?, "managers.csv", &name, id)
-        },
-    );
-    engine.register_fn(
-        "has_extra",
-        |m: &mut ManagerView, name: ImmutableString| -> bool {
-            m.ctx
-                .data
-                .manager_extras
-                .iter()
-                .any(|x| x.eq_ignore_ascii_case(&name))
-        },
-    );
     engine.register_fn("to_string", |m: &mut ManagerView| -> String {
         format!("Manager({})", m.ctx.data.managers[m.idx as usize].id)
     });
