@@ -612,3 +612,40 @@ fn constants_are_read_in_the_canonical_dialect() {
     run_mini(&dir, &data);
     assert_eq!(json(&dir.join("out/run.json"))["total_payout"], "231000.02");
 }
+
+#[test]
+fn mapping_configuration_errors_name_the_table_and_the_fix() {
+    let cases: &[(&str, &str, &str, &str)] = &[
+        (
+            "ex-cfg-table",
+            "[tables.plans]",
+            "[tables.sale]\nfrom = \"orders\"\n[tables.sale.columns]\nx = \"Sales\"\n\n[tables.plans]",
+            "[tables.sale] is not a canonical table (did you mean 'sales'?)",
+        ),
+        ("ex-cfg-from", "[tables.sales]\nfrom = \"orders\"", "[tables.sales]\nfrom = \"order\"", "from = 'order': no such file in [files] (did you mean 'orders'?)"),
+        ("ex-cfg-distinct", "distinct = \"client_id\"", "distinct = \"client\"", "distinct = 'client' is not one of its mapped columns"),
+        ("ex-cfg-lookup", "lookup = \"people\"", "lookup = \"persons\"", "lookup 'persons' is not in [files]"),
+        ("ex-cfg-sheet", "[files.orders]\npath = \"Orders.csv\"", "[files.orders]\npath = \"Orders.csv\"\nsheet = \"Orders\"", "`sheet` applies to Excel workbooks, and this is not one"),
+        ("ex-cfg-encoding", "encoding = \"utf-8\"\ndelimiter = \";\"", "encoding = \"koi8-r\"\ndelimiter = \";\"", "encoding 'koi8-r' is not supported"),
+        ("ex-cfg-expr", "expr = \"Sales - Profit\"", "expr = \"Sales - (Profit\"", "a '(' without its ')'"),
+        ("ex-cfg-header", "[files.orders]\npath = \"Orders.csv\"", "[files.orders]\npath = \"Orders.csv\"\nheader_row = 99", "has no header row (header_row = 99)"),
+    ];
+    for (name, from, to, expected) in cases {
+        mapped_failure(name, |d| edit(&d.join("data.toml"), from, to), &[expected]);
+    }
+    mapped_failure(
+        "ex-cfg-ragged",
+        |d| {
+            let text = read(&d.join("Orders.csv")).replacen("\r\n2;", "\r\n2;extra;", 1);
+            std::fs::write(d.join("Orders.csv"), text).unwrap();
+        },
+        &["Orders.csv:3: the row has 11 field(s) but the header has 10; is the delimiter ';' right?"],
+    );
+}
+
+#[test]
+fn inspect_of_a_missing_file_says_so() {
+    let dir = scratch("ex-inspect-missing");
+    let err = fails(&dir, &["inspect", "nope.csv"], 1);
+    assert!(err.contains("nope.csv: cannot read"), "{err}");
+}

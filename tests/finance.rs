@@ -334,3 +334,121 @@ fn set_overrides_are_recorded_in_run_json() {
         serde_json::json!(["cap=1.2"])
     );
 }
+
+#[test]
+fn test_without_cases_and_with_zero_threads_are_usage_errors() {
+    let dir = scratch("golden-none");
+    let mini = fixture("mini");
+    let err = fails(&dir, &["test", "--rules", mini.to_str().unwrap()], 2);
+    assert!(
+        err.contains("a pack's golden cases live in tests/<case>/ with data/ and expected/"),
+        "{err}"
+    );
+    let rules = root().join("rules/romashka");
+    let err = fails(
+        &dir,
+        &["test", "--rules", rules.to_str().unwrap(), "--threads", "0"],
+        2,
+    );
+    assert!(err.contains("--threads must be at least 1"), "{err}");
+}
+
+#[test]
+fn diff_refuses_packs_in_different_currencies() {
+    let (dir, pack) = pack_copy("diff-currency", "romashka");
+    edit(
+        &pack.join("pack.toml"),
+        "currency = \"RUB\"",
+        "currency = \"USD\"",
+    );
+    let rules = root().join("rules/romashka");
+    let err = fails(
+        &dir,
+        &[
+            "diff",
+            "--rules",
+            "pack",
+            "--against",
+            rules.to_str().unwrap(),
+        ],
+        2,
+    );
+    assert!(
+        err.contains("the packs pay in different currencies (RUB and USD)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn decision_table_declarations_and_lookups_are_checked() {
+    let cases: &[(&str, &str, &str, &str)] = &[
+        (
+            "dt-policy",
+            "hit_policy = \"unique\"\n",
+            "",
+            "table 'payout_curve' declares inputs but no hit_policy",
+        ),
+        (
+            "dt-inputs",
+            "inputs = [{ name = \"attainment\", from = \"from\", to = \"to\" }]",
+            "inputs = []",
+            "decision table 'payout_curve' declares no inputs",
+        ),
+        (
+            "dt-column",
+            "from = \"from\", to = \"to\" }",
+            "from = \"low\", to = \"to\" }",
+            "input column 'low' is not in the header",
+        ),
+        (
+            "dt-type",
+            "columns = { from = \"number\",",
+            "columns = { lower = \"number\", from = \"number\",",
+            "pack.toml gives a type to column 'lower'",
+        ),
+    ];
+    for (name, from, to, expected) in cases {
+        let (dir, pack) = pack_copy(name, "romashka");
+        edit(&pack.join("pack.toml"), from, to);
+        let err = fails(&dir, &["check", "--rules", "pack"], 1);
+        assert!(
+            err.contains(expected),
+            "{name}: expected {expected:?} in:\n{err}"
+        );
+    }
+    // Lookups that cannot be answered stop the run with the table and inputs named.
+    let runs: &[(&str, &str, &str, &str)] = &[
+        (
+            "dt-norow",
+            ",0.7,0,0,",
+            "0.6,0.7,0,0,",
+            "no row of table 'payout_curve' matches attainment = 0.49",
+        ),
+        (
+            "dt-input",
+            "#{ attainment: attainment }",
+            "#{ attainment: attainment, region: \"x\" }",
+            "table 'payout_curve' has no input 'region'; its inputs are: attainment",
+        ),
+        (
+            "dt-plain",
+            "lookup(\"payout_curve\"",
+            "lookup(\"missing\"",
+            "unknown table 'missing'",
+        ),
+    ];
+    for (name, from, to, expected) in runs {
+        let (dir, pack) = pack_copy(name, "romashka");
+        let file = if from.starts_with(',') {
+            pack.join("tables/payout_curve.csv")
+        } else {
+            pack.join("bonus.rhai")
+        };
+        edit(&file, from, to);
+        let err = fails(&dir, &["run", "--rules", "pack", "--out", "o"], 1);
+        assert!(
+            err.contains(expected),
+            "{name}: expected {expected:?} in:\n{err}"
+        );
+    }
+}
