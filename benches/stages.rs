@@ -55,9 +55,10 @@ fn stages(c: &mut Criterion) {
     group.bench_function("parse and aggregate sales into facts", |b| {
         let data = load::load_tables(&source).unwrap();
         b.iter(|| {
-            let stream = load::sales::open(&source, 4).unwrap();
-            let (sales, _) = facts::aggregate(stream, &data).unwrap();
-            Facts::build(&data, sales, period)
+            let stream = load::sales::open(&source).unwrap();
+            let (sales, _) =
+                facts::aggregate(stream, &data, facts::WindowPlan::new(period)).unwrap();
+            Facts::build(&data, sales)
         })
     });
     for threads in [1, 2] {

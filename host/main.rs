@@ -144,6 +144,9 @@ struct RunArgs {
     /// Do not print the payout table.
     #[arg(long, short)]
     quiet: bool,
+    /// Print the wall time of each step (pack load, sales pass, stages, outputs) to stderr.
+    #[arg(long)]
+    timings: bool,
 }
 
 fn main() -> ExitCode {
@@ -164,8 +167,26 @@ fn try_main(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Run(args) => {
             outputs::check_target(&args.out, args.force)?;
+            let started = std::time::Instant::now();
             let result = run(&args.inputs)?;
+            let written = std::time::Instant::now();
             outputs::write_run(&result, &args.out, args.force)?;
+            if args.timings {
+                let run_steps: std::time::Duration = result.timings.iter().map(|(_, d)| *d).sum();
+                let mut steps = vec![(
+                    "pack load and data mapping".to_string(),
+                    (written - started).saturating_sub(run_steps),
+                )];
+                steps.extend(result.timings.iter().cloned());
+                steps.push(("outputs".to_string(), written.elapsed()));
+                for (step, d) in &steps {
+                    eprintln!("timing: {:>9.1} ms  {step}", d.as_secs_f64() * 1000.0);
+                }
+                eprintln!(
+                    "timing: {:>9.1} ms  total",
+                    started.elapsed().as_secs_f64() * 1000.0
+                );
+            }
             if !args.quiet {
                 print_table(&result);
                 println!("Outputs written to {}", args.out.display());

@@ -126,6 +126,31 @@ pub fn parse_decimal(text: &[u8]) -> Option<Decimal> {
     if digits.is_empty() {
         return None;
     }
+    // Up to 18 digits fit a u64 without overflow checks: the common case, done quickly.
+    if digits.len() <= 19 {
+        let mut mantissa: u64 = 0;
+        let mut scale: u32 = 0;
+        let mut seen_dot = false;
+        let mut seen_digit = false;
+        for &c in digits {
+            match c {
+                b'0'..=b'9' => {
+                    seen_digit = true;
+                    mantissa = mantissa * 10 + u64::from(c - b'0');
+                    scale += u32::from(seen_dot);
+                }
+                b'.' if !seen_dot => seen_dot = true,
+                _ => return None,
+            }
+        }
+        if !seen_digit {
+            return None;
+        }
+        let mut d = Decimal::from(mantissa);
+        d.set_scale(scale).ok()?;
+        d.set_sign_negative(negative && mantissa != 0);
+        return Some(d);
+    }
     let mut mantissa: i128 = 0;
     let mut scale: u32 = 0;
     let mut seen_dot = false;
@@ -187,6 +212,20 @@ mod tests {
         assert_eq!(parse_decimal(b"-3"), Some(d("-3")));
         assert_eq!(parse_decimal(b".5"), Some(d("0.5")));
         assert_eq!(parse_decimal(b"+7."), Some(d("7")));
+        assert_eq!(parse_decimal(b"-0.00"), Some(d("0.00")));
+        // 19 digits take the quick path, 20 the wide one; both are exact.
+        assert_eq!(
+            parse_decimal(b"9999999999999999999"),
+            Some(d("9999999999999999999"))
+        );
+        assert_eq!(
+            parse_decimal(b"-12345678901234567.891"),
+            Some(d("-12345678901234567.891"))
+        );
+        assert_eq!(
+            parse_decimal(b"0.0000000000000000000000000001"),
+            Some(d("0.0000000000000000000000000001"))
+        );
         for bad in [
             &b""[..],
             b"-",

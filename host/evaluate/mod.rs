@@ -7,21 +7,22 @@
 //! the thread count.
 
 use crate::error::Error;
-use crate::facts::{self, Facts};
+use crate::facts::{self, Facts, WindowPlan};
 use crate::load::{self, DataSource, Dataset, InputFile, LoadError};
 use crate::pack::RulePack;
 use crate::pack::StageCode;
-use crate::period::Period;
+use crate::period::{MonthIndex, Period};
 use crate::rules::wasm::{BatchOutcome, HostShared, Plugin, PluginError};
 use crate::rules::{
-    check_line_kpi, make_kpi, Context, KeyDecision, KpiResult, Outcome, RawLine, RuleRunner,
+    check_line_kpi, make_kpi, Context, KeyDecision, KpiResult, NativeRules, Outcome, RawLine,
+    RuleError, RuleRunner,
 };
 use rayon::prelude::*;
 use rust_decimal::Decimal;
 use serde::Serialize;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -86,6 +87,8 @@ pub struct RunResult {
     pub inputs: Vec<InputFile>,
     /// When the run started.
     pub started: SystemTime,
+    /// Wall time of each step, in order (shown by `bonusrun run --timings`).
+    pub timings: Vec<(String, Duration)>,
 }
 
 impl RunResult {
@@ -101,6 +104,28 @@ pub fn run(
     data: &DataSource,
     options: &RunOptions,
 ) -> Result<RunResult, Error> {
+    run_with(pack, data, options, None)
+}
+
+/// Runs `pack` over `data` with its three stages given as Rust code instead of the pack's
+/// scripts or plugins; the pack still supplies the manifest (period, currency, rounding,
+/// KPIs, parameters and tables). For programs that embed bonusrun, and for the benchmarks'
+/// native floor.
+pub fn run_native(
+    pack: Arc<RulePack>,
+    data: &DataSource,
+    options: &RunOptions,
+    rules: &dyn NativeRules,
+) -> Result<RunResult, Error> {
+    run_with(pack, data, options, Some(rules))
+}
+
+fn run_with(
+    pack: Arc<RulePack>,
+    data: &DataSource,
+    options: &RunOptions,
+    native: Option<&dyn NativeRules>,
+) -> Result<RunResult, Error> {
     let threads = options.threads.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -114,7 +139,7 @@ pub fn run(
         .thread_name(|i| format!("bonusrun-{i}"))
         .build()
         .map_err(|e| Error::Usage(format!("cannot start {threads} threads: {e}")))?;
-    pool.install(|| run_in_pool(pack, data, options, threads))
+    pool.install(|| run_in_pool(pack, data, options, threads, native))
 }
 
 fn run_in_pool(
@@ -122,6 +147,7 @@ fn run_in_pool(
     source: &DataSource,
     options: &RunOptions,
     threads: usize,
+    native: Option<&dyn NativeRules>,
 ) -> Result<RunResult, Error> {
     let started = SystemTime::now();
     let kind = pack.period_kind();
@@ -137,10 +163,22 @@ fn run_in_pool(
             )));
         }
     }
+    let mut clock = Stopwatch::default();
     let mut data = load::load_tables(source)?;
     check_plans(&pack, &data)?;
-    let stream = load::sales::open(source, threads * 2)?;
-    let (sales, sales_file) = facts::aggregate(stream, &data)?;
+    clock.lap("load tables");
+    // The pass sums sales straight into the run period's windows, so it needs the period
+    // first. Without --period, the period is the latest complete one, which depends on the
+    // last sale: guess it from the file's ends, and pass again in the rare case it was wrong.
+    let stream = load::sales::open(source)?;
+    let guess = options.period.unwrap_or_else(|| {
+        match load::sales::latest_date_near_ends(source, &stream.columns) {
+            Some(last) => facts::latest_complete_period(kind, last),
+            None => Period::containing(kind, MonthIndex::new(2000, 1)),
+        }
+    });
+    let (mut sales, mut sales_file) = facts::aggregate(stream, &data, WindowPlan::new(guess))?;
+    clock.lap("sales pass");
     let mut warnings = Vec::new();
     if !sales.has_cost {
         warnings.push(
@@ -158,6 +196,11 @@ fn run_in_pool(
             .into())
         }
     };
+    if period != sales.plan.period() {
+        let stream = load::sales::open(source)?;
+        (sales, sales_file) = facts::aggregate(stream, &data, WindowPlan::new(period))?;
+        clock.lap("sales pass again (the period guessed from the file's ends was wrong)");
+    }
     if let Some(last) = sales.last_date {
         if last < period.last_date() {
             warnings.push(format!(
@@ -190,7 +233,8 @@ fn run_in_pool(
     inputs.extend(source.sources().iter().cloned());
     inputs.sort_by(|a, b| a.name.cmp(&b.name));
     let data = Arc::new(data);
-    let facts = Arc::new(Facts::build(&data, sales, period));
+    let facts = Arc::new(Facts::build(&data, sales));
+    clock.lap("facts");
     let runner = RuleRunner::new(pack.clone());
     let shared = Arc::new(HostShared::new(
         &pack.params,
@@ -203,11 +247,30 @@ fn run_in_pool(
 
     // Stage a: clients in parallel (per client for scripts, per batch for plugins).
     let ctx = Arc::new(Context::new(data.clone(), facts.clone()));
-    let classified = match &pack.key_clients {
-        StageCode::Script(s) => first_error_in_order(n_clients, |i| {
+    let classified = match (native, &pack.key_clients) {
+        (Some(rules), _) => first_error_in_order(n_clients, |i| {
+            let mut warnings = Vec::new();
+            rules
+                .classify(&ctx, i as u32, &mut warnings)
+                .map(|value| Outcome {
+                    value,
+                    warnings,
+                    trace: Vec::new(),
+                })
+                .map_err(|m| {
+                    native_error(
+                        &pack,
+                        "key_clients",
+                        "classify",
+                        client_subject(&data, i),
+                        m,
+                    )
+                })
+        })?,
+        (None, StageCode::Script(s)) => first_error_in_order(n_clients, |i| {
             runner.classify(s, &ctx, i as u32).map_err(Error::from)
         })?,
-        StageCode::Plugin(p) => batched(n_clients, CLIENT_BATCH, |r| {
+        (None, StageCode::Plugin(p)) => batched(n_clients, CLIENT_BATCH, |r| {
             p.classify(&shared, &ctx, r).map_err(Error::from)
         })?,
     };
@@ -226,12 +289,38 @@ fn run_in_pool(
             .with_decisions(decisions.clone()),
     );
 
+    clock.lap("stage key_clients");
+
     // Stage b: managers in parallel.
-    let kpi_outcomes: Vec<Outcome<Vec<KpiResult>>> = match &pack.kpis {
-        StageCode::Script(s) => first_error_in_order(n_managers, |i| {
+    let kpi_outcomes: Vec<Outcome<Vec<KpiResult>>> = match (native, &pack.kpis) {
+        (Some(rules), _) => first_error_in_order(n_managers, |i| {
+            let mut warnings = Vec::new();
+            let mut value = Vec::with_capacity(pack.manifest.kpis.len());
+            for decl in &pack.manifest.kpis {
+                let fail = |m: String| {
+                    native_error(
+                        &pack,
+                        "kpis",
+                        decl.function(),
+                        manager_subject(&data, i),
+                        format!("KPI '{}': {m}", decl.id),
+                    )
+                };
+                let m = rules
+                    .kpi(&ctx, i as u32, &decl.id, &mut warnings)
+                    .map_err(fail)?;
+                value.push(make_kpi(decl, m.value, m.target, m.attainment, m.note).map_err(fail)?);
+            }
+            Ok::<_, Error>(Outcome {
+                value,
+                warnings,
+                trace: Vec::new(),
+            })
+        })?,
+        (None, StageCode::Script(s)) => first_error_in_order(n_managers, |i| {
             runner.kpis(s, &ctx, i as u32).map_err(Error::from)
         })?,
-        StageCode::Plugin(p) => {
+        (None, StageCode::Plugin(p)) => {
             let ids: Vec<String> = pack.manifest.kpis.iter().map(|k| k.id.clone()).collect();
             let raw = batched(n_managers, MANAGER_BATCH, |r| {
                 p.kpis(&shared, &ctx, &ids, r).map_err(Error::from)
@@ -267,14 +356,40 @@ fn run_in_pool(
         .map(|o| Arc::new(o.value.clone()))
         .collect();
 
+    clock.lap("stage kpis");
+
     // Stage c: managers in parallel.
-    let bonus_outcomes: Vec<Outcome<Vec<RawLine>>> = match &pack.bonus {
-        StageCode::Script(s) => first_error_in_order(n_managers, |i| {
+    let bonus_outcomes: Vec<Outcome<Vec<RawLine>>> = match (native, &pack.bonus) {
+        (Some(rules), _) => first_error_in_order(n_managers, |i| {
+            let mut warnings = Vec::new();
+            let fail = |m: String| {
+                native_error(
+                    &pack,
+                    "bonus",
+                    pack.bonus_fn(),
+                    manager_subject(&data, i),
+                    m,
+                )
+            };
+            let value = rules
+                .bonus(&ctx, i as u32, &kpis[i], &mut warnings)
+                .map_err(fail)?;
+            for (n, l) in value.iter().enumerate() {
+                check_line_kpi(&pack, l.kpi.as_deref())
+                    .map_err(|m| fail(format!("payout line {}: {m}", n + 1)))?;
+            }
+            Ok::<_, Error>(Outcome {
+                value,
+                warnings,
+                trace: Vec::new(),
+            })
+        })?,
+        (None, StageCode::Script(s)) => first_error_in_order(n_managers, |i| {
             runner
                 .bonus(s, &ctx, i as u32, kpis[i].clone())
                 .map_err(Error::from)
         })?,
-        StageCode::Plugin(p) => {
+        (None, StageCode::Plugin(p)) => {
             let out = batched(n_managers, MANAGER_BATCH, |r| {
                 p.bonus(&shared, &ctx, &kpis, r).map_err(Error::from)
             })?;
@@ -330,7 +445,8 @@ fn run_in_pool(
         });
     }
     let total = managers.iter().map(|m| m.payout).sum();
-    let result = RunResult {
+    clock.lap("stage bonus");
+    let mut result = RunResult {
         pack,
         data,
         facts,
@@ -341,9 +457,35 @@ fn run_in_pool(
         warnings,
         inputs,
         started,
+        timings: Vec::new(),
     };
     reconcile(&result)?;
+    clock.lap("reconcile");
+    result.timings = clock.laps;
     Ok(result)
+}
+
+/// Wall time per step of a run.
+struct Stopwatch {
+    last: Instant,
+    laps: Vec<(String, Duration)>,
+}
+
+impl Default for Stopwatch {
+    fn default() -> Self {
+        Stopwatch {
+            last: Instant::now(),
+            laps: Vec::new(),
+        }
+    }
+}
+
+impl Stopwatch {
+    fn lap(&mut self, step: &str) {
+        let now = Instant::now();
+        self.laps.push((step.to_string(), now - self.last));
+        self.last = now;
+    }
 }
 
 /// Clients per plugin call.
@@ -386,6 +528,33 @@ fn batched<T: Send>(
         );
     }
     Ok(items)
+}
+
+fn client_subject(data: &Dataset, i: usize) -> String {
+    format!("client {}", data.clients[i].id)
+}
+
+fn manager_subject(data: &Dataset, i: usize) -> String {
+    format!("manager {}", data.managers[i].id)
+}
+
+fn native_error(
+    pack: &RulePack,
+    stage: &str,
+    function: &str,
+    subject: String,
+    message: String,
+) -> Error {
+    Error::Rule(RuleError {
+        pack: pack.manifest.pack.name.clone(),
+        stage: stage.into(),
+        script: "native rules".into(),
+        function: function.into(),
+        line: None,
+        column: None,
+        subject,
+        message,
+    })
 }
 
 fn plugin_error(p: &Plugin, stage: &str, export: &str, manager: &str, message: String) -> Error {

@@ -1,98 +1,219 @@
-//! The parallel pass over `sales.csv`: each worker folds blocks of lines into monthly
-//! buckets keyed by (client, manager, month); the workers' buckets are merged at the end.
+//! The parallel pass over `sales.csv`: each worker folds blocks of lines straight into the
+//! three windows (run period, previous period, year-ago period) of each client–manager
+//! account; the workers' accounts are merged at the end.
 //!
-//! Every step is exact and order-free (decimal sums, set unions, min and max), so the result
-//! is the same whatever the number of threads; buckets are sorted before use.
+//! Memory grows with accounts (client–manager pairs), not with sales lines or months: a line
+//! outside the three windows only moves its account's first and last purchase dates. Every
+//! step is exact and order-free (decimal sums, set unions, min and max), so the result is the
+//! same whatever the number of threads; accounts and ids are sorted before use.
 
-use super::window::{insert_sorted, merge_sorted};
+use super::window::{insert_sorted, ExactSum, Window};
 use crate::load::sales::{self, SaleLine, SalesStream};
-use crate::load::{Dataset, InputFile, LoadError};
-use crate::period::Date;
+use crate::load::{Dataset, IdMap, InputFile, LoadError};
+use crate::period::{Date, Period};
 use rayon::iter::{IndexedParallelIterator, IntoParallelIterator, ParallelIterator};
-use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 
-/// Sales of one client with one manager in one month.
-#[derive(Clone, Debug)]
-pub struct Bucket {
-    /// Sum of amounts.
-    pub revenue: Decimal,
-    /// Sum of costs.
-    pub cost: Decimal,
-    /// Sum of quantities.
-    pub quantity: Decimal,
-    /// Sum of the negative amounts, as a positive number.
-    pub returns: Decimal,
-    /// Number of lines.
-    pub lines: u64,
-    /// Number of lines with a negative amount.
-    pub return_lines: u64,
-    /// Earliest line date.
-    pub first: Date,
-    /// Latest line date.
-    pub last: Date,
-    /// Category ids bought (sorted, distinct).
-    pub categories: Vec<u32>,
-    /// Product ids bought (sorted, distinct).
-    pub products: Vec<u32>,
+/// The periods a pass aggregates for: which dates feed which window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WindowPlan {
+    /// Run period, previous period, year-ago period.
+    pub periods: [Period; 3],
+    /// Start and exclusive end date of each period.
+    bounds: [(Date, Date); 3],
+    /// Lines on or after this date (the run period's end) are not counted at all.
+    end: Date,
 }
 
-impl Bucket {
-    fn new(date: Date) -> Bucket {
-        Bucket {
-            revenue: Decimal::ZERO,
-            cost: Decimal::ZERO,
-            quantity: Decimal::ZERO,
-            returns: Decimal::ZERO,
-            lines: 0,
-            return_lines: 0,
-            first: date,
-            last: date,
-            categories: Vec::new(),
-            products: Vec::new(),
+impl WindowPlan {
+    /// The windows of a run over `period`.
+    pub fn new(period: Period) -> WindowPlan {
+        let periods = [period, period.previous(), period.year_ago()];
+        WindowPlan {
+            periods,
+            bounds: periods.map(|p| (p.start_date(), p.end_date())),
+            end: period.end_date(),
         }
     }
 
-    fn merge(&mut self, other: Bucket) {
-        self.revenue += other.revenue;
-        self.cost += other.cost;
-        self.quantity += other.quantity;
-        self.returns += other.returns;
-        self.lines += other.lines;
-        self.return_lines += other.return_lines;
-        self.first = self.first.min(other.first);
-        self.last = self.last.max(other.last);
-        merge_sorted(&mut self.categories, &other.categories);
-        merge_sorted(&mut self.products, &other.products);
+    /// The run period.
+    pub fn period(&self) -> Period {
+        self.periods[0]
     }
 }
 
-/// Bucket key: (client index, manager index, month index).
-pub type BucketKey = (u32, u32, i32);
+/// A set of small ids: the first `64 * W` in a bit mask, the rest in a sorted list. Most
+/// data sets have a few dozen categories and a few hundred products, which then take no heap.
+#[derive(Clone, Debug)]
+struct IdSet<const W: usize> {
+    low: [u64; W],
+    high: Vec<u32>,
+}
+
+impl<const W: usize> Default for IdSet<W> {
+    fn default() -> Self {
+        IdSet {
+            low: [0; W],
+            high: Vec::new(),
+        }
+    }
+}
+
+impl<const W: usize> IdSet<W> {
+    const INLINE: u32 = 64 * W as u32;
+
+    #[inline]
+    fn insert(&mut self, id: u32) {
+        if id < Self::INLINE {
+            self.low[(id / 64) as usize] |= 1 << (id % 64);
+        } else {
+            insert_sorted(&mut self.high, id);
+        }
+    }
+
+    fn ids(&self) -> impl Iterator<Item = u32> + '_ {
+        (0..Self::INLINE)
+            .filter(move |i| self.low[(i / 64) as usize] & (1 << (i % 64)) != 0)
+            .chain(self.high.iter().copied())
+    }
+
+    /// The ids mapped through `map`, sorted and distinct.
+    fn mapped(&self, map: &[u32]) -> Vec<u32> {
+        let mut out: Vec<u32> = self.ids().map(|i| map[i as usize]).collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}
+
+/// Running totals of one account in one window.
+#[derive(Clone, Debug, Default)]
+struct WindowSum {
+    revenue: ExactSum,
+    cost: ExactSum,
+    quantity: ExactSum,
+    returns: ExactSum,
+    lines: u64,
+    return_lines: u64,
+    first: Option<Date>,
+    last: Option<Date>,
+    categories: IdSet<1>,
+    products: IdSet<4>,
+}
+
+impl WindowSum {
+    #[inline]
+    fn add(&mut self, line: &SaleLine<'_>, category: Option<u32>, product: Option<u32>) {
+        self.revenue.add(line.amount);
+        self.cost.add(line.cost);
+        self.quantity.add(line.quantity);
+        self.lines += 1;
+        if line.amount.is_sign_negative() && !line.amount.is_zero() {
+            self.returns.sub(line.amount);
+            self.return_lines += 1;
+        }
+        self.first = Some(self.first.map_or(line.date, |d| d.min(line.date)));
+        self.last = Some(self.last.map_or(line.date, |d| d.max(line.date)));
+        if let Some(c) = category {
+            self.categories.insert(c);
+        }
+        if let Some(p) = product {
+            self.products.insert(p);
+        }
+    }
+
+    /// Adds `other`, whose category and product ids go through the two maps.
+    fn merge(&mut self, other: &WindowSum, cat_map: &[u32], prod_map: &[u32]) {
+        self.revenue.merge(&other.revenue);
+        self.cost.merge(&other.cost);
+        self.quantity.merge(&other.quantity);
+        self.returns.merge(&other.returns);
+        self.lines += other.lines;
+        self.return_lines += other.return_lines;
+        self.first = min_opt(self.first, other.first);
+        self.last = max_opt(self.last, other.last);
+        for c in other.categories.ids() {
+            self.categories.insert(cat_map[c as usize]);
+        }
+        for p in other.products.ids() {
+            self.products.insert(prod_map[p as usize]);
+        }
+    }
+
+    /// The window, or the name of a sum too large for a decimal.
+    fn into_window(self, cat_map: &[u32], prod_map: &[u32]) -> Result<Window, &'static str> {
+        let exact = |sum: ExactSum, name: &'static str| sum.to_decimal().ok_or(name);
+        Ok(Window {
+            revenue: exact(self.revenue, "amount")?,
+            cost: exact(self.cost, "cost")?,
+            quantity: exact(self.quantity, "quantity")?,
+            returns: exact(self.returns, "returned amount")?,
+            lines: self.lines,
+            return_lines: self.return_lines,
+            categories: self.categories.mapped(cat_map),
+            products: self.products.mapped(prod_map),
+            first: self.first,
+            last: self.last,
+        })
+    }
+}
+
+fn min_opt(a: Option<Date>, b: Option<Date>) -> Option<Date> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn max_opt(a: Option<Date>, b: Option<Date>) -> Option<Date> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Key of one account's window: (client, manager, window index).
+type WindowKey = (u32, u32, u8);
+
+/// The sales of one client with one manager, as the pass leaves them.
+#[derive(Clone, Debug)]
+pub struct AccountSales {
+    /// Client index.
+    pub client: u32,
+    /// Manager index.
+    pub manager: u32,
+    /// Totals of the run period, the previous period and the year-ago period.
+    pub windows: [Window; 3],
+}
 
 /// Names interned to dense ids, local to one worker until merged.
 #[derive(Default)]
 struct Interner {
-    ids: FxHashMap<Box<str>, u32>,
+    ids: IdMap,
     names: Vec<Box<str>>,
 }
 
 impl Interner {
+    #[inline]
     fn id(&mut self, name: &str) -> u32 {
-        if let Some(&id) = self.ids.get(name) {
+        if let Some(id) = self.ids.get(name.as_bytes()) {
             return id;
         }
         let id = self.names.len() as u32;
         self.names.push(name.into());
-        self.ids.insert(name.into(), id);
+        self.ids.insert(name.as_bytes(), id);
         id
     }
 }
 
 /// One worker's running totals.
-#[derive(Default)]
-struct Partial {
-    buckets: FxHashMap<BucketKey, Bucket>,
+struct Partial<'p> {
+    plan: &'p WindowPlan,
+    /// Window key → index into `sums`.
+    index: FxHashMap<WindowKey, u32>,
+    sums: Vec<(WindowKey, WindowSum)>,
+    /// Per client: earliest and latest line before the run period's end.
+    client_dates: Vec<Option<(Date, Date)>>,
     categories: Interner,
     products: Interner,
     rows: u64,
@@ -101,34 +222,58 @@ struct Partial {
     error: Option<LoadError>,
 }
 
-impl Partial {
+impl<'p> Partial<'p> {
+    fn new(plan: &'p WindowPlan, clients: usize) -> Partial<'p> {
+        Partial {
+            plan,
+            index: FxHashMap::default(),
+            sums: Vec::new(),
+            client_dates: vec![None; clients],
+            categories: Interner::default(),
+            products: Interner::default(),
+            rows: 0,
+            min_date: None,
+            max_date: None,
+            error: None,
+        }
+    }
+
+    #[inline]
+    fn window(&mut self, key: WindowKey) -> &mut WindowSum {
+        let next = self.sums.len() as u32;
+        let i = *self.index.entry(key).or_insert(next);
+        if i == next {
+            self.sums.push((key, WindowSum::default()));
+        }
+        &mut self.sums[i as usize].1
+    }
+
+    #[inline]
     fn add(&mut self, line: &SaleLine<'_>) {
-        // An empty category or product is "unknown", not a value of its own.
-        let category = (!line.category.is_empty()).then(|| self.categories.id(line.category));
-        let product = (!line.product.is_empty()).then(|| self.products.id(line.product));
-        let key = (line.client, line.manager, line.date.month_index().0);
-        let b = self
-            .buckets
-            .entry(key)
-            .or_insert_with(|| Bucket::new(line.date));
-        b.revenue += line.amount;
-        b.cost += line.cost;
-        b.quantity += line.quantity;
-        b.lines += 1;
-        if line.amount.is_sign_negative() && !line.amount.is_zero() {
-            b.returns -= line.amount;
-            b.return_lines += 1;
+        let date = line.date;
+        self.min_date = Some(self.min_date.map_or(date, |d| d.min(date)));
+        self.max_date = Some(self.max_date.map_or(date, |d| d.max(date)));
+        if date >= self.plan.end {
+            return; // after the run period: only the date range counts
         }
-        b.first = b.first.min(line.date);
-        b.last = b.last.max(line.date);
-        if let Some(c) = category {
-            insert_sorted(&mut b.categories, c);
+        let dates = &mut self.client_dates[line.client as usize];
+        *dates = Some(dates.map_or((date, date), |(f, l)| (f.min(date), l.max(date))));
+        let bounds = self.plan.bounds;
+        let mut interned = None;
+        for (w, (start, end)) in bounds.into_iter().enumerate() {
+            if date < start || date >= end {
+                continue;
+            }
+            // An empty category or product is "unknown", not a value of its own.
+            let (category, product) = *interned.get_or_insert_with(|| {
+                (
+                    (!line.category.is_empty()).then(|| self.categories.id(line.category)),
+                    (!line.product.is_empty()).then(|| self.products.id(line.product)),
+                )
+            });
+            self.window((line.client, line.manager, w as u8))
+                .add(line, category, product);
         }
-        if let Some(p) = product {
-            insert_sorted(&mut b.products, p);
-        }
-        self.min_date = Some(self.min_date.map_or(line.date, |d| d.min(line.date)));
-        self.max_date = Some(self.max_date.map_or(line.date, |d| d.max(line.date)));
     }
 
     fn keep_first_error(&mut self, e: LoadError) {
@@ -141,8 +286,8 @@ impl Partial {
         }
     }
 
-    fn merge(mut self, mut other: Partial) -> Partial {
-        if self.buckets.len() < other.buckets.len() {
+    fn merge(mut self, mut other: Partial<'p>) -> Partial<'p> {
+        if self.sums.len() < other.sums.len() {
             std::mem::swap(&mut self, &mut other);
         }
         let cat_map: Vec<u32> = other
@@ -157,25 +302,18 @@ impl Partial {
             .iter()
             .map(|n| self.products.id(n))
             .collect();
-        for (key, mut b) in other.buckets {
-            remap(&mut b.categories, &cat_map);
-            remap(&mut b.products, &prod_map);
-            match self.buckets.get_mut(&key) {
-                Some(mine) => mine.merge(b),
-                None => {
-                    self.buckets.insert(key, b);
-                }
-            }
+        for (key, theirs) in other.sums {
+            self.window(key).merge(&theirs, &cat_map, &prod_map);
+        }
+        for (mine, theirs) in self.client_dates.iter_mut().zip(other.client_dates) {
+            *mine = match (*mine, theirs) {
+                (Some((f, l)), Some((g, m))) => Some((f.min(g), l.max(m))),
+                (a, b) => a.or(b),
+            };
         }
         self.rows += other.rows;
-        self.min_date = match (self.min_date, other.min_date) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        self.max_date = match (self.max_date, other.max_date) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
+        self.min_date = min_opt(self.min_date, other.min_date);
+        self.max_date = max_opt(self.max_date, other.max_date);
         if let Some(e) = other.error {
             self.keep_first_error(e);
         }
@@ -183,19 +321,15 @@ impl Partial {
     }
 }
 
-fn remap(ids: &mut Vec<u32>, map: &[u32]) {
-    for id in ids.iter_mut() {
-        *id = map[*id as usize];
-    }
-    ids.sort_unstable();
-    ids.dedup();
-}
-
-/// All sales, bucketed by (client, manager, month), with ids in name order.
-#[derive(Debug, Default)]
-pub struct MonthlySales {
-    /// Buckets sorted by key.
-    pub buckets: Vec<(BucketKey, Bucket)>,
+/// All sales, summed per account over the windows of one [`WindowPlan`], ids in name order.
+#[derive(Debug)]
+pub struct SalesTotals {
+    /// The windows the totals are for.
+    pub plan: WindowPlan,
+    /// Accounts with sales in at least one window, sorted by (client, manager).
+    pub accounts: Vec<AccountSales>,
+    /// Per client: the earliest and latest sale before the run period's end.
+    pub client_dates: Vec<Option<(Date, Date)>>,
     /// Category names; a category id indexes this list (sorted by name).
     pub categories: Vec<String>,
     /// Product names; a product id indexes this list (sorted by name).
@@ -210,48 +344,58 @@ pub struct MonthlySales {
     pub has_cost: bool,
 }
 
-/// Streams `sales.csv` from `stream` and aggregates it on the current rayon pool.
+/// Streams `sales.csv` from `stream` and sums it into the windows of `plan`, on the current
+/// rayon pool.
 pub fn aggregate(
     stream: SalesStream,
     data: &Dataset,
-) -> Result<(MonthlySales, InputFile), LoadError> {
-    let file = stream.file.clone();
-    let columns = stream.columns.clone();
-    let (blocks, reader) = stream.into_parts();
-    // One accumulator per worker: a worker takes blocks from the shared queue until it is
-    // empty, so merging costs one step per thread, not one per block.
-    let queue = std::sync::Mutex::new(blocks);
+    plan: WindowPlan,
+) -> Result<(SalesTotals, InputFile), LoadError> {
+    let file = &stream.file.clone();
+    let columns = &stream.columns;
+    let clients: IdMap = data
+        .client_index
+        .iter()
+        .map(|(k, v)| (k.as_str(), *v))
+        .collect();
+    let managers: IdMap = data
+        .manager_index
+        .iter()
+        .map(|(k, v)| (k.as_str(), *v))
+        .collect();
+    // One accumulator per worker: a worker reads the next block and parses it, until the
+    // file ends, so merging costs one step per thread, not one per block.
     let workers = rayon::current_num_threads().max(1);
     let partials: Vec<Partial> = (0..workers)
         .into_par_iter()
         .with_max_len(1)
         .map(|_| {
-            let mut acc = Partial::default();
+            let mut acc = Partial::new(&plan, data.clients.len());
+            let mut used = None;
             loop {
-                let next = match queue.lock() {
-                    Ok(rx) => rx.recv(),
-                    Err(_) => break,
+                let block = match stream.next_block(used.take()) {
+                    Ok(Some(block)) => block,
+                    Ok(None) => break,
+                    Err(e) => {
+                        acc.keep_first_error(e);
+                        break;
+                    }
                 };
-                let Ok(block) = next else { break };
-                if acc
+                let known_earlier = acc
                     .error
                     .as_ref()
-                    .is_some_and(|e| e.line.unwrap_or(0) < block.first_line)
-                {
-                    continue; // an earlier error is already known; drain the queue
+                    .is_some_and(|e| e.line.unwrap_or(0) < block.first_line);
+                if !known_earlier {
+                    let result =
+                        sales::parse_block(&block, file, columns, &clients, &managers, |line| {
+                            acc.add(line)
+                        });
+                    match result {
+                        Ok(rows) => acc.rows += rows,
+                        Err(e) => acc.keep_first_error(e),
+                    }
                 }
-                let result = sales::parse_block(
-                    &block,
-                    &file,
-                    &columns,
-                    &data.client_index,
-                    &data.manager_index,
-                    |line| acc.add(line),
-                );
-                match result {
-                    Ok(rows) => acc.rows += rows,
-                    Err(e) => acc.keep_first_error(e),
-                }
+                used = Some(block.bytes);
             }
             acc
         })
@@ -259,14 +403,26 @@ pub fn aggregate(
     let partial = partials
         .into_iter()
         .reduce(Partial::merge)
-        .unwrap_or_default();
-    let (sha256, bytes) = reader.finish()?;
+        .unwrap_or_else(|| Partial::new(&plan, data.clients.len()));
     if let Some(e) = partial.error {
         return Err(e);
     }
+    let has_cost = columns.has_cost();
+    let (sha256, bytes) = stream.finish()?;
     let rows = partial.rows;
+    let totals = finish(partial, has_cost).map_err(|(client, manager, w, what)| {
+        LoadError::file(
+            file,
+            format!(
+                "the sum of the {what} column for client {} with manager {} in {} has more than 28 digits, the most a decimal holds",
+                data.clients[client as usize].id,
+                data.managers[manager as usize].id,
+                plan.periods[w as usize],
+            ),
+        )
+    })?;
     Ok((
-        finish(partial, columns.has_cost()),
+        totals,
         InputFile {
             name: sales::SALES_FILE.to_string(),
             sha256,
@@ -276,29 +432,42 @@ pub fn aggregate(
     ))
 }
 
-/// Renumbers ids in name order and sorts the buckets: the deterministic form.
-fn finish(p: Partial, has_cost: bool) -> MonthlySales {
+/// Renumbers ids in name order and sorts the accounts: the deterministic form. Fails with
+/// the window key and column of a sum too large for a decimal.
+fn finish(p: Partial<'_>, has_cost: bool) -> Result<SalesTotals, (u32, u32, u8, &'static str)> {
     let (cat_names, cat_map) = sorted_names(p.categories);
     let (prod_names, prod_map) = sorted_names(p.products);
-    let mut buckets: Vec<(BucketKey, Bucket)> = p
-        .buckets
-        .into_iter()
-        .map(|(k, mut b)| {
-            remap(&mut b.categories, &cat_map);
-            remap(&mut b.products, &prod_map);
-            (k, b)
-        })
-        .collect();
-    buckets.sort_unstable_by_key(|(k, _)| *k);
-    MonthlySales {
-        buckets,
+    let mut sums = p.sums;
+    sums.sort_unstable_by_key(|(key, _)| *key);
+    let mut accounts: Vec<AccountSales> = Vec::new();
+    for ((client, manager, w), sum) in sums {
+        if accounts
+            .last()
+            .is_none_or(|a| (a.client, a.manager) != (client, manager))
+        {
+            accounts.push(AccountSales {
+                client,
+                manager,
+                windows: Default::default(),
+            });
+        }
+        if let Some(a) = accounts.last_mut() {
+            a.windows[w as usize] = sum
+                .into_window(&cat_map, &prod_map)
+                .map_err(|what| (client, manager, w, what))?;
+        }
+    }
+    Ok(SalesTotals {
+        plan: *p.plan,
+        accounts,
+        client_dates: p.client_dates,
         categories: cat_names,
         products: prod_names,
         rows: p.rows,
         first_date: p.min_date,
         last_date: p.max_date,
         has_cost,
-    }
+    })
 }
 
 fn sorted_names(i: Interner) -> (Vec<String>, Vec<u32>) {
@@ -313,4 +482,20 @@ fn sorted_names(i: Interner) -> (Vec<String>, Vec<u32>) {
         .map(|o| i.names[*o as usize].to_string())
         .collect();
     (names, map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_sets_keep_low_and_high_ids() {
+        let mut s = IdSet::<1>::default();
+        for id in [70, 3, 64, 3, 0, 63, 70] {
+            s.insert(id);
+        }
+        assert_eq!(s.ids().collect::<Vec<_>>(), vec![0, 3, 63, 64, 70]);
+        let map: Vec<u32> = (0..71).rev().collect();
+        assert_eq!(s.mapped(&map), vec![0, 6, 7, 67, 70]);
+    }
 }

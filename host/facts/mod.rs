@@ -1,18 +1,19 @@
 //! Facts: what the sales say about each client, manager and the company, for the run
 //! period, the previous period and the same period a year earlier.
 //!
-//! [`aggregate`] streams `sales.csv` once into monthly buckets (in parallel); [`Facts::build`]
-//! sums the buckets into [`Window`]s for the three periods. Rules never see sales lines: they
+//! [`aggregate`] streams `sales.csv` once (in parallel) into [`Window`]s of each client–manager
+//! account for the three periods; [`Facts::build`] adds them up per client, manager and company. Rules never see sales lines: they
 //! see these facts, which is why a rule is called per client or per manager, never per line.
 
 pub mod aggregate;
 mod window;
 
-pub use aggregate::{aggregate, MonthlySales};
+pub use aggregate::{aggregate, AccountSales, SalesTotals, WindowPlan};
 pub use window::Window;
 
 use crate::load::Dataset;
-use crate::period::{Date, MonthIndex, Period};
+use crate::period::{Date, Period};
+use rayon::prelude::*;
 use rust_decimal::Decimal;
 
 /// Index of the run period in a `[Window; 3]`.
@@ -102,43 +103,21 @@ fn ratio(part: Decimal, whole: Decimal) -> Decimal {
 }
 
 impl Facts {
-    /// Sums monthly buckets into the windows of `period`.
-    pub fn build(data: &Dataset, sales: MonthlySales, period: Period) -> Facts {
-        let periods = [period, period.previous(), period.year_ago()];
-        let end = period.end_month();
+    /// Builds the facts of the run period from the per-account totals of one sales pass.
+    pub fn build(data: &Dataset, sales: SalesTotals) -> Facts {
+        let periods = sales.plan.periods;
         let mut clients: Vec<ClientFacts> = vec![ClientFacts::default(); data.clients.len()];
-        let mut accounts: Vec<Account> = Vec::new();
-        let mut i = 0;
-        let buckets = &sales.buckets;
-        while i < buckets.len() {
-            let (client, manager, _) = buckets[i].0;
-            let mut windows: Windows = Default::default();
-            let mut active = false;
-            while i < buckets.len() && (buckets[i].0 .0, buckets[i].0 .1) == (client, manager) {
-                let (_, _, month) = buckets[i].0;
-                let b = &buckets[i].1;
-                i += 1;
-                if MonthIndex(month) >= end {
-                    continue;
-                }
-                let c = &mut clients[client as usize];
-                c.first_purchase = Some(c.first_purchase.map_or(b.first, |d| d.min(b.first)));
-                c.last_purchase = Some(c.last_purchase.map_or(b.last, |d| d.max(b.last)));
-                for (w, p) in periods.iter().enumerate() {
-                    if p.contains_month(MonthIndex(month)) {
-                        windows[w].add_bucket(b);
-                        active = true;
-                    }
-                }
-            }
-            let owned = data.clients[client as usize].owner == Some(manager);
-            if active || owned {
-                accounts.push(Account {
-                    client,
-                    manager,
-                    windows,
-                });
-            }
+        let mut accounts: Vec<Account> = Vec::with_capacity(sales.accounts.len());
+        for (c, dates) in clients.iter_mut().zip(&sales.client_dates) {
+            c.first_purchase = dates.map(|(first, _)| first);
+            c.last_purchase = dates.map(|(_, last)| last);
+        }
+        for a in sales.accounts {
+            accounts.push(Account {
+                client: a.client,
+                manager: a.manager,
+                windows: a.windows,
+            });
         }
         // Owned clients the owner has not sold to: an empty account, so they stay in view.
         let present: rustc_hash::FxHashSet<(u32, u32)> =
@@ -156,18 +135,31 @@ impl Facts {
         }
         accounts.sort_by_key(|a| (a.client, a.manager));
 
-        let mut managers: Vec<ManagerFacts> = vec![ManagerFacts::default(); data.managers.len()];
-        let mut company: Windows = Default::default();
+        // Totals per client, manager and company: sums of account windows, in parallel.
+        let mut by_manager: Vec<Vec<u32>> = vec![Vec::new(); data.managers.len()];
         for (ai, a) in accounts.iter().enumerate() {
-            let c = &mut clients[a.client as usize];
-            let m = &mut managers[a.manager as usize];
-            for (w, win) in a.windows.iter().enumerate() {
-                c.windows[w].add(win);
-                m.windows[w].add(win);
-                company[w].add(win);
-            }
-            m.accounts.push(ai as u32);
+            by_manager[a.manager as usize].push(ai as u32);
         }
+        let sum_of = |ids: &[u32], w: usize| {
+            Window::sum(ids.iter().map(|&a| &accounts[a as usize].windows[w]))
+        };
+        let mut managers: Vec<ManagerFacts> = by_manager
+            .into_par_iter()
+            .map(|ids| ManagerFacts {
+                windows: [0, 1, 2].map(|w| sum_of(&ids, w)),
+                accounts: ids,
+                ..ManagerFacts::default()
+            })
+            .collect();
+        clients.par_iter_mut().enumerate().for_each(|(ci, c)| {
+            let start = accounts.partition_point(|a| (a.client as usize) < ci);
+            let end = accounts.partition_point(|a| (a.client as usize) <= ci);
+            let mine = &accounts[start..end];
+            c.windows = [0, 1, 2].map(|w| Window::sum(mine.iter().map(|a| &a.windows[w])));
+        });
+        // Every account has one manager, so the company is the sum of the managers.
+        let company: Windows =
+            [0, 1, 2].map(|w| Window::sum(managers.iter().map(|m| &m.windows[w])));
         for (ci, c) in clients.iter_mut().enumerate() {
             c.revenue_share = ratio(c.windows[CURRENT].revenue, company[CURRENT].revenue);
             c.margin_share = ratio(c.windows[CURRENT].margin(), company[CURRENT].margin());

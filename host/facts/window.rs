@@ -1,7 +1,6 @@
 //! A [`Window`]: the sales totals of one client, manager, client–manager pair or the whole
 //! company over one period.
 
-use super::aggregate::Bucket;
 use crate::period::Date;
 use rust_decimal::Decimal;
 
@@ -36,18 +35,43 @@ impl Window {
         self.revenue - self.cost
     }
 
-    /// Adds a monthly bucket.
-    pub fn add_bucket(&mut self, b: &Bucket) {
-        self.revenue += b.revenue;
-        self.cost += b.cost;
-        self.quantity += b.quantity;
-        self.returns += b.returns;
-        self.lines += b.lines;
-        self.return_lines += b.return_lines;
-        merge_sorted(&mut self.categories, &b.categories);
-        merge_sorted(&mut self.products, &b.products);
-        self.first = Some(self.first.map_or(b.first, |d| d.min(b.first)));
-        self.last = Some(self.last.map_or(b.last, |d| d.max(b.last)));
+    /// The sum of many windows: totals added, category and product sets united. Linear in
+    /// the ids, where adding windows one by one re-merges the growing sets each time.
+    pub fn sum<'a>(windows: impl IntoIterator<Item = &'a Window>) -> Window {
+        let mut out = Window::default();
+        let mut sums = [ExactSum::default(); 4];
+        let mut categories = IdBits::default();
+        let mut products = IdBits::default();
+        for w in windows {
+            for (sum, d) in sums
+                .iter_mut()
+                .zip([w.revenue, w.cost, w.quantity, w.returns])
+            {
+                sum.add(d);
+            }
+            out.lines += w.lines;
+            out.return_lines += w.return_lines;
+            out.first = min_opt(out.first, w.first);
+            out.last = max_opt(out.last, w.last);
+            categories.extend(&w.categories);
+            products.extend(&w.products);
+        }
+        // A sum past 28 digits cannot be a decimal: it saturates rather than panics (the
+        // sales pass already refuses such sums for one account).
+        let [revenue, cost, quantity, returns] = sums.map(|s| {
+            s.to_decimal().unwrap_or(if s.mantissa < 0 {
+                Decimal::MIN
+            } else {
+                Decimal::MAX
+            })
+        });
+        out.revenue = revenue;
+        out.cost = cost;
+        out.quantity = quantity;
+        out.returns = returns;
+        out.categories = categories.into_sorted();
+        out.products = products.into_sorted();
+        out
     }
 
     /// Adds another window.
@@ -62,6 +86,108 @@ impl Window {
         merge_sorted(&mut self.products, &w.products);
         self.first = min_opt(self.first, w.first);
         self.last = max_opt(self.last, w.last);
+    }
+}
+
+/// An exact running sum of decimals as a 128-bit integer at the largest scale seen: one
+/// integer addition per line where `Decimal` addition aligns scales every time. Overflow is
+/// remembered and reported, never wrapped.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct ExactSum {
+    pub(crate) mantissa: i128,
+    pub(crate) scale: u32,
+    pub(crate) overflow: bool,
+}
+
+impl ExactSum {
+    #[inline]
+    pub(crate) fn add(&mut self, d: Decimal) {
+        self.add_parts(d.mantissa(), d.scale());
+    }
+
+    #[inline]
+    pub(crate) fn sub(&mut self, d: Decimal) {
+        self.add_parts(-d.mantissa(), d.scale());
+    }
+
+    #[inline]
+    fn add_parts(&mut self, m: i128, scale: u32) {
+        if scale == self.scale {
+            match self.mantissa.checked_add(m) {
+                Some(v) => self.mantissa = v,
+                None => self.overflow = true,
+            }
+        } else {
+            self.add_rescaled(m, scale);
+        }
+    }
+
+    #[cold]
+    fn add_rescaled(&mut self, m: i128, scale: u32) {
+        let widen = |v: i128, by: u32| 10i128.checked_pow(by).and_then(|f| v.checked_mul(f));
+        let sum = if scale > self.scale {
+            let mine = widen(self.mantissa, scale - self.scale);
+            self.scale = scale;
+            mine.and_then(|a| a.checked_add(m))
+        } else {
+            widen(m, self.scale - scale).and_then(|b| self.mantissa.checked_add(b))
+        };
+        match sum {
+            Some(v) => self.mantissa = v,
+            None => self.overflow = true,
+        }
+    }
+
+    pub(crate) fn merge(&mut self, other: &ExactSum) {
+        self.overflow |= other.overflow;
+        self.add_parts(other.mantissa, other.scale);
+    }
+
+    /// The sum as a decimal, or `None` when it does not fit one (28 digits).
+    pub(crate) fn to_decimal(self) -> Option<Decimal> {
+        if self.overflow {
+            return None;
+        }
+        let (mut m, mut scale) = (self.mantissa, self.scale);
+        loop {
+            if let Ok(d) = Decimal::try_from_i128_with_scale(m, scale) {
+                return Some(d);
+            }
+            if scale > 0 && m % 10 == 0 {
+                m /= 10;
+                scale -= 1;
+            } else {
+                return None;
+            }
+        }
+    }
+}
+
+/// A growable bit set of ids.
+#[derive(Default)]
+struct IdBits(Vec<u64>);
+
+impl IdBits {
+    fn extend(&mut self, ids: &[u32]) {
+        for &id in ids {
+            let word = (id / 64) as usize;
+            if word >= self.0.len() {
+                self.0.resize(word + 1, 0);
+            }
+            self.0[word] |= 1 << (id % 64);
+        }
+    }
+
+    fn into_sorted(self) -> Vec<u32> {
+        let mut out = Vec::new();
+        for (i, &word) in self.0.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                out.push(i as u32 * 64 + bits.trailing_zeros());
+                bits &= bits - 1;
+            }
+        }
+        out
     }
 }
 
@@ -128,6 +254,59 @@ pub(crate) fn merge_sorted(list: &mut Vec<u32>, other: &[u32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exact_sums_align_scales_and_report_overflow() {
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        let mut sum = ExactSum::default();
+        for x in ["1.5", "2.25", "-0.75", "10", "0.001"] {
+            sum.add(d(x));
+        }
+        assert_eq!(sum.to_decimal().unwrap().to_string(), "13.001");
+        let mut other = ExactSum::default();
+        other.sub(d("3.0001"));
+        sum.merge(&other);
+        assert_eq!(sum.to_decimal().unwrap().to_string(), "10.0009");
+        // The same result as Decimal addition, scale included.
+        let mut plain = ExactSum::default();
+        plain.add(d("1.10"));
+        plain.add(d("2"));
+        assert_eq!(plain.to_decimal(), Some(d("1.10") + d("2")));
+        assert_eq!(plain.to_decimal().unwrap().to_string(), "3.10");
+        // Beyond 28 digits: an error, not a rounded figure.
+        let mut big = ExactSum::default();
+        for _ in 0..20 {
+            big.add(Decimal::MAX);
+        }
+        assert_eq!(big.to_decimal(), None);
+        let mut wrapped = ExactSum {
+            mantissa: i128::MAX,
+            scale: 0,
+            overflow: false,
+        };
+        wrapped.add(Decimal::ONE);
+        assert!(wrapped.overflow);
+    }
+
+    #[test]
+    fn a_sum_of_windows_adds_totals_and_unites_sets() {
+        let w = |revenue: i64, categories: Vec<u32>| Window {
+            revenue: Decimal::from(revenue),
+            lines: 1,
+            categories,
+            ..Window::default()
+        };
+        let parts = [w(10, vec![1, 70, 200]), w(-3, vec![]), w(5, vec![0, 1, 64])];
+        let sum = Window::sum(&parts);
+        let mut one_by_one = Window::default();
+        for p in &parts {
+            one_by_one.add(p);
+        }
+        assert_eq!(sum, one_by_one);
+        assert_eq!(sum.categories, vec![0, 1, 64, 70, 200]);
+        assert_eq!(sum.revenue, Decimal::from(12));
+        assert_eq!(Window::sum([]), Window::default());
+    }
 
     #[test]
     fn sorted_sets_merge() {

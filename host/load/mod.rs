@@ -6,11 +6,14 @@
 //! line and the column, what was found and what was expected. It knows nothing of rule packs
 //! or facts.
 
+mod ids;
 mod source;
 mod tables;
 mod text;
 
 pub mod sales;
+
+pub use ids::IdMap;
 
 pub(crate) use text::LineCounter;
 

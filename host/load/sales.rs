@@ -1,23 +1,22 @@
-//! Streaming `sales.csv`: a reader thread cuts the file into blocks at record boundaries
-//! (never inside a quoted field) and hashes it; workers parse blocks in parallel.
+//! Streaming `sales.csv`: the workers take turns reading the next block of the file, cut at
+//! a record boundary (never inside a quoted field) and hashed in file order, then parse their
+//! blocks in parallel. There is no reader thread: `--threads 1` runs on one thread, and a
+//! second worker reads while the first parses.
 //!
-//! Memory stays flat whatever the file size: only a few blocks are in flight at once.
+//! Memory stays flat whatever the file size: one block per worker is in flight at once.
 //! Line numbers are exact, so a bad value on line 7,340,112 is reported as such.
 
 use super::source::DataSource;
 use super::text::{
     check_width, find_column, missing_column, parse_header, shown, trim, LineCounter,
 };
-use super::LoadError;
+use super::{IdMap, LoadError};
 use crate::money::parse_decimal;
 use crate::period::Date;
 use csv::ByteRecord;
 use rust_decimal::Decimal;
-use rustc_hash::FxHashMap;
 use sha2::{Digest, Sha256};
 use std::io::Read;
-use std::sync::mpsc::{sync_channel, Receiver};
-use std::thread::JoinHandle;
 
 /// The file name of the sales table.
 pub const SALES_FILE: &str = "sales.csv";
@@ -44,6 +43,11 @@ impl SalesColumns {
     pub fn has_cost(&self) -> bool {
         self.cost.is_some()
     }
+
+    /// Position of the `date` column.
+    pub fn date(&self) -> usize {
+        self.date
+    }
 }
 
 /// A run of whole records from the file.
@@ -54,45 +58,141 @@ pub struct Block {
     pub first_line: u64,
 }
 
-/// A sales file being streamed: its columns, its blocks, and the thread that reads it.
+/// A sales file being streamed: its columns, and the reading state the workers share.
 pub struct SalesStream {
     /// The file as shown in messages.
     pub file: String,
     /// Column positions.
     pub columns: SalesColumns,
-    /// Blocks in file order.
-    pub blocks: Receiver<Block>,
-    reader: JoinHandle<Result<(String, u64), LoadError>>,
+    state: std::sync::Mutex<ReadState>,
 }
 
-/// The reader thread of a [`SalesStream`], to wait for once the blocks are consumed.
-pub struct SalesReader {
-    file: String,
-    reader: JoinHandle<Result<(String, u64), LoadError>>,
+/// Where reading stands: the bytes read past the last block handed out, the hash so far,
+/// and the quote state of the scan for the next record end.
+struct ReadState {
+    input: Box<dyn Read + Send>,
+    hasher: Sha256,
+    total: u64,
+    pending: Vec<u8>,
+    /// Line number of the first line in `pending`.
+    line: u64,
+    in_quote: bool,
+    scanned: usize,
+    eof: bool,
+    hash: bool,
 }
 
 impl SalesStream {
-    /// Splits the stream into its blocks and its reader thread.
-    pub fn into_parts(self) -> (Receiver<Block>, SalesReader) {
-        (
-            self.blocks,
-            SalesReader {
-                file: self.file,
-                reader: self.reader,
-            },
-        )
+    /// Reads without hashing: for the benchmarks' parse-only floor, which measures reading
+    /// and splitting alone. [`SalesStream::finish`] then reports an empty hash.
+    pub fn without_hash(self) -> SalesStream {
+        let state = self.state.into_inner().map(|mut s| {
+            s.hash = false;
+            s
+        });
+        SalesStream {
+            state: std::sync::Mutex::new(state.unwrap_or_else(|e| e.into_inner())),
+            ..self
+        }
+    }
+
+    /// The next block of whole records, or `None` at the end of the file. `used` is a block
+    /// buffer the caller is done with, reused to spare an allocation.
+    pub fn next_block(&self, used: Option<Vec<u8>>) -> Result<Option<Block>, LoadError> {
+        let mut state = self
+            .state
+            .lock()
+            .map_err(|_| LoadError::file(&self.file, "a worker stopped while reading"))?;
+        state.next_block(&self.file, used)
+    }
+
+    /// Reads what is left (so the hash covers the whole file): `(sha256 hex, bytes)`.
+    pub fn finish(self) -> Result<(String, u64), LoadError> {
+        let file = self.file;
+        let mut state = self
+            .state
+            .into_inner()
+            .map_err(|_| LoadError::file(&file, "a worker stopped while reading"))?;
+        let mut sink = vec![0u8; 64 * 1024];
+        loop {
+            let n = match state.input.read(&mut sink) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(LoadError::file(&file, format!("cannot read: {e}"))),
+            };
+            if n == 0 {
+                break;
+            }
+            if state.hash {
+                state.hasher.update(&sink[..n]);
+            }
+            state.total += n as u64;
+        }
+        let sha256 = if state.hash {
+            super::source::hex(&state.hasher.finalize())
+        } else {
+            String::new()
+        };
+        Ok((sha256, state.total))
     }
 }
 
-impl SalesReader {
-    /// Waits for the reader thread: `(sha256 hex, bytes)` of the whole file.
-    pub fn finish(self) -> Result<(String, u64), LoadError> {
-        self.reader.join().unwrap_or_else(|_| {
-            Err(LoadError::file(
-                &self.file,
-                "the reader thread stopped unexpectedly",
-            ))
-        })
+impl ReadState {
+    fn next_block(
+        &mut self,
+        file: &str,
+        used: Option<Vec<u8>>,
+    ) -> Result<Option<Block>, LoadError> {
+        loop {
+            while !self.eof && self.pending.len() < BLOCK_SIZE {
+                self.eof = fill(
+                    &mut self.input,
+                    &mut self.pending,
+                    self.hash.then_some(&mut self.hasher),
+                    &mut self.total,
+                    file,
+                )?;
+            }
+            if self.pending.is_empty() {
+                return Ok(None);
+            }
+            // Cut after the last newline outside quotes (or at the end of the file).
+            let (cut, quote_state_at_end, resume) =
+                last_record_end(&self.pending, self.scanned, self.in_quote);
+            let cut = if self.eof {
+                Some(self.pending.len())
+            } else {
+                cut
+            };
+            match cut {
+                Some(cut) if cut > 0 => {
+                    let mut rest = used.unwrap_or_default();
+                    rest.clear();
+                    rest.reserve(BLOCK_SIZE * 2);
+                    rest.extend_from_slice(&self.pending[cut..]);
+                    self.pending.truncate(cut);
+                    let bytes = std::mem::replace(&mut self.pending, rest);
+                    // The cut is outside quotes: scan what stays pending afresh.
+                    self.in_quote = false;
+                    self.scanned = 0;
+                    let first_line = self.line;
+                    self.line += count_lines(&bytes);
+                    return Ok(Some(Block { bytes, first_line }));
+                }
+                _ => {
+                    // A record longer than the buffer: read on.
+                    self.scanned = resume;
+                    self.in_quote = quote_state_at_end;
+                    self.eof = fill(
+                        &mut self.input,
+                        &mut self.pending,
+                        self.hash.then_some(&mut self.hasher),
+                        &mut self.total,
+                        file,
+                    )?;
+                }
+            }
+        }
     }
 }
 
@@ -116,8 +216,8 @@ pub struct SaleLine<'a> {
     pub cost: Decimal,
 }
 
-/// Opens `sales.csv`, reads its header and starts the reader thread.
-pub fn open(source: &DataSource, queue: usize) -> Result<SalesStream, LoadError> {
+/// Opens `sales.csv` and reads its header.
+pub fn open(source: &DataSource) -> Result<SalesStream, LoadError> {
     let file = source.display(SALES_FILE);
     let mut input = source.open(SALES_FILE)?.ok_or_else(|| {
         LoadError::file(&file, "the file does not exist; a data set needs sales.csv")
@@ -134,7 +234,7 @@ pub fn open(source: &DataSource, queue: usize) -> Result<SalesStream, LoadError>
         if eof {
             break buf.len();
         }
-        eof = fill(&mut input, &mut buf, &mut hasher, &mut total, &file)?;
+        eof = fill(&mut input, &mut buf, Some(&mut hasher), &mut total, &file)?;
     };
     if buf.is_empty() {
         return Err(LoadError::file(
@@ -165,100 +265,50 @@ pub fn open(source: &DataSource, queue: usize) -> Result<SalesStream, LoadError>
         header: header.clone(),
     };
     let header_lines = count_lines(&buf[..header_end]);
-    let rest = buf.split_off(header_end);
-    let (tx, rx) = sync_channel::<Block>(queue.max(1));
-    let thread_file = file.clone();
-    let reader = std::thread::Builder::new()
-        .name("sales-reader".into())
-        .spawn(move || -> Result<(String, u64), LoadError> {
-            let mut pending = rest;
-            let mut line = 1 + header_lines;
-            let mut in_quote = false;
-            let mut scanned = 0usize;
-            let mut eof = eof;
-            loop {
-                while !eof && pending.len() < BLOCK_SIZE {
-                    eof = fill(
-                        &mut input,
-                        &mut pending,
-                        &mut hasher,
-                        &mut total,
-                        &thread_file,
-                    )?;
-                }
-                // Find the last newline outside quotes.
-                let (cut, quote_state_at_end, resume) =
-                    last_record_end(&pending, scanned, in_quote);
-                let cut = if eof { Some(pending.len()) } else { cut };
-                match cut {
-                    Some(cut) if cut > 0 => {
-                        let rest = pending.split_off(cut);
-                        let block = std::mem::replace(&mut pending, rest);
-                        let lines = count_lines(&block);
-                        // Quote state at the cut: recompute over what stays pending.
-                        in_quote = false;
-                        scanned = 0;
-                        let first_line = line;
-                        line += lines;
-                        if tx
-                            .send(Block {
-                                bytes: block,
-                                first_line,
-                            })
-                            .is_err()
-                        {
-                            // The consumer stopped (an error elsewhere): just hash the rest.
-                            break;
-                        }
-                    }
-                    _ => {
-                        // A record longer than the buffer: keep reading.
-                        scanned = resume;
-                        in_quote = quote_state_at_end;
-                        if eof {
-                            break;
-                        }
-                        eof = fill(
-                            &mut input,
-                            &mut pending,
-                            &mut hasher,
-                            &mut total,
-                            &thread_file,
-                        )?;
-                    }
-                }
-                if eof && pending.is_empty() {
-                    break;
-                }
-            }
-            drop(tx);
-            let mut sink = vec![0u8; 64 * 1024];
-            loop {
-                let n = input
-                    .read(&mut sink)
-                    .map_err(|e| LoadError::file(&thread_file, format!("cannot read: {e}")))?;
-                if n == 0 {
-                    break;
-                }
-                hasher.update(&sink[..n]);
-                total += n as u64;
-            }
-            Ok((super::source::hex(&hasher.finalize()), total))
-        })
-        .map_err(|e| LoadError::file(&file, format!("cannot start the reader thread: {e}")))?;
+    let pending = buf.split_off(header_end);
     Ok(SalesStream {
         file,
         columns,
-        blocks: rx,
-        reader,
+        state: std::sync::Mutex::new(ReadState {
+            input,
+            hasher,
+            total,
+            pending,
+            line: 1 + header_lines,
+            in_quote: false,
+            scanned: 0,
+            eof,
+            hash: true,
+        }),
     })
+}
+
+/// The latest date found in the first and last 64 KiB of `sales.csv`: a cheap guess at
+/// the file's last sale, right for files sorted by date either way. A wrong guess costs
+/// time, not correctness: the caller checks it against the real last date after the pass.
+pub fn latest_date_near_ends(source: &DataSource, columns: &SalesColumns) -> Option<Date> {
+    const PEEK: usize = 64 * 1024;
+    let (head, tail) = source.ends(SALES_FILE, PEEK)?;
+    let date_in = |line: &[u8]| -> Option<Date> {
+        let field = line.split(|&b| b == b',').nth(columns.date)?;
+        let field = trim(field);
+        let field = field
+            .strip_prefix(b"\"")
+            .and_then(|f| f.strip_suffix(b"\""))
+            .unwrap_or(field);
+        Date::parse_iso_bytes(field)
+    };
+    // The tail's first line may be cut; the head's first line is the header.
+    let head_lines = head.split(|&b| b == b'\n').skip(1);
+    let tail_lines = tail.split(|&b| b == b'\n').skip(1);
+    head_lines.chain(tail_lines).filter_map(date_in).max()
 }
 
 /// Reads more bytes into `buf`; returns true at end of file.
 fn fill(
     input: &mut Box<dyn Read + Send>,
     buf: &mut Vec<u8>,
-    hasher: &mut Sha256,
+    hasher: Option<&mut Sha256>,
     total: &mut u64,
     file: &str,
 ) -> Result<bool, LoadError> {
@@ -272,7 +322,9 @@ fn fill(
         }
     };
     buf.truncate(start + n);
-    hasher.update(&buf[start..]);
+    if let Some(hasher) = hasher {
+        hasher.update(&buf[start..]);
+    }
     *total += n as u64;
     Ok(n == 0)
 }
@@ -334,8 +386,8 @@ pub fn parse_block(
     block: &Block,
     file: &str,
     columns: &SalesColumns,
-    clients: &FxHashMap<String, u32>,
-    managers: &FxHashMap<String, u32>,
+    clients: &IdMap,
+    managers: &IdMap,
     mut each: impl FnMut(&SaleLine<'_>),
 ) -> Result<u64, LoadError> {
     let mut rdr = csv::ReaderBuilder::new()
@@ -344,7 +396,6 @@ pub fn parse_block(
         .from_reader(&block.bytes[..]);
     let mut rec = ByteRecord::new();
     let mut rows = 0u64;
-    let mut counter = LineCounter::default();
     loop {
         let got = rdr.read_byte_record(&mut rec).map_err(|e| {
             let byte = e.position().map(|p| p.byte() as usize).unwrap_or(0);
@@ -358,13 +409,20 @@ pub fn parse_block(
         if !got {
             break;
         }
-        let byte = rec.position().map(|p| p.byte() as usize).unwrap_or(0);
-        let line = block.first_line + counter.line_at(&block.bytes, byte) - 1;
+        // The line number is only needed for a message: count newlines up to the record
+        // then, not for every record.
+        let line = || {
+            let byte = rec.position().map(|p| p.byte() as usize).unwrap_or(0);
+            block.first_line + LineCounter::default().line_at(&block.bytes, byte) - 1
+        };
         if rec.len() == 1 && trim(&rec[0]).is_empty() {
             continue; // a blank line
         }
-        check_width(file, line, &rec, columns.width)?;
-        let col_err = |c: usize, msg: String| LoadError::field(file, line, &columns.header[c], msg);
+        if rec.len() != columns.width {
+            check_width(file, line(), &rec, columns.width)?;
+        }
+        let col_err =
+            |c: usize, msg: String| LoadError::field(file, line(), &columns.header[c], msg);
         let field = |c: usize| trim(&rec[c]);
         let text = |c: usize| -> Result<&str, LoadError> {
             std::str::from_utf8(field(c))
@@ -390,20 +448,27 @@ pub fn parse_block(
                 ),
             )
         })?;
-        let client_id = text(columns.client)?;
-        let client = *clients.get(client_id).ok_or_else(|| {
-            col_err(
-                columns.client,
-                format!("unknown client_id '{client_id}'; it is not in clients.csv"),
-            )
-        })?;
-        let manager_id = text(columns.manager)?;
-        let manager = *managers.get(manager_id).ok_or_else(|| {
-            col_err(
-                columns.manager,
-                format!("unknown manager_id '{manager_id}'; it is not in managers.csv"),
-            )
-        })?;
+        // Ids are looked up as bytes; only an unknown one is decoded, for the message.
+        let client = match clients.get(field(columns.client)) {
+            Some(c) => c,
+            None => {
+                let client_id = text(columns.client)?;
+                return Err(col_err(
+                    columns.client,
+                    format!("unknown client_id '{client_id}'; it is not in clients.csv"),
+                ));
+            }
+        };
+        let manager = match managers.get(field(columns.manager)) {
+            Some(m) => m,
+            None => {
+                let manager_id = text(columns.manager)?;
+                return Err(col_err(
+                    columns.manager,
+                    format!("unknown manager_id '{manager_id}'; it is not in managers.csv"),
+                ));
+            }
+        };
         let line_data = SaleLine {
             date,
             client,

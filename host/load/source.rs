@@ -67,6 +67,37 @@ impl DataSource {
         }
     }
 
+    /// Up to `n` bytes from the start and up to `n` from the end of `name` (the whole file
+    /// twice when it is shorter), or `None` when the file is missing or unreadable.
+    pub fn ends(&self, name: &str, n: usize) -> Option<(Vec<u8>, Vec<u8>)> {
+        fn cut(bytes: &[u8], n: usize) -> (Vec<u8>, Vec<u8>) {
+            let head = &bytes[..n.min(bytes.len())];
+            let tail = &bytes[bytes.len().saturating_sub(n)..];
+            (head.to_vec(), tail.to_vec())
+        }
+        match self {
+            DataSource::Dir(dir) => {
+                use std::io::{Seek, SeekFrom};
+                let mut f = std::fs::File::open(dir.join(name)).ok()?;
+                let len = f.metadata().ok()?.len();
+                let mut head = Vec::new();
+                (&mut f).take(n as u64).read_to_end(&mut head).ok()?;
+                f.seek(SeekFrom::Start(len.saturating_sub(n as u64))).ok()?;
+                let mut tail = Vec::new();
+                f.take(n as u64).read_to_end(&mut tail).ok()?;
+                Some((head, tail))
+            }
+            DataSource::Embedded { files, .. } => files
+                .iter()
+                .find(|(f, _)| *f == name)
+                .map(|(_, bytes)| cut(bytes, n)),
+            DataSource::Memory { files, .. } => files
+                .iter()
+                .find(|(f, _)| f == name)
+                .map(|(_, bytes)| cut(bytes, n)),
+        }
+    }
+
     /// The source files behind a mapped data set (empty otherwise).
     pub fn sources(&self) -> &[InputFile] {
         match self {

@@ -15,6 +15,7 @@ pub use statement::statement_json;
 
 use crate::error::Error;
 use crate::evaluate::RunResult;
+use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
 /// Checks before a run that its outputs can be written: an existing directory is kept
@@ -96,19 +97,54 @@ pub fn render_csvs(result: &RunResult) -> Result<Vec<(String, Vec<u8>)>, Error> 
     ])
 }
 
+/// Renders every output on as many threads as the run used (the files are independent),
+/// then writes them in a fixed order.
 fn write_all(result: &RunResult, dir: &Path) -> Result<(), Error> {
-    let mut written: Vec<(String, Vec<u8>)> = render_csvs(result)?;
-    written.push(("payouts.xlsx".into(), xlsx::payouts_xlsx(result)?));
-    let names = statement::file_names(result)?;
-    for (m, name) in result.managers.iter().zip(&names) {
-        let json = statement_json(result, m);
-        let mut bytes = serde_json::to_vec_pretty(&json).map_err(|e| Error::Output {
-            path: name.clone(),
-            message: e.to_string(),
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(result.threads.max(1))
+        .thread_name(|i| format!("bonusrun-out-{i}"))
+        .build()
+        .map_err(|e| Error::Output {
+            path: dir.display().to_string(),
+            message: format!("cannot start the output threads: {e}"),
         })?;
-        bytes.push(b'\n');
-        written.push((format!("statements/{name}"), bytes));
-    }
+    let written = pool.install(|| render_all(result))?;
+    write_files(result, dir, written)
+}
+
+fn render_all(result: &RunResult) -> Result<Vec<(String, Vec<u8>)>, Error> {
+    let names = statement::file_names(result)?;
+    let ((csvs, workbook), statements) = rayon::join(
+        || rayon::join(|| render_csvs(result), || xlsx::payouts_xlsx(result)),
+        || {
+            result
+                .managers
+                .par_iter()
+                .zip(&names)
+                .map(|(m, name)| {
+                    let json = statement_json(result, m);
+                    let mut bytes =
+                        serde_json::to_vec_pretty(&json).map_err(|e| Error::Output {
+                            path: name.clone(),
+                            message: e.to_string(),
+                        })?;
+                    bytes.push(b'\n');
+                    Ok((format!("statements/{name}"), bytes))
+                })
+                .collect::<Result<Vec<_>, Error>>()
+        },
+    );
+    let mut written = csvs?;
+    written.push(("payouts.xlsx".into(), workbook?));
+    written.extend(statements?);
+    Ok(written)
+}
+
+fn write_files(
+    result: &RunResult,
+    dir: &Path,
+    written: Vec<(String, Vec<u8>)>,
+) -> Result<(), Error> {
     std::fs::create_dir_all(dir.join("statements"))
         .map_err(|e| io_err(&dir.join("statements"), e))?;
     for (name, bytes) in &written {

@@ -83,7 +83,9 @@ impl Context {
 
     /// Adds stage a results and the key-client subtotals they imply.
     pub fn with_decisions(self, decisions: Vec<KeyDecision>) -> Context {
+        use rayon::prelude::*;
         let key_windows: Vec<Windows> = (0..self.facts.managers.len() as u32)
+            .into_par_iter()
             .map(|m| Context::key_windows_for(&self.facts, &decisions, m))
             .collect();
         Context {
@@ -95,16 +97,13 @@ impl Context {
 
     /// Key-client subtotals of one manager, from stage a results.
     pub fn key_windows_for(facts: &Facts, decisions: &[KeyDecision], manager: u32) -> Windows {
-        let mut out: Windows = Default::default();
-        for &a in &facts.managers[manager as usize].accounts {
-            let acc = &facts.accounts[a as usize];
-            if decisions.get(acc.client as usize).is_some_and(|d| d.key) {
-                for (w, win) in out.iter_mut().enumerate() {
-                    win.add(&acc.windows[w]);
-                }
-            }
-        }
-        out
+        let key_accounts: Vec<&crate::facts::Account> = facts.managers[manager as usize]
+            .accounts
+            .iter()
+            .map(|&a| &facts.accounts[a as usize])
+            .filter(|acc| decisions.get(acc.client as usize).is_some_and(|d| d.key))
+            .collect();
+        [0, 1, 2].map(|w| crate::facts::Window::sum(key_accounts.iter().map(|a| &a.windows[w])))
     }
 
     fn decision(&self, client: u32) -> Res<&KeyDecision> {

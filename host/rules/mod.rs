@@ -8,10 +8,12 @@
 pub mod api;
 pub mod engine;
 mod error;
+pub mod native;
 pub mod wasm;
 
 pub use api::{Context, KeyDecision, KpiResult};
 pub use error::RuleError;
+pub use native::{KpiMeasure, NativeRules};
 
 use crate::pack::{RulePack, Script};
 use api::{ClientView, KpisView, ManagerView};
