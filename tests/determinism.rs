@@ -100,3 +100,76 @@ fn generated_million_lines_run_identically_for_1_and_2_threads() {
     assert_eq!(run["counts"]["sales_lines"], 1_000_000);
     assert_eq!(run["counts"]["managers"], 40);
 }
+
+/// The sales pass takes the run period from the file's first and last 64 KiB before reading
+/// it. A file whose latest sales sit in the middle makes that guess wrong: the pass must
+/// notice and read the file again for the right period, giving the same outputs as a file
+/// sorted by date (where the guess is right and one pass is enough).
+#[test]
+fn a_wrong_guess_of_the_period_is_corrected_by_a_second_pass() {
+    let dir = scratch("period-guess");
+    ok(
+        &dir,
+        &[
+            "generate",
+            "--out",
+            "sorted",
+            "--clients",
+            "500",
+            "--managers",
+            "10",
+            "--sales",
+            "100000",
+            "--seed",
+            "5",
+        ],
+    );
+    copy_dir(&dir.join("sorted"), &dir.join("rotated"));
+    // Rotate the lines by half: the file starts in mid-2025 and ends in mid-2025, and its
+    // last quarter (2026-Q2) sits in the middle.
+    let text = read(&dir.join("sorted/sales.csv"));
+    let (header, body) = text.split_once('\n').unwrap();
+    let lines: Vec<&str> = body.lines().collect();
+    let (first, second) = lines.split_at(lines.len() / 2);
+    let rotated: Vec<&str> = second.iter().chain(first).copied().collect();
+    std::fs::write(
+        dir.join("rotated/sales.csv"),
+        format!("{header}\n{}\n", rotated.join("\n")),
+    )
+    .unwrap();
+    assert!(rotated[0].starts_with("2025-") && rotated[rotated.len() - 1].starts_with("2025-"));
+
+    let rules = root().join("rules/romashka");
+    let r = rules.to_str().unwrap();
+    let timed = |data: &str, out: &str| {
+        let o = bonusrun(
+            &dir,
+            &[
+                "run",
+                "--rules",
+                r,
+                "--data",
+                data,
+                "--out",
+                out,
+                "-q",
+                "--timings",
+            ],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let sorted = timed("sorted", "out-sorted");
+    let rotated = timed("rotated", "out-rotated");
+    assert!(!sorted.contains("sales pass again"), "{sorted}");
+    assert!(rotated.contains("sales pass again"), "{rotated}");
+    for f in ["payouts.csv", "kpis.csv", "key_clients.csv"] {
+        assert_eq!(
+            read(&dir.join("out-sorted").join(f)),
+            read(&dir.join("out-rotated").join(f)),
+            "{f}"
+        );
+    }
+    let run = json(&dir.join("out-rotated/run.json"));
+    assert_eq!(run["period"]["run"], "2026-Q2");
+}

@@ -55,6 +55,23 @@ fn bad_number() {
 }
 
 #[test]
+fn sum_beyond_28_digits() {
+    // Each amount is the largest a decimal holds; their sum is not one. An error, not a
+    // panic and not a rounded figure.
+    failing_run(
+        "huge-sum",
+        |p| {
+            edit(
+                &data(p, "sales.csv"),
+                "2026-03-20,C1,M1,P2,Bakery,5,400.00,150.00",
+                "2026-03-20,C1,M1,P2,Bakery,5,400.00,150.00\n2026-03-21,C1,M1,P2,Bakery,1,79228162514264337593543950335,0\n2026-03-22,C1,M1,P2,Bakery,1,79228162514264337593543950335,0",
+            )
+        },
+        &["sales.csv: the sum of the amount column for client C1 with manager M1 in 2026-03 has more than 28 digits"],
+    );
+}
+
+#[test]
 fn bad_date() {
     failing_run(
         "bad-date",
