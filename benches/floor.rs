@@ -608,7 +608,19 @@ fn main() -> ExitCode {
                 };
                 let result = evaluate::run_native(pack, &source, &options, &rules)
                     .map_err(|e| e.to_string())?;
+                let written = std::time::Instant::now();
                 bonusrun::outputs::write_run(&result, out, true).map_err(|e| e.to_string())?;
+                // The same step report as `bonusrun run --timings`.
+                for (step, d) in &result.timings {
+                    eprintln!("timing: {:>9.1} ms  {step}", d.as_secs_f64() * 1000.0);
+                }
+                eprintln!(
+                    "timing: {:>9.1} ms  outputs",
+                    written.elapsed().as_secs_f64() * 1000.0
+                );
+                if let Some(mib) = evaluate::peak_memory_mib() {
+                    eprintln!("timing: peak memory {mib:.1} MiB");
+                }
                 println!("{} managers, total {}", result.managers.len(), result.total);
                 Ok(())
             }
@@ -619,6 +631,9 @@ fn main() -> ExitCode {
                     .map_err(|e| e.to_string())?;
                 let (records, fields) = pool.install(|| parse_only(&source))?;
                 println!("{records} records, {fields} fields");
+                if let Some(mib) = evaluate::peak_memory_mib() {
+                    eprintln!("timing: peak memory {mib:.1} MiB");
+                }
                 Ok(())
             }
             // `cargo bench` with no arguments runs every bench target: nothing to do here.

@@ -1,16 +1,19 @@
-//! Criterion benchmarks of the bonus-run stages on a generated data set (200,000 sales
-//! lines, 2,000 clients, 40 managers): loading and aggregating sales into facts, the whole
-//! run with the bundled Romashka pack, and writing outputs.
+//! Criterion benchmarks of each bonus-run stage on a generated data set (200,000 sales
+//! lines, 2,000 clients, 40 managers) with the Romashka Rhai pack: pack load (Rhai, and WASM
+//! with a warm compile cache when the plugin is built), tables, the sales pass, facts, the
+//! three rule stages (one thread, every client or manager once), outputs, and the whole run
+//! with 1 and 2 threads.
 //!
-//! Run with `cargo bench --bench stages`. End-to-end comparisons at 1M and 10M lines
-//! (DuckDB, native floor) are the subject of the performance issue.
+//! Run with `cargo bench --bench stages`. The end-to-end comparison at 1M and 10M lines
+//! against DuckDB and the native and parse-only floors is `python3 benches/e2e.py`.
 
 use bonusrun::evaluate::{self, RunOptions};
-use bonusrun::facts::{self, Facts};
+use bonusrun::facts::{self, Facts, WindowPlan};
 use bonusrun::generate::{generate, GenerateOptions};
 use bonusrun::load::{self, DataSource};
 use bonusrun::pack::{PackSource, RulePack};
 use bonusrun::period::{MonthIndex, Period};
+use bonusrun::rules::{Context, RuleRunner};
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -52,13 +55,78 @@ fn stages(c: &mut Criterion) {
     group.bench_function("load tables", |b| {
         b.iter(|| load::load_tables(&source).unwrap())
     });
-    group.bench_function("parse and aggregate sales into facts", |b| {
+    let wasm = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("rules/romashka-wasm");
+    if wasm.join("romashka.wasm").exists() {
+        // The first load compiles and caches; the bench measures loads from the cache.
+        let src = PackSource::Dir(wasm);
+        RulePack::load(&src).expect("the WASM pack loads");
+        group.bench_function("pack load, WASM plugin, warm compile cache", |b| {
+            b.iter(|| RulePack::load(&src).unwrap())
+        });
+    }
+    group.bench_function("sales pass (parse and sum into windows)", |b| {
         let data = load::load_tables(&source).unwrap();
         b.iter(|| {
             let stream = load::sales::open(&source).unwrap();
-            let (sales, _) =
-                facts::aggregate(stream, &data, facts::WindowPlan::new(period)).unwrap();
-            Facts::build(&data, sales)
+            facts::aggregate(stream, &data, WindowPlan::new(period)).unwrap()
+        })
+    });
+    let data = Arc::new(load::load_tables(&source).unwrap());
+    let totals = || {
+        let stream = load::sales::open(&source).unwrap();
+        facts::aggregate(stream, &data, WindowPlan::new(period))
+            .unwrap()
+            .0
+    };
+    group.bench_function("facts (clients, managers, company)", |b| {
+        b.iter_batched(
+            totals,
+            |t| Facts::build(&data, t),
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    let facts = Arc::new(Facts::build(&data, totals()));
+    let runner = RuleRunner::new(pack.clone());
+    let script = |code: &bonusrun::pack::StageCode| code.script().expect("a script stage").clone();
+    let (classify, kpis, bonus) = (
+        script(&pack.key_clients),
+        script(&pack.kpis),
+        script(&pack.bonus),
+    );
+    let ctx = Arc::new(Context::new(data.clone(), facts.clone()));
+    let clients = data.clients.len() as u32;
+    let managers = data.managers.len() as u32;
+    group.bench_function("stage key_clients (every client, 1 thread)", |b| {
+        b.iter(|| {
+            (0..clients)
+                .map(|c| runner.classify(&classify, &ctx, c).unwrap().value)
+                .collect::<Vec<_>>()
+        })
+    });
+    let decisions: Vec<_> = (0..clients)
+        .map(|c| runner.classify(&classify, &ctx, c).unwrap().value)
+        .collect();
+    let ctx = Arc::new(Context::new(data.clone(), facts.clone()).with_decisions(decisions));
+    group.bench_function("stage kpis (every manager, 1 thread)", |b| {
+        b.iter(|| {
+            (0..managers)
+                .map(|m| runner.kpis(&kpis, &ctx, m).unwrap().value)
+                .collect::<Vec<_>>()
+        })
+    });
+    let results: Vec<_> = (0..managers)
+        .map(|m| Arc::new(runner.kpis(&kpis, &ctx, m).unwrap().value))
+        .collect();
+    group.bench_function("stage bonus (every manager, 1 thread)", |b| {
+        b.iter(|| {
+            (0..managers)
+                .map(|m| {
+                    runner
+                        .bonus(&bonus, &ctx, m, results[m as usize].clone())
+                        .unwrap()
+                        .value
+                })
+                .collect::<Vec<_>>()
         })
     });
     for threads in [1, 2] {

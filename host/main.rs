@@ -186,6 +186,9 @@ fn try_main(cli: Cli) -> Result<(), Error> {
                     "timing: {:>9.1} ms  total",
                     started.elapsed().as_secs_f64() * 1000.0
                 );
+                if let Some(mib) = bonusrun::evaluate::peak_memory_mib() {
+                    eprintln!("timing: peak memory {mib:.1} MiB");
+                }
             }
             if !args.quiet {
                 print_table(&result);

@@ -465,6 +465,15 @@ fn run_in_pool(
     Ok(result)
 }
 
+/// The process's peak resident memory so far, in MiB (Linux: `VmHWM` of this process's own
+/// address space; `None` elsewhere).
+pub fn peak_memory_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
 /// Wall time per step of a run.
 struct Stopwatch {
     last: Instant,

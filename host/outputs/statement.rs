@@ -5,6 +5,8 @@ use crate::error::Error;
 use crate::evaluate::{ManagerResult, RunResult};
 use crate::facts::{Window, CURRENT, PREVIOUS, YEAR_AGO};
 use crate::money::format_figure;
+use rust_decimal::Decimal;
+use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -23,8 +25,41 @@ pub fn window_json(w: &Window) -> Value {
     })
 }
 
+/// One manager's statement, ready to serialize. The many account lines are plain structs
+/// (serialized straight to text); the few small parts are JSON values.
+#[derive(Serialize)]
+pub struct Statement<'a> {
+    #[serde(flatten)]
+    head: Value,
+    accounts: Vec<AccountLine<'a>>,
+    #[serde(flatten)]
+    tail: Value,
+}
+
+/// One client of the manager in a statement.
+#[derive(Serialize)]
+struct AccountLine<'a> {
+    client_id: &'a str,
+    name: &'a str,
+    key: bool,
+    tier: &'a str,
+    #[serde(serialize_with = "as_text")]
+    revenue: Decimal,
+    #[serde(serialize_with = "as_text")]
+    margin: Decimal,
+    #[serde(serialize_with = "as_text")]
+    revenue_previous: Decimal,
+    #[serde(serialize_with = "as_text")]
+    revenue_year_ago: Decimal,
+}
+
+/// An exact amount as a JSON string, as `Decimal::to_string` writes it.
+fn as_text<S: serde::Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(d)
+}
+
 /// The statement of one manager.
-pub fn statement_json(r: &RunResult, m: &ManagerResult) -> Value {
+pub fn statement_json<'a>(r: &'a RunResult, m: &'a ManagerResult) -> Statement<'a> {
     let cur = &r.pack.currency;
     let mgr = &r.data.managers[m.manager as usize];
     let mf = &r.facts.managers[m.manager as usize];
@@ -35,23 +70,23 @@ pub fn statement_json(r: &RunResult, m: &ManagerResult) -> Value {
         .map(String::as_str)
         .zip(mgr.extras.iter().map(String::as_str))
         .collect();
-    let accounts: Vec<Value> = mf
+    let accounts: Vec<AccountLine> = mf
         .accounts
         .iter()
         .map(|&a| {
             let acc = &r.facts.accounts[a as usize];
             let c = &r.data.clients[acc.client as usize];
             let d = &r.decisions[acc.client as usize];
-            json!({
-                "client_id": c.id,
-                "name": c.name,
-                "key": d.key,
-                "tier": d.tier,
-                "revenue": acc.windows[CURRENT].revenue.to_string(),
-                "margin": acc.windows[CURRENT].margin().to_string(),
-                "revenue_previous": acc.windows[PREVIOUS].revenue.to_string(),
-                "revenue_year_ago": acc.windows[YEAR_AGO].revenue.to_string(),
-            })
+            AccountLine {
+                client_id: &c.id,
+                name: &c.name,
+                key: d.key,
+                tier: &d.tier,
+                revenue: acc.windows[CURRENT].revenue,
+                margin: acc.windows[CURRENT].margin(),
+                revenue_previous: acc.windows[PREVIOUS].revenue,
+                revenue_year_ago: acc.windows[YEAR_AGO].revenue,
+            }
         })
         .collect();
     let kpis: Vec<Value> = m
@@ -94,7 +129,7 @@ pub fn statement_json(r: &RunResult, m: &ManagerResult) -> Value {
         .iter()
         .filter_map(|w| w.strip_prefix(prefix.as_str()))
         .collect();
-    json!({
+    let head = json!({
         "manager": {
             "id": mgr.id,
             "name": mgr.name,
@@ -122,12 +157,18 @@ pub fn statement_json(r: &RunResult, m: &ManagerResult) -> Value {
             "largest_client": largest,
             "largest_client_share": format_figure(mf.largest_client_share, FIGURE_DP),
         },
-        "accounts": accounts,
+    });
+    let tail = json!({
         "kpis": kpis,
         "lines": lines,
         "payout": cur.format(m.payout),
         "warnings": warnings,
-    })
+    });
+    Statement {
+        head,
+        accounts,
+        tail,
+    }
 }
 
 /// File names for the statements: the manager id with characters that are unsafe in file

@@ -766,12 +766,8 @@ fn manager_record(ctx: &Context, idx: u32) -> wit::Manager {
     let m = &ctx.data.managers[idx as usize];
     let f = &ctx.facts.managers[idx as usize];
     let period = ctx.facts.period();
-    let key = |client: u32| {
-        ctx.decisions
-            .get(client as usize)
-            .cloned()
-            .unwrap_or_default()
-    };
+    let no_decision = KeyDecision::default();
+    let key = |client: u32| ctx.decisions.get(client as usize).unwrap_or(&no_decision);
     let accounts = f
         .accounts
         .iter()
@@ -782,7 +778,7 @@ fn manager_record(ctx: &Context, idx: u32) -> wit::Manager {
             wit::Account {
                 client_id: ctx.data.clients[acc.client as usize].id.clone(),
                 key: d.key,
-                tier: d.tier,
+                tier: d.tier.clone(),
                 is_new: cf.first_purchase.is_some_and(|d| period.contains(d)),
                 cur: window(ctx, &acc.windows[CURRENT], CURRENT),
                 prev: window(ctx, &acc.windows[PREVIOUS], PREVIOUS),
