@@ -8,7 +8,7 @@
 
 use super::source::DataSource;
 use super::text::{
-    check_width, find_column, missing_column, parse_header, shown, trim, LineCounter,
+    find_column, missing_column, parse_header, shown, trim, width_error, LineCounter,
 };
 use super::{IdMap, LoadError};
 use crate::money::parse_decimal;
@@ -382,6 +382,10 @@ fn count_lines(buf: &[u8]) -> u64 {
 
 /// Parses every record of `block`, calling `each` for each line; returns the record count.
 /// Stops at the first bad record of the block.
+///
+/// Lines without quotes (nearly all of them in real exports) are split at commas directly;
+/// from the first line with a quote (or a bare CR) on, the rest of the block goes through the
+/// CSV parser, which handles quoted fields and newlines inside them. Both read the same.
 pub fn parse_block(
     block: &Block,
     file: &str,
@@ -390,41 +394,131 @@ pub fn parse_block(
     managers: &IdMap,
     mut each: impl FnMut(&SaleLine<'_>),
 ) -> Result<u64, LoadError> {
+    let reader = RecordReader {
+        file,
+        columns,
+        clients,
+        managers,
+    };
+    let bytes = &block.bytes[..];
+    let mut ranges: Vec<(usize, usize)> = Vec::with_capacity(columns.width + 1);
+    let mut rows = 0u64;
+    let mut pos = 0usize;
+    while pos < bytes.len() {
+        // One pass over the line: commas, its end, and the first quote or CR if any.
+        ranges.clear();
+        let mut start = pos;
+        let mut special = usize::MAX;
+        let mut i = pos;
+        while i < bytes.len() {
+            match bytes[i] {
+                b',' => {
+                    ranges.push((start - pos, i - pos));
+                    start = i + 1;
+                }
+                b'\n' => break,
+                b'"' | b'\r' if special == usize::MAX => special = i,
+                _ => {}
+            }
+            i += 1;
+        }
+        let line_end = i;
+        let content_end = if line_end > start && bytes[line_end - 1] == b'\r' {
+            line_end - 1
+        } else {
+            line_end
+        };
+        if special < content_end {
+            // A quoted field (or a bare CR): the CSV parser reads the rest of the block.
+            let first_line = block.first_line + count_lines(&bytes[..pos]);
+            let more = parse_with_csv(&bytes[pos..], first_line, &reader, &mut each)?;
+            return Ok(rows + more);
+        }
+        let content = &bytes[pos..content_end];
+        ranges.push((start - pos, content.len()));
+        // The line number is only needed for a message: count newlines up to the record
+        // then, not for every record.
+        let line = || block.first_line + count_lines(&bytes[..pos]);
+        let field = |i: usize| {
+            let (a, b) = ranges[i];
+            &content[a..b]
+        };
+        if let Some(sale) = reader.record(field, ranges.len(), line)? {
+            each(&sale);
+            rows += 1;
+        }
+        pos = line_end + 1;
+    }
+    Ok(rows)
+}
+
+/// Parses `bytes` (whole records, the first on line `first_line`) with the CSV parser.
+fn parse_with_csv(
+    bytes: &[u8],
+    first_line: u64,
+    reader: &RecordReader<'_>,
+    each: &mut impl FnMut(&SaleLine<'_>),
+) -> Result<u64, LoadError> {
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(&block.bytes[..]);
+        .from_reader(bytes);
     let mut rec = ByteRecord::new();
     let mut rows = 0u64;
     loop {
         let got = rdr.read_byte_record(&mut rec).map_err(|e| {
             let byte = e.position().map(|p| p.byte() as usize).unwrap_or(0);
-            let line = LineCounter::default().line_at(&block.bytes, byte);
+            let line = LineCounter::default().line_at(bytes, byte);
             LoadError::at(
-                file,
-                block.first_line + line - 1,
+                reader.file,
+                first_line + line - 1,
                 format!("cannot read the record: {e}"),
             )
         })?;
         if !got {
             break;
         }
-        // The line number is only needed for a message: count newlines up to the record
-        // then, not for every record.
         let line = || {
             let byte = rec.position().map(|p| p.byte() as usize).unwrap_or(0);
-            block.first_line + LineCounter::default().line_at(&block.bytes, byte) - 1
+            first_line + LineCounter::default().line_at(bytes, byte) - 1
         };
-        if rec.len() == 1 && trim(&rec[0]).is_empty() {
-            continue; // a blank line
+        if let Some(sale) = reader.record(|i| &rec[i], rec.len(), line)? {
+            each(&sale);
+            rows += 1;
         }
-        if rec.len() != columns.width {
-            check_width(file, line(), &rec, columns.width)?;
+    }
+    Ok(rows)
+}
+
+/// Turns the fields of one record into a [`SaleLine`], or a located error.
+struct RecordReader<'a> {
+    file: &'a str,
+    columns: &'a SalesColumns,
+    clients: &'a IdMap,
+    managers: &'a IdMap,
+}
+
+impl RecordReader<'_> {
+    /// The sale on one record of `n` fields (`field(i)` is field `i`, untrimmed), or `None`
+    /// for a blank line. `line` gives the record's line number, for messages.
+    #[inline]
+    fn record<'r>(
+        &self,
+        field: impl Fn(usize) -> &'r [u8],
+        n: usize,
+        line: impl Fn() -> u64,
+    ) -> Result<Option<SaleLine<'r>>, LoadError> {
+        let (file, columns) = (self.file, self.columns);
+        if n == 1 && trim(field(0)).is_empty() {
+            return Ok(None); // a blank line
+        }
+        if n != columns.width {
+            return Err(width_error(file, line(), n, columns.width));
         }
         let col_err =
             |c: usize, msg: String| LoadError::field(file, line(), &columns.header[c], msg);
-        let field = |c: usize| trim(&rec[c]);
-        let text = |c: usize| -> Result<&str, LoadError> {
+        let field = |c: usize| trim(field(c));
+        let text = |c: usize| -> Result<&'r str, LoadError> {
             std::str::from_utf8(field(c))
                 .map_err(|_| col_err(c, format!("'{}' is not valid UTF-8", shown(field(c)))))
         };
@@ -449,7 +543,7 @@ pub fn parse_block(
             )
         })?;
         // Ids are looked up as bytes; only an unknown one is decoded, for the message.
-        let client = match clients.get(field(columns.client)) {
+        let client = match self.clients.get(field(columns.client)) {
             Some(c) => c,
             None => {
                 let client_id = text(columns.client)?;
@@ -459,7 +553,7 @@ pub fn parse_block(
                 ));
             }
         };
-        let manager = match managers.get(field(columns.manager)) {
+        let manager = match self.managers.get(field(columns.manager)) {
             Some(m) => m,
             None => {
                 let manager_id = text(columns.manager)?;
@@ -469,7 +563,7 @@ pub fn parse_block(
                 ));
             }
         };
-        let line_data = SaleLine {
+        Ok(Some(SaleLine {
             date,
             client,
             manager,
@@ -490,16 +584,93 @@ pub fn parse_block(
                 Some(c) => number(c)?,
                 None => Decimal::ZERO,
             },
-        };
-        each(&line_data);
-        rows += 1;
+        }))
     }
-    Ok(rows)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn columns() -> SalesColumns {
+        let header: Vec<String> = "date,client_id,manager_id,product,category,quantity,amount,cost"
+            .split(',')
+            .map(String::from)
+            .collect();
+        SalesColumns {
+            date: 0,
+            client: 1,
+            manager: 2,
+            product: Some(3),
+            category: Some(4),
+            quantity: Some(5),
+            amount: 6,
+            cost: Some(7),
+            width: header.len(),
+            header,
+        }
+    }
+
+    fn parse(text: &str, first_line: u64) -> Result<Vec<String>, String> {
+        let block = Block {
+            bytes: text.as_bytes().to_vec(),
+            first_line,
+        };
+        let clients: IdMap = [("C1", 0), ("C 2", 1)].into_iter().collect();
+        let managers: IdMap = [("M1", 0)].into_iter().collect();
+        let mut seen = Vec::new();
+        parse_block(&block, "sales.csv", &columns(), &clients, &managers, |l| {
+            seen.push(format!(
+                "{} c{} m{} {}/{} {} {} {}",
+                l.date, l.client, l.manager, l.product, l.category, l.quantity, l.amount, l.cost
+            ))
+        })
+        .map_err(|e| e.to_string())?;
+        Ok(seen)
+    }
+
+    #[test]
+    fn plain_crlf_blank_and_quoted_lines_read_alike() {
+        let text = "2026-01-02,C1,M1,P1,Dairy,1,10.50,4\r\n\
+                    \r\n\
+                    2026-01-03, C1 ,M1,P2,,,-2,0\n\
+                    2026-01-04,\"C 2\",M1,\"P,3\",\"Fro\nzen\",2,7,1\n\
+                    2026-01-05,C1,M1,P4,Dairy,1,1,0";
+        let seen = parse(text, 10).unwrap();
+        assert_eq!(
+            seen,
+            vec![
+                "2026-01-02 c0 m0 P1/Dairy 1 10.50 4",
+                "2026-01-03 c0 m0 P2/ 0 -2 0",
+                "2026-01-04 c1 m0 P,3/Fro\nzen 2 7 1",
+                "2026-01-05 c0 m0 P4/Dairy 1 1 0",
+            ]
+        );
+    }
+
+    #[test]
+    fn errors_name_the_line_on_both_paths() {
+        // Line 12 in a block starting at line 10, before any quote: the comma splitter.
+        let plain = "2026-01-02,C1,M1,P1,Dairy,1,1,0\n\n2026-01-03,C9,M1,P1,Dairy,1,1,0\n";
+        let err = parse(plain, 10).unwrap_err();
+        assert!(
+            err.starts_with("sales.csv:12: column 'client_id': unknown client_id 'C9'"),
+            "{err}"
+        );
+        // The same after a quoted field with a newline inside: the CSV parser.
+        let quoted = "2026-01-02,C1,M1,\"P\n1\",Dairy,1,1,0\n2026-01-03,C1,M1,P1,Dairy,1,x,0\n";
+        let err = parse(quoted, 10).unwrap_err();
+        assert!(
+            err.starts_with("sales.csv:12: column 'amount': found 'x'"),
+            "{err}"
+        );
+        let short = "2026-01-02,C1,M1,P1,Dairy,1,1\r\n";
+        let err = parse(short, 3).unwrap_err();
+        assert!(
+            err.starts_with("sales.csv:3: the row has 7 field(s) but the header has 8"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn record_ends_skip_quoted_newlines() {

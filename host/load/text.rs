@@ -188,16 +188,20 @@ pub(crate) fn check_width(
     expected: usize,
 ) -> Result<(), LoadError> {
     if rec.len() != expected {
-        return Err(LoadError::at(
-            file,
-            line,
-            format!(
-                "the row has {} field(s) but the header has {expected}; a missing or extra delimiter, or an unquoted delimiter inside a value?",
-                rec.len()
-            ),
-        ));
+        return Err(width_error(file, line, rec.len(), expected));
     }
     Ok(())
+}
+
+/// A record with `found` fields where the header has `expected`.
+pub(crate) fn width_error(file: &str, line: u64, found: usize, expected: usize) -> LoadError {
+    LoadError::at(
+        file,
+        line,
+        format!(
+            "the row has {found} field(s) but the header has {expected}; a missing or extra delimiter, or an unquoted delimiter inside a value?"
+        ),
+    )
 }
 
 /// One record of a table, with typed accessors.
