@@ -8,6 +8,7 @@
 //! same whatever the number of threads; accounts and ids are sorted before use.
 
 use super::window::{insert_sorted, ExactSum, Window};
+use super::Account;
 use crate::load::sales::{self, SaleLine, SalesStream};
 use crate::load::{Dataset, IdMap, InputFile, LoadError};
 use crate::period::{Date, Period};
@@ -175,17 +176,6 @@ fn max_opt(a: Option<Date>, b: Option<Date>) -> Option<Date> {
 /// Key of one account's window: (client, manager, window index).
 type WindowKey = (u32, u32, u8);
 
-/// The sales of one client with one manager, as the pass leaves them.
-#[derive(Clone, Debug)]
-pub struct AccountSales {
-    /// Client index.
-    pub client: u32,
-    /// Manager index.
-    pub manager: u32,
-    /// Totals of the run period, the previous period and the year-ago period.
-    pub windows: [Window; 3],
-}
-
 /// Names interned to dense ids, local to one worker until merged.
 #[derive(Default)]
 struct Interner {
@@ -327,7 +317,7 @@ pub struct SalesTotals {
     /// The windows the totals are for.
     pub plan: WindowPlan,
     /// Accounts with sales in at least one window, sorted by (client, manager).
-    pub accounts: Vec<AccountSales>,
+    pub accounts: Vec<Account>,
     /// Per client: the earliest and latest sale before the run period's end.
     pub client_dates: Vec<Option<(Date, Date)>>,
     /// Category names; a category id indexes this list (sorted by name).
@@ -439,13 +429,13 @@ fn finish(p: Partial<'_>, has_cost: bool) -> Result<SalesTotals, (u32, u32, u8, 
     let (prod_names, prod_map) = sorted_names(p.products);
     let mut sums = p.sums;
     sums.sort_unstable_by_key(|(key, _)| *key);
-    let mut accounts: Vec<AccountSales> = Vec::new();
+    let mut accounts: Vec<Account> = Vec::new();
     for ((client, manager, w), sum) in sums {
         if accounts
             .last()
             .is_none_or(|a| (a.client, a.manager) != (client, manager))
         {
-            accounts.push(AccountSales {
+            accounts.push(Account {
                 client,
                 manager,
                 windows: Default::default(),

@@ -8,7 +8,7 @@
 pub mod aggregate;
 mod window;
 
-pub use aggregate::{aggregate, AccountSales, SalesTotals, WindowPlan};
+pub use aggregate::{aggregate, SalesTotals, WindowPlan};
 pub use window::Window;
 
 use crate::load::Dataset;
@@ -107,33 +107,41 @@ impl Facts {
     pub fn build(data: &Dataset, sales: SalesTotals) -> Facts {
         let periods = sales.plan.periods;
         let mut clients: Vec<ClientFacts> = vec![ClientFacts::default(); data.clients.len()];
-        let mut accounts: Vec<Account> = Vec::with_capacity(sales.accounts.len());
         for (c, dates) in clients.iter_mut().zip(&sales.client_dates) {
             c.first_purchase = dates.map(|(first, _)| first);
             c.last_purchase = dates.map(|(_, last)| last);
         }
-        for a in sales.accounts {
-            accounts.push(Account {
-                client: a.client,
-                manager: a.manager,
-                windows: a.windows,
-            });
-        }
-        // Owned clients the owner has not sold to: an empty account, so they stay in view.
-        let present: rustc_hash::FxHashSet<(u32, u32)> =
-            accounts.iter().map(|a| (a.client, a.manager)).collect();
-        for (ci, c) in data.clients.iter().enumerate() {
-            if let Some(owner) = c.owner {
-                if !present.contains(&(ci as u32, owner)) {
-                    accounts.push(Account {
-                        client: ci as u32,
-                        manager: owner,
-                        windows: Default::default(),
-                    });
+        // Accounts come sorted by (client, manager). Owned clients the owner has not sold to
+        // get an empty account, so they stay in view.
+        let sold = sales.accounts;
+        let key = |a: &Account| (a.client, a.manager);
+        let missing: Vec<Account> = data
+            .clients
+            .iter()
+            .enumerate()
+            .filter_map(|(ci, c)| Some((ci as u32, c.owner?)))
+            .filter(|k| sold.binary_search_by_key(k, key).is_err())
+            .map(|(client, manager)| Account {
+                client,
+                manager,
+                windows: Default::default(),
+            })
+            .collect();
+        let accounts: Vec<Account> = if missing.is_empty() {
+            sold
+        } else {
+            // Both lists are sorted: merge them.
+            let mut merged = Vec::with_capacity(sold.len() + missing.len());
+            let mut extra = missing.into_iter().peekable();
+            for a in sold {
+                while let Some(m) = extra.next_if(|m| key(m) < key(&a)) {
+                    merged.push(m);
                 }
+                merged.push(a);
             }
-        }
-        accounts.sort_by_key(|a| (a.client, a.manager));
+            merged.extend(extra);
+            merged
+        };
 
         // Totals per client, manager and company: sums of account windows, in parallel.
         let mut by_manager: Vec<Vec<u32>> = vec![Vec::new(); data.managers.len()];

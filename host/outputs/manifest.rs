@@ -4,6 +4,7 @@
 use crate::evaluate::RunResult;
 use crate::load::source_hex;
 use crate::period::Date;
+use rayon::prelude::*;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -74,7 +75,7 @@ pub(crate) fn run_json(r: &RunResult, outputs: &[(String, Vec<u8>)]) -> Value {
             "warnings": r.warnings.len(),
         },
         "reconciled": true,
-        "outputs": outputs.iter().map(|(name, bytes)| json!({
+        "outputs": outputs.par_iter().map(|(name, bytes)| json!({
             "path": name,
             "sha256": source_hex(&Sha256::digest(bytes)),
         })).collect::<Vec<_>>(),

@@ -108,8 +108,7 @@ fn write_all(result: &RunResult, dir: &Path) -> Result<(), Error> {
             path: dir.display().to_string(),
             message: format!("cannot start the output threads: {e}"),
         })?;
-    let written = pool.install(|| render_all(result))?;
-    write_files(result, dir, written)
+    pool.install(|| write_files(result, dir, render_all(result)?))
 }
 
 fn render_all(result: &RunResult) -> Result<Vec<(String, Vec<u8>)>, Error> {
