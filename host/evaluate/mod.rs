@@ -500,7 +500,7 @@ impl Stopwatch {
 /// Clients per plugin call.
 const CLIENT_BATCH: usize = 512;
 /// Managers per plugin call.
-const MANAGER_BATCH: usize = 32;
+const MANAGER_BATCH: usize = 8;
 
 /// Runs plugin batches of `size` items in parallel and returns one outcome per item, with the
 /// warnings the plugin raised for it.
