@@ -309,7 +309,8 @@ impl<'p> Partial<'p> {
 pub struct SalesTotals {
     /// The windows the totals are for.
     pub plan: WindowPlan,
-    /// Accounts with sales in at least one window, sorted by (client, manager).
+    /// Accounts with sales in at least one window, and each client's owner's account even
+    /// without sales (so owned clients stay in view), sorted by (client, manager).
     pub accounts: Vec<Account>,
     /// Per client: the earliest and latest sale before the run period's end.
     pub client_dates: Vec<Option<(Date, Date)>>,
@@ -393,7 +394,13 @@ pub fn aggregate(
     let has_cost = columns.has_cost();
     let (sha256, bytes) = stream.finish()?;
     let rows = partial.rows;
-    let totals = finish(partial, has_cost).map_err(|(client, manager, w, what)| {
+    let owners: Vec<(u32, u32)> = data
+        .clients
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| Some((i as u32, c.owner?)))
+        .collect();
+    let totals = finish(partial, has_cost, &owners).map_err(|(client, manager, w, what)| {
         LoadError::file(
             file,
             format!(
@@ -417,22 +424,37 @@ pub fn aggregate(
 
 /// Renumbers ids in name order and sorts the accounts: the deterministic form. Fails with
 /// the window key and column of a sum too large for a decimal.
-fn finish(p: Partial<'_>, has_cost: bool) -> Result<SalesTotals, (u32, u32, u8, &'static str)> {
+fn finish(
+    p: Partial<'_>,
+    has_cost: bool,
+    owners: &[(u32, u32)],
+) -> Result<SalesTotals, (u32, u32, u8, &'static str)> {
     let (cat_names, cat_map) = sorted_names(p.categories);
     let (prod_names, prod_map) = sorted_names(p.products);
+    // Sort an index rather than the totals themselves, which are large.
     let mut sums: Vec<(WindowKey, WindowSum)> = p.sums.into_iter().collect();
-    sums.sort_unstable_by_key(|(key, _)| *key);
-    let mut accounts: Vec<Account> = Vec::new();
-    for ((client, manager, w), sum) in sums {
+    let mut order: Vec<u32> = (0..sums.len() as u32).collect();
+    order.sort_unstable_by_key(|&i| sums[i as usize].0);
+    let mut accounts: Vec<Account> = Vec::with_capacity(order.len() + owners.len());
+    let mut owned = owners.iter().copied().peekable();
+    let empty = |(client, manager): (u32, u32)| Account {
+        client,
+        manager,
+        windows: Default::default(),
+    };
+    for i in order {
+        let ((client, manager, w), sum) = std::mem::take(&mut sums[i as usize]);
         if accounts
             .last()
             .is_none_or(|a| (a.client, a.manager) != (client, manager))
         {
-            accounts.push(Account {
-                client,
-                manager,
-                windows: Default::default(),
-            });
+            // Owned clients the owner has not sold to get an empty account, in order.
+            while let Some(o) = owned.next_if(|&o| o <= (client, manager)) {
+                if o != (client, manager) {
+                    accounts.push(empty(o));
+                }
+            }
+            accounts.push(empty((client, manager)));
         }
         if let Some(a) = accounts.last_mut() {
             a.windows[w as usize] = sum
@@ -440,6 +462,7 @@ fn finish(p: Partial<'_>, has_cost: bool) -> Result<SalesTotals, (u32, u32, u8, 
                 .map_err(|what| (client, manager, w, what))?;
         }
     }
+    accounts.extend(owned.map(empty));
     Ok(SalesTotals {
         plan: *p.plan,
         accounts,

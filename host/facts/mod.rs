@@ -111,37 +111,8 @@ impl Facts {
             c.first_purchase = dates.map(|(first, _)| first);
             c.last_purchase = dates.map(|(_, last)| last);
         }
-        // Accounts come sorted by (client, manager). Owned clients the owner has not sold to
-        // get an empty account, so they stay in view.
-        let sold = sales.accounts;
-        let key = |a: &Account| (a.client, a.manager);
-        let missing: Vec<Account> = data
-            .clients
-            .iter()
-            .enumerate()
-            .filter_map(|(ci, c)| Some((ci as u32, c.owner?)))
-            .filter(|k| sold.binary_search_by_key(k, key).is_err())
-            .map(|(client, manager)| Account {
-                client,
-                manager,
-                windows: Default::default(),
-            })
-            .collect();
-        let accounts: Vec<Account> = if missing.is_empty() {
-            sold
-        } else {
-            // Both lists are sorted: merge them.
-            let mut merged = Vec::with_capacity(sold.len() + missing.len());
-            let mut extra = missing.into_iter().peekable();
-            for a in sold {
-                while let Some(m) = extra.next_if(|m| key(m) < key(&a)) {
-                    merged.push(m);
-                }
-                merged.push(a);
-            }
-            merged.extend(extra);
-            merged
-        };
+        // Sorted by (client, manager), owners' accounts included.
+        let accounts = sales.accounts;
 
         // Totals per client, manager and company: sums of account windows, in parallel.
         let mut by_manager: Vec<Vec<u32>> = vec![Vec::new(); data.managers.len()];
