@@ -146,11 +146,21 @@ fn write_files(
 ) -> Result<(), Error> {
     std::fs::create_dir_all(dir.join("statements"))
         .map_err(|e| io_err(&dir.join("statements"), e))?;
-    for (name, bytes) in &written {
-        let path = dir.join(name);
-        std::fs::write(&path, bytes).map_err(|e| io_err(&path, e))?;
-    }
-    let run_json = manifest::run_json(result, &written);
+    // Files are written in parallel, and run.json's hashes are taken meanwhile; a failure
+    // is reported for the first file in order, whatever the thread count.
+    let (writes, run_json) = rayon::join(
+        || {
+            written
+                .par_iter()
+                .map(|(name, bytes)| {
+                    let path = dir.join(name);
+                    std::fs::write(&path, bytes).map_err(|e| io_err(&path, e))
+                })
+                .collect::<Vec<_>>()
+        },
+        || manifest::run_json(result, &written),
+    );
+    writes.into_iter().collect::<Result<(), Error>>()?;
     let mut bytes = serde_json::to_vec_pretty(&run_json).map_err(|e| Error::Output {
         path: "run.json".into(),
         message: e.to_string(),
