@@ -1,13 +1,18 @@
 //! Integration tests: every test runs the real `bonusrun` binary on fixtures whose expected
-//! results are worked out by hand in the test or fixture.
+//! results are worked out by hand in the test or fixture. One module, `native`, calls the
+//! library instead, to check that the benchmarks' native floor pays what the Rhai pack pays.
 
 mod util;
+
+#[path = "../benches/native/romashka.rs"]
+mod native_romashka;
 
 mod determinism;
 mod errors;
 mod exports;
 mod finance;
 mod key_clients;
+mod native;
 mod payouts;
 mod plugins;
 mod runaway;
