@@ -81,11 +81,11 @@ fn stages(c: &mut Criterion) {
     group.bench_function("facts (clients, managers, company)", |b| {
         b.iter_batched(
             totals,
-            |t| Facts::build(&data, t),
+            |t| Facts::build(&data, t).unwrap(),
             criterion::BatchSize::LargeInput,
         )
     });
-    let facts = Arc::new(Facts::build(&data, totals()));
+    let facts = Arc::new(Facts::build(&data, totals()).unwrap());
     let runner = RuleRunner::new(pack.clone());
     let script = |code: &bonusrun::pack::StageCode| code.script().expect("a script stage").clone();
     let (classify, kpis, bonus) = (
@@ -106,7 +106,11 @@ fn stages(c: &mut Criterion) {
     let decisions: Vec<_> = (0..clients)
         .map(|c| runner.classify(&classify, &ctx, c).unwrap().value)
         .collect();
-    let ctx = Arc::new(Context::new(data.clone(), facts.clone()).with_decisions(decisions));
+    let ctx = Arc::new(
+        Context::new(data.clone(), facts.clone())
+            .with_decisions(decisions)
+            .unwrap(),
+    );
     group.bench_function("stage kpis (every manager, 1 thread)", |b| {
         b.iter(|| {
             (0..managers)

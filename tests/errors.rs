@@ -72,6 +72,22 @@ fn sum_beyond_28_digits() {
 }
 
 #[test]
+fn client_total_beyond_28_digits() {
+    // Each account's sum fits a decimal; the client's, over two managers, does not.
+    failing_run(
+        "huge-client-sum",
+        |p| {
+            edit(
+                &data(p, "sales.csv"),
+                "2026-03-20,C1,M1,P2,Bakery,5,400.00,150.00",
+                "2026-03-20,C1,M1,P2,Bakery,5,400.00,150.00\n2026-03-21,C1,M1,P2,Bakery,1,50000000000000000000000000000,0\n2026-03-22,C1,M2,P2,Bakery,1,50000000000000000000000000000,0",
+            )
+        },
+        &["sales.csv: the sum of the amount column for client C1 in 2026-03 has more than 28 digits"],
+    );
+}
+
+#[test]
 fn bad_date() {
     failing_run(
         "bad-date",

@@ -77,6 +77,8 @@ pub struct RunResult {
     pub threads: usize,
     /// Stage a result per client.
     pub decisions: Vec<KeyDecision>,
+    /// Key-client subtotals per manager (run, previous and year-ago periods).
+    pub key_windows: Vec<crate::facts::Windows>,
     /// Per manager, in `managers.csv` order.
     pub managers: Vec<ManagerResult>,
     /// Sum of all payouts.
@@ -233,7 +235,10 @@ fn run_in_pool(
     inputs.extend(source.sources().iter().cloned());
     inputs.sort_by(|a, b| a.name.cmp(&b.name));
     let data = Arc::new(data);
-    let facts = Arc::new(Facts::build(&data, sales));
+    let facts = Arc::new(
+        Facts::build(&data, sales)
+            .map_err(|m| LoadError::file(&source.display(load::sales::SALES_FILE), m))?,
+    );
     clock.lap("facts");
     let runner = RuleRunner::new(pack.clone());
     let shared = Arc::new(HostShared::new(
@@ -252,11 +257,7 @@ fn run_in_pool(
             let mut warnings = Vec::new();
             rules
                 .classify(&ctx, i as u32, &mut warnings)
-                .map(|value| Outcome {
-                    value,
-                    warnings,
-                    trace: Vec::new(),
-                })
+                .map(|value| native_outcome(value, warnings))
                 .map_err(|m| {
                     native_error(
                         &pack,
@@ -286,7 +287,8 @@ fn run_in_pool(
     let ctx = Arc::new(
         Arc::try_unwrap(ctx)
             .unwrap_or_else(|shared| Context::new(shared.data.clone(), shared.facts.clone()))
-            .with_decisions(decisions.clone()),
+            .with_decisions(decisions.clone())
+            .map_err(|m| LoadError::file(&source.display(load::sales::SALES_FILE), m))?,
     );
 
     clock.lap("stage key_clients");
@@ -311,11 +313,7 @@ fn run_in_pool(
                     .map_err(fail)?;
                 value.push(make_kpi(decl, m.value, m.target, m.attainment, m.note).map_err(fail)?);
             }
-            Ok::<_, Error>(Outcome {
-                value,
-                warnings,
-                trace: Vec::new(),
-            })
+            Ok::<_, Error>(native_outcome(value, warnings))
         })?,
         (None, StageCode::Script(s)) => first_error_in_order(n_managers, |i| {
             runner.kpis(s, &ctx, i as u32).map_err(Error::from)
@@ -378,11 +376,7 @@ fn run_in_pool(
                 check_line_kpi(&pack, l.kpi.as_deref())
                     .map_err(|m| fail(format!("payout line {}: {m}", n + 1)))?;
             }
-            Ok::<_, Error>(Outcome {
-                value,
-                warnings,
-                trace: Vec::new(),
-            })
+            Ok::<_, Error>(native_outcome(value, warnings))
         })?,
         (None, StageCode::Script(s)) => first_error_in_order(n_managers, |i| {
             runner
@@ -452,6 +446,7 @@ fn run_in_pool(
         facts,
         threads,
         decisions,
+        key_windows: ctx.key_windows.clone(),
         managers,
         total,
         warnings,
@@ -537,6 +532,15 @@ fn batched<T: Send>(
         );
     }
     Ok(items)
+}
+
+/// What a native stage returned: no decision-table trace (native code does its own lookups).
+fn native_outcome<T>(value: T, warnings: Vec<String>) -> Outcome<T> {
+    Outcome {
+        value,
+        warnings,
+        trace: Vec::new(),
+    }
 }
 
 fn client_subject(data: &Dataset, i: usize) -> String {

@@ -7,7 +7,7 @@
 //! step is exact and order-free (decimal sums, set unions, min and max), so the result is the
 //! same whatever the number of threads; accounts and ids are sorted before use.
 
-use super::window::{insert_sorted, ExactSum, Window};
+use super::window::{decimals, insert_sorted, max_opt, min_opt, ExactSum, SumTooLarge, Window};
 use super::Account;
 use crate::load::sales::{self, SaleLine, SalesStream};
 use crate::load::{Dataset, IdMap, InputFile, LoadError};
@@ -142,13 +142,14 @@ impl WindowSum {
     }
 
     /// The window, or the name of a sum too large for a decimal.
-    fn into_window(self, cat_map: &[u32], prod_map: &[u32]) -> Result<Window, &'static str> {
-        let exact = |sum: ExactSum, name: &'static str| sum.to_decimal().ok_or(name);
+    fn into_window(self, cat_map: &[u32], prod_map: &[u32]) -> Result<Window, SumTooLarge> {
+        let [revenue, cost, quantity, returns] =
+            decimals([self.revenue, self.cost, self.quantity, self.returns])?;
         Ok(Window {
-            revenue: exact(self.revenue, "amount")?,
-            cost: exact(self.cost, "cost")?,
-            quantity: exact(self.quantity, "quantity")?,
-            returns: exact(self.returns, "returned amount")?,
+            revenue,
+            cost,
+            quantity,
+            returns,
             lines: self.lines,
             return_lines: self.return_lines,
             categories: self.categories.mapped(cat_map),
@@ -156,20 +157,6 @@ impl WindowSum {
             first: self.first,
             last: self.last,
         })
-    }
-}
-
-fn min_opt(a: Option<Date>, b: Option<Date>) -> Option<Date> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
-fn max_opt(a: Option<Date>, b: Option<Date>) -> Option<Date> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.max(b)),
-        (a, b) => a.or(b),
     }
 }
 
@@ -401,15 +388,11 @@ pub fn aggregate(
         .filter_map(|(i, c)| Some((i as u32, c.owner?)))
         .collect();
     let totals = finish(partial, has_cost, &owners).map_err(|(client, manager, w, what)| {
-        LoadError::file(
-            file,
-            format!(
-                "the sum of the {what} column for client {} with manager {} in {} has more than 28 digits, the most a decimal holds",
-                data.clients[client as usize].id,
-                data.managers[manager as usize].id,
-                plan.periods[w as usize],
-            ),
-        )
+        let whose = format!(
+            "client {} with manager {}",
+            data.clients[client as usize].id, data.managers[manager as usize].id
+        );
+        LoadError::file(file, what.message(&whose, plan.periods[w as usize]))
     })?;
     Ok((
         totals,
@@ -428,7 +411,7 @@ fn finish(
     p: Partial<'_>,
     has_cost: bool,
     owners: &[(u32, u32)],
-) -> Result<SalesTotals, (u32, u32, u8, &'static str)> {
+) -> Result<SalesTotals, (u32, u32, u8, SumTooLarge)> {
     let (cat_names, cat_map) = sorted_names(p.categories);
     let (prod_names, prod_map) = sorted_names(p.products);
     // Sort an index rather than the totals themselves, which are large.

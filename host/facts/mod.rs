@@ -104,7 +104,9 @@ fn ratio(part: Decimal, whole: Decimal) -> Decimal {
 
 impl Facts {
     /// Builds the facts of the run period from the per-account totals of one sales pass.
-    pub fn build(data: &Dataset, sales: SalesTotals) -> Facts {
+    /// Fails with a message when a client's, manager's or the company's total does not fit a
+    /// decimal (the first in file order, whatever the thread count).
+    pub fn build(data: &Dataset, sales: SalesTotals) -> Result<Facts, String> {
         let periods = sales.plan.periods;
         let mut clients: Vec<ClientFacts> = vec![ClientFacts::default(); data.clients.len()];
         for (c, dates) in clients.iter_mut().zip(&sales.client_dates) {
@@ -115,30 +117,50 @@ impl Facts {
         let accounts = sales.accounts;
 
         // Totals per client, manager and company: sums of account windows, in parallel.
+        let all = &accounts;
         let mut by_manager: Vec<Vec<u32>> = vec![Vec::new(); data.managers.len()];
         for (ai, a) in accounts.iter().enumerate() {
             by_manager[a.manager as usize].push(ai as u32);
         }
-        let sum_of = |ids: &[u32], w: usize| {
-            Window::sum(ids.iter().map(|&a| &accounts[a as usize].windows[w]))
-        };
-        let mut managers: Vec<ManagerFacts> = by_manager
+        let managers: Vec<Result<ManagerFacts, String>> = by_manager
             .into_par_iter()
-            .map(|ids| ManagerFacts {
-                windows: [0, 1, 2].map(|w| sum_of(&ids, w)),
-                accounts: ids,
-                ..ManagerFacts::default()
+            .enumerate()
+            .map(|(mi, ids)| {
+                let windows = windows_of(
+                    &periods,
+                    || format!("manager {}", data.managers[mi].id),
+                    |w| ids.iter().map(move |&a| &all[a as usize].windows[w]),
+                )?;
+                Ok(ManagerFacts {
+                    windows,
+                    accounts: ids,
+                    ..ManagerFacts::default()
+                })
             })
             .collect();
-        clients.par_iter_mut().enumerate().for_each(|(ci, c)| {
-            let start = accounts.partition_point(|a| (a.client as usize) < ci);
-            let end = accounts.partition_point(|a| (a.client as usize) <= ci);
-            let mine = &accounts[start..end];
-            c.windows = [0, 1, 2].map(|w| Window::sum(mine.iter().map(|a| &a.windows[w])));
-        });
+        let mut managers = managers.into_iter().collect::<Result<Vec<_>, _>>()?;
+        let client_sums: Vec<Result<(), String>> = clients
+            .par_iter_mut()
+            .enumerate()
+            .map(|(ci, c)| {
+                let start = accounts.partition_point(|a| (a.client as usize) < ci);
+                let end = accounts.partition_point(|a| (a.client as usize) <= ci);
+                let mine = &accounts[start..end];
+                c.windows = windows_of(
+                    &periods,
+                    || format!("client {}", data.clients[ci].id),
+                    |w| mine.iter().map(move |a| &a.windows[w]),
+                )?;
+                Ok(())
+            })
+            .collect();
+        client_sums.into_iter().collect::<Result<(), _>>()?;
         // Every account has one manager, so the company is the sum of the managers.
-        let company: Windows =
-            [0, 1, 2].map(|w| Window::sum(managers.iter().map(|m| &m.windows[w])));
+        let company = windows_of(
+            &periods,
+            || "the company".to_string(),
+            |w| managers.iter().map(move |m| &m.windows[w]),
+        )?;
         for (ci, c) in clients.iter_mut().enumerate() {
             c.revenue_share = ratio(c.windows[CURRENT].revenue, company[CURRENT].revenue);
             c.margin_share = ratio(c.windows[CURRENT].margin(), company[CURRENT].margin());
@@ -163,7 +185,7 @@ impl Facts {
                 m.largest_client_share = ratio(rev, m.windows[CURRENT].revenue);
             }
         }
-        Facts {
+        Ok(Facts {
             periods,
             clients,
             accounts,
@@ -173,13 +195,26 @@ impl Facts {
             products: sales.products,
             rows: sales.rows,
             date_range: sales.first_date.zip(sales.last_date),
-        }
+        })
     }
 
     /// The run period.
     pub fn period(&self) -> Period {
         self.periods[CURRENT]
     }
+}
+
+/// The three windows of one client, manager or the company: each the sum of `part(w)`.
+fn windows_of<'a, I: Iterator<Item = &'a Window>>(
+    periods: &[Period; 3],
+    whose: impl Fn() -> String,
+    part: impl Fn(usize) -> I,
+) -> Result<Windows, String> {
+    let mut out: Windows = Default::default();
+    for (w, window) in out.iter_mut().enumerate() {
+        *window = Window::sum(part(w)).map_err(|e| e.message(&whose(), periods[w]))?;
+    }
+    Ok(out)
 }
 
 /// The manager with the most run-period revenue with `client`; else the one who sold to it

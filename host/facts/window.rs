@@ -37,7 +37,8 @@ impl Window {
 
     /// The sum of many windows: totals added, category and product sets united. Linear in
     /// the ids, where adding windows one by one re-merges the growing sets each time.
-    pub fn sum<'a>(windows: impl IntoIterator<Item = &'a Window>) -> Window {
+    /// Fails, naming the column, when a total does not fit a decimal.
+    pub fn sum<'a>(windows: impl IntoIterator<Item = &'a Window>) -> Result<Window, SumTooLarge> {
         let mut out = Window::default();
         let mut sums = [ExactSum::default(); 4];
         let mut categories = IdBits::default();
@@ -56,22 +57,10 @@ impl Window {
             categories.extend(&w.categories);
             products.extend(&w.products);
         }
-        // A sum past 28 digits cannot be a decimal: it saturates rather than panics (the
-        // sales pass already refuses such sums for one account).
-        let [revenue, cost, quantity, returns] = sums.map(|s| {
-            s.to_decimal().unwrap_or(if s.mantissa < 0 {
-                Decimal::MIN
-            } else {
-                Decimal::MAX
-            })
-        });
-        out.revenue = revenue;
-        out.cost = cost;
-        out.quantity = quantity;
-        out.returns = returns;
+        [out.revenue, out.cost, out.quantity, out.returns] = decimals(sums)?;
         out.categories = categories.into_sorted();
         out.products = products.into_sorted();
-        out
+        Ok(out)
     }
 
     /// Adds another window.
@@ -191,14 +180,38 @@ impl IdBits {
     }
 }
 
-fn min_opt(a: Option<Date>, b: Option<Date>) -> Option<Date> {
+/// A total that does not fit a decimal (28 digits): the sales column it sums.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SumTooLarge(pub &'static str);
+
+impl SumTooLarge {
+    /// The message, for the totals of `whose` (e.g. `client C1 with manager M1`) in `period`.
+    pub fn message(self, whose: &str, period: impl std::fmt::Display) -> String {
+        format!(
+            "the sum of the {} column for {whose} in {period} has more than 28 digits, the most a decimal holds",
+            self.0
+        )
+    }
+}
+
+/// Exact sums of amount, cost, quantity and returns as decimals.
+pub(crate) fn decimals(sums: [ExactSum; 4]) -> Result<[Decimal; 4], SumTooLarge> {
+    let columns = ["amount", "cost", "quantity", "returned amount"];
+    let mut out = [Decimal::ZERO; 4];
+    for ((d, sum), column) in out.iter_mut().zip(sums).zip(columns) {
+        *d = sum.to_decimal().ok_or(SumTooLarge(column))?;
+    }
+    Ok(out)
+}
+
+pub(crate) fn min_opt(a: Option<Date>, b: Option<Date>) -> Option<Date> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
 }
 
-fn max_opt(a: Option<Date>, b: Option<Date>) -> Option<Date> {
+pub(crate) fn max_opt(a: Option<Date>, b: Option<Date>) -> Option<Date> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
@@ -297,7 +310,7 @@ mod tests {
             ..Window::default()
         };
         let parts = [w(10, vec![1, 70, 200]), w(-3, vec![]), w(5, vec![0, 1, 64])];
-        let sum = Window::sum(&parts);
+        let sum = Window::sum(&parts).unwrap();
         let mut one_by_one = Window::default();
         for p in &parts {
             one_by_one.add(p);
@@ -305,7 +318,12 @@ mod tests {
         assert_eq!(sum, one_by_one);
         assert_eq!(sum.categories, vec![0, 1, 64, 70, 200]);
         assert_eq!(sum.revenue, Decimal::from(12));
-        assert_eq!(Window::sum([]), Window::default());
+        assert_eq!(Window::sum([]), Ok(Window::default()));
+        let huge = Window {
+            revenue: Decimal::MAX,
+            ..Window::default()
+        };
+        assert_eq!(Window::sum([&huge, &huge]), Err(SumTooLarge("amount")));
     }
 
     #[test]

@@ -119,7 +119,7 @@ pub fn statement_json<'a>(r: &'a RunResult, m: &'a ManagerResult) -> Statement<'
             })
         })
         .collect();
-    let key_windows = crate::rules::Context::key_windows_for(&r.facts, &r.decisions, m.manager);
+    let key_windows = &r.key_windows[m.manager as usize];
     let largest = mf
         .largest_client
         .map(|c| r.data.clients[c as usize].id.clone());

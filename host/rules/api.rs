@@ -81,29 +81,46 @@ impl Context {
         }
     }
 
-    /// Adds stage a results and the key-client subtotals they imply.
-    pub fn with_decisions(self, decisions: Vec<KeyDecision>) -> Context {
+    /// Adds stage a results and the key-client subtotals they imply. Fails with a message
+    /// when a subtotal does not fit a decimal (the first manager in file order).
+    pub fn with_decisions(self, decisions: Vec<KeyDecision>) -> Result<Context, String> {
         use rayon::prelude::*;
-        let key_windows: Vec<Windows> = (0..self.facts.managers.len() as u32)
+        let key_windows: Vec<Result<Windows, String>> = (0..self.facts.managers.len() as u32)
             .into_par_iter()
-            .map(|m| Context::key_windows_for(&self.facts, &decisions, m))
+            .map(|m| Context::key_windows_for(&self.data, &self.facts, &decisions, m))
             .collect();
-        Context {
+        let key_windows = key_windows.into_iter().collect::<Result<_, _>>()?;
+        Ok(Context {
             decisions,
             key_windows,
             ..self
-        }
+        })
     }
 
     /// Key-client subtotals of one manager, from stage a results.
-    pub fn key_windows_for(facts: &Facts, decisions: &[KeyDecision], manager: u32) -> Windows {
+    fn key_windows_for(
+        data: &Dataset,
+        facts: &Facts,
+        decisions: &[KeyDecision],
+        manager: u32,
+    ) -> Result<Windows, String> {
         let key_accounts: Vec<&crate::facts::Account> = facts.managers[manager as usize]
             .accounts
             .iter()
             .map(|&a| &facts.accounts[a as usize])
             .filter(|acc| decisions.get(acc.client as usize).is_some_and(|d| d.key))
             .collect();
-        [0, 1, 2].map(|w| crate::facts::Window::sum(key_accounts.iter().map(|a| &a.windows[w])))
+        let mut out: Windows = Default::default();
+        for (w, window) in out.iter_mut().enumerate() {
+            *window = Window::sum(key_accounts.iter().map(|a| &a.windows[w])).map_err(|e| {
+                let whose = format!(
+                    "the key clients of manager {}",
+                    data.managers[manager as usize].id
+                );
+                e.message(&whose, facts.periods[w])
+            })?;
+        }
+        Ok(out)
     }
 
     fn decision(&self, client: u32) -> Res<&KeyDecision> {
