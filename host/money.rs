@@ -126,45 +126,25 @@ pub fn parse_decimal(text: &[u8]) -> Option<Decimal> {
     if digits.is_empty() {
         return None;
     }
-    // Up to 18 digits fit a u64 without overflow checks: the common case, done quickly.
-    if digits.len() <= 19 {
-        let mut mantissa: u64 = 0;
-        let mut scale: u32 = 0;
-        let mut seen_dot = false;
-        let mut seen_digit = false;
-        for &c in digits {
-            match c {
-                b'0'..=b'9' => {
-                    seen_digit = true;
-                    mantissa = mantissa * 10 + u64::from(c - b'0');
-                    scale += u32::from(seen_dot);
-                }
-                b'.' if !seen_dot => seen_dot = true,
-                _ => return None,
-            }
-        }
-        if !seen_digit {
-            return None;
-        }
-        let mut d = Decimal::from(mantissa);
-        d.set_scale(scale).ok()?;
-        d.set_sign_negative(negative && mantissa != 0);
-        return Some(d);
-    }
-    let mut mantissa: i128 = 0;
+    // One pass into a u128, which holds 38 digits without overflow checks; leading zeros do
+    // not count towards them.
+    let mut mantissa: u128 = 0;
     let mut scale: u32 = 0;
+    let mut significant: u32 = 0;
     let mut seen_dot = false;
     let mut seen_digit = false;
     for &c in digits {
         match c {
             b'0'..=b'9' => {
                 seen_digit = true;
-                mantissa = mantissa
-                    .checked_mul(10)?
-                    .checked_add(i128::from(c - b'0'))?;
-                if seen_dot {
-                    scale += 1;
+                if mantissa != 0 || c != b'0' {
+                    significant += 1;
+                    if significant > 38 {
+                        return None;
+                    }
                 }
+                mantissa = mantissa * 10 + u128::from(c - b'0');
+                scale += u32::from(seen_dot);
             }
             b'.' if !seen_dot => seen_dot = true,
             _ => return None,
@@ -173,8 +153,8 @@ pub fn parse_decimal(text: &[u8]) -> Option<Decimal> {
     if !seen_digit || scale > 28 || mantissa > 79_228_162_514_264_337_593_543_950_335 {
         return None;
     }
-    let m = if negative { -mantissa } else { mantissa };
-    Decimal::try_from_i128_with_scale(m, scale).ok()
+    let m = mantissa as i128;
+    Decimal::try_from_i128_with_scale(if negative { -m } else { m }, scale).ok()
 }
 
 #[cfg(test)]
@@ -213,7 +193,7 @@ mod tests {
         assert_eq!(parse_decimal(b".5"), Some(d("0.5")));
         assert_eq!(parse_decimal(b"+7."), Some(d("7")));
         assert_eq!(parse_decimal(b"-0.00"), Some(d("0.00")));
-        // 19 digits take the quick path, 20 the wide one; both are exact.
+        // Long figures, leading zeros and the smallest step are exact.
         assert_eq!(
             parse_decimal(b"9999999999999999999"),
             Some(d("9999999999999999999"))
@@ -225,6 +205,15 @@ mod tests {
         assert_eq!(
             parse_decimal(b"0.0000000000000000000000000001"),
             Some(d("0.0000000000000000000000000001"))
+        );
+        assert_eq!(
+            parse_decimal(b"0000000000000000000000000000000000000000042.5"),
+            Some(d("42.5"))
+        );
+        assert_eq!(parse_decimal(b"79228162514264337593543950336"), None);
+        assert_eq!(
+            parse_decimal(b"1234567890123456789012345678901234567890"),
+            None
         );
         for bad in [
             &b""[..],

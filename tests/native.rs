@@ -9,6 +9,7 @@ use bonusrun::evaluate::{self, RunOptions};
 use bonusrun::load::DataSource;
 use bonusrun::outputs::render_csvs;
 use bonusrun::pack::{PackSource, RulePack};
+use bonusrun::rules::{Context, KeyDecision, KpiMeasure, KpiResult, NativeRules, RawLine};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -61,4 +62,59 @@ fn native_rules_match_the_rhai_pack_on_generated_data() {
         ],
     );
     same_results(&dir.join("data"));
+}
+
+/// The Romashka rules, except that classifying one client fails.
+struct FailsOn(&'static str, Romashka);
+
+impl NativeRules for FailsOn {
+    fn classify(
+        &self,
+        ctx: &Context,
+        client: u32,
+        warnings: &mut Vec<String>,
+    ) -> Result<KeyDecision, String> {
+        if ctx.data.clients[client as usize].id == self.0 {
+            return Err("no market rating for this client".into());
+        }
+        self.1.classify(ctx, client, warnings)
+    }
+
+    fn kpi(
+        &self,
+        ctx: &Context,
+        manager: u32,
+        kpi: &str,
+        warnings: &mut Vec<String>,
+    ) -> Result<KpiMeasure, String> {
+        self.1.kpi(ctx, manager, kpi, warnings)
+    }
+
+    fn bonus(
+        &self,
+        ctx: &Context,
+        manager: u32,
+        kpis: &[KpiResult],
+        warnings: &mut Vec<String>,
+    ) -> Result<Vec<RawLine>, String> {
+        self.1.bonus(ctx, manager, kpis, warnings)
+    }
+}
+
+#[test]
+fn a_failing_native_rule_names_stage_function_and_client() {
+    let pack = Arc::new(RulePack::load(&PackSource::Dir(root().join("rules/romashka"))).unwrap());
+    let source = DataSource::Dir(root().join("rules/romashka/data"));
+    let rules = FailsOn("C0002", Romashka::new(pack.clone()).unwrap());
+    let options = RunOptions {
+        period: None,
+        threads: Some(2),
+    };
+    let Err(err) = evaluate::run_native(pack, &source, &options, &rules) else {
+        panic!("the run should fail");
+    };
+    assert_eq!(
+        err.to_string(),
+        "rule error: native rules: in function 'classify' (stage key_clients, pack 'romashka') for client C0002: no market rating for this client"
+    );
 }

@@ -138,6 +138,18 @@ impl SalesStream {
 }
 
 impl ReadState {
+    /// Appends the next bytes of the file to `pending`, hashing them.
+    fn read_more(&mut self, file: &str) -> Result<(), LoadError> {
+        self.eof = fill(
+            &mut self.input,
+            &mut self.pending,
+            self.hash.then_some(&mut self.hasher),
+            &mut self.total,
+            file,
+        )?;
+        Ok(())
+    }
+
     fn next_block(
         &mut self,
         file: &str,
@@ -145,13 +157,7 @@ impl ReadState {
     ) -> Result<Option<Block>, LoadError> {
         loop {
             while !self.eof && self.pending.len() < BLOCK_SIZE {
-                self.eof = fill(
-                    &mut self.input,
-                    &mut self.pending,
-                    self.hash.then_some(&mut self.hasher),
-                    &mut self.total,
-                    file,
-                )?;
+                self.read_more(file)?;
             }
             if self.pending.is_empty() {
                 return Ok(None);
@@ -183,13 +189,7 @@ impl ReadState {
                     // A record longer than the buffer: read on.
                     self.scanned = resume;
                     self.in_quote = quote_state_at_end;
-                    self.eof = fill(
-                        &mut self.input,
-                        &mut self.pending,
-                        self.hash.then_some(&mut self.hasher),
-                        &mut self.total,
-                        file,
-                    )?;
+                    self.read_more(file)?;
                 }
             }
         }
