@@ -15,10 +15,11 @@ pub mod sales;
 
 pub use ids::IdMap;
 
-pub(crate) use text::LineCounter;
+pub use text::DEFAULT_MAX_FIELD_BYTES;
+pub(crate) use text::{check_fields, check_line_ends, LineCounter};
 
 pub use source::{hex as source_hex, DataSource, InputFile};
-pub use tables::{load_tables, Client, Contract, Dataset, Manager, Plan};
+pub use tables::{load_tables, load_tables_with, Client, Contract, Dataset, Manager, Plan};
 
 use std::fmt;
 

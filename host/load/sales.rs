@@ -36,6 +36,8 @@ pub struct SalesColumns {
     cost: Option<usize>,
     width: usize,
     header: Vec<String>,
+    /// The largest field, in bytes.
+    max_field: usize,
 }
 
 impl SalesColumns {
@@ -77,9 +79,13 @@ struct ReadState {
     /// Line number of the first line in `pending`.
     line: u64,
     in_quote: bool,
+    /// Where the quoted field open at `scanned` began, when `in_quote`.
+    quote_at: usize,
     scanned: usize,
     eof: bool,
     hash: bool,
+    max_field: usize,
+    width: usize,
 }
 
 impl SalesStream {
@@ -163,12 +169,18 @@ impl ReadState {
                 return Ok(None);
             }
             // Cut after the last newline outside quotes (or at the end of the file).
-            let (cut, quote_state_at_end, resume) =
-                last_record_end(&self.pending, self.scanned, self.in_quote);
+            let scan = last_record_end(&self.pending, self.scanned, self.in_quote, self.eof);
+            let quote_at = match scan.quote_at {
+                Some(at) => at,
+                None => self.quote_at,
+            };
+            if self.eof && scan.in_quote {
+                return Err(self.field_error(file, quote_at, true));
+            }
             let cut = if self.eof {
                 Some(self.pending.len())
             } else {
-                cut
+                scan.cut
             };
             match cut {
                 Some(cut) if cut > 0 => {
@@ -186,13 +198,28 @@ impl ReadState {
                     return Ok(Some(Block { bytes, first_line }));
                 }
                 _ => {
-                    // A record longer than the buffer: read on.
-                    self.scanned = resume;
-                    self.in_quote = quote_state_at_end;
+                    // One record longer than the buffer: read on, up to the field limit
+                    // (a quote that never closes would otherwise take the whole file).
+                    if scan.in_quote && self.pending.len() - quote_at > self.max_field {
+                        return Err(self.field_error(file, quote_at, false));
+                    }
+                    if self.pending.len() > self.max_field.saturating_mul(self.width.max(1)) {
+                        return Err(self.field_error(file, 0, false));
+                    }
+                    self.scanned = scan.resume;
+                    self.in_quote = scan.in_quote;
+                    self.quote_at = quote_at;
                     self.read_more(file)?;
                 }
             }
         }
+    }
+
+    /// A quoted field that never closes, or one past the size limit, starting at byte `at`
+    /// of what is pending.
+    fn field_error(&self, file: &str, at: usize, unclosed: bool) -> LoadError {
+        let line = self.line + count_lines(&self.pending[..at.min(self.pending.len())]);
+        super::text::field_error(file, line, unclosed, self.max_field)
     }
 }
 
@@ -218,6 +245,12 @@ pub struct SaleLine<'a> {
 
 /// Opens `sales.csv` and reads its header.
 pub fn open(source: &DataSource) -> Result<SalesStream, LoadError> {
+    open_with(source, super::DEFAULT_MAX_FIELD_BYTES)
+}
+
+/// [`open`] with a limit on the size of any field, in bytes: a longer field, or a quote
+/// that never closes, is an error naming the line where the field began.
+pub fn open_with(source: &DataSource, max_field: usize) -> Result<SalesStream, LoadError> {
     let file = source.display(SALES_FILE);
     let mut input = source.open(SALES_FILE)?.ok_or_else(|| {
         LoadError::file(&file, "the file does not exist; a data set needs sales.csv")
@@ -234,8 +267,13 @@ pub fn open(source: &DataSource) -> Result<SalesStream, LoadError> {
         if eof {
             break buf.len();
         }
+        if buf.len() > max_field.max(BLOCK_SIZE) {
+            super::text::check_line_ends(&file, &buf)?;
+            return Err(super::text::field_error(&file, 1, false, max_field));
+        }
         eof = fill(&mut input, &mut buf, Some(&mut hasher), &mut total, &file)?;
     };
+    super::text::check_line_ends(&file, &buf[..header_end])?;
     if buf.is_empty() {
         return Err(LoadError::file(
             &file,
@@ -263,6 +301,7 @@ pub fn open(source: &DataSource) -> Result<SalesStream, LoadError> {
         cost: find_column(&header, "cost"),
         width: header.len(),
         header: header.clone(),
+        max_field,
     };
     let header_lines = count_lines(&buf[..header_end]);
     let pending = buf.split_off(header_end);
@@ -276,9 +315,12 @@ pub fn open(source: &DataSource) -> Result<SalesStream, LoadError> {
             pending,
             line: 1 + header_lines,
             in_quote: false,
+            quote_at: 0,
             scanned: 0,
             eof,
             hash: true,
+            max_field,
+            width: header.len(),
         }),
     })
 }
@@ -342,13 +384,25 @@ fn header_end(buf: &[u8]) -> Option<usize> {
     None
 }
 
+/// What [`last_record_end`] found.
+struct Scan {
+    /// The index just after the last newline outside quotes.
+    cut: Option<usize>,
+    /// Whether the scan ended inside a quoted field.
+    in_quote: bool,
+    /// Where the quoted field open at the end began, if it opened in this scan.
+    quote_at: Option<usize>,
+    /// Where to resume: a `"` at the very end cannot be decided before more bytes arrive.
+    resume: usize,
+}
+
 /// Scans `buf[start..]` for record ends the way the CSV parser reads quotes: a `"` opens a
 /// quoted field only at the start of a field, and inside one `""` is an escaped quote.
-/// `in_quote` is the state at `start`. Returns the index just after the last newline outside
-/// quotes, the state where the scan stopped, and where to resume: a `"` at the very end of
-/// the buffer cannot be decided until more bytes arrive.
-fn last_record_end(buf: &[u8], start: usize, mut in_quote: bool) -> (Option<usize>, bool, usize) {
+/// `in_quote` is the state at `start`. At the end of the file (`eof`) a `"` as the last byte
+/// closes the field.
+fn last_record_end(buf: &[u8], start: usize, mut in_quote: bool, eof: bool) -> Scan {
     let mut last = None;
+    let mut quote_at = None;
     let mut i = start;
     while let Some(off) = memchr::memchr2(b'"', b'\n', &buf[i..]) {
         let j = i + off;
@@ -359,7 +413,18 @@ fn last_record_end(buf: &[u8], start: usize, mut in_quote: bool) -> (Option<usiz
             i = j + 1;
         } else if in_quote {
             match buf.get(j + 1) {
-                None => return (last, in_quote, j),
+                None if eof => {
+                    in_quote = false;
+                    i = j + 1;
+                }
+                None => {
+                    return Scan {
+                        cut: last,
+                        in_quote,
+                        quote_at,
+                        resume: j,
+                    }
+                }
                 Some(b'"') => i = j + 2,
                 Some(_) => {
                     in_quote = false;
@@ -369,11 +434,17 @@ fn last_record_end(buf: &[u8], start: usize, mut in_quote: bool) -> (Option<usiz
         } else {
             if j == 0 || matches!(buf[j - 1], b',' | b'\n' | b'\r') {
                 in_quote = true;
+                quote_at = Some(j);
             }
             i = j + 1;
         }
     }
-    (last, in_quote, buf.len())
+    Scan {
+        cut: last,
+        in_quote,
+        quote_at: quote_at.filter(|_| in_quote),
+        resume: buf.len(),
+    }
 }
 
 fn count_lines(buf: &[u8]) -> u64 {
@@ -515,12 +586,22 @@ impl RecordReader<'_> {
         if n != columns.width {
             return Err(width_error(file, line(), n, columns.width));
         }
+        if let Some(c) = (0..n).find(|&c| field(c).len() > columns.max_field) {
+            return Err(LoadError::field(
+                file,
+                line(),
+                &columns.header[c],
+                format!(
+                    "the field is longer than {} bytes, the limit (--max-field-bytes)",
+                    columns.max_field
+                ),
+            ));
+        }
         let col_err =
             |c: usize, msg: String| LoadError::field(file, line(), &columns.header[c], msg);
         let field = |c: usize| trim(field(c));
         let text = |c: usize| -> Result<&'r str, LoadError> {
-            std::str::from_utf8(field(c))
-                .map_err(|_| col_err(c, format!("'{}' is not valid UTF-8", shown(field(c)))))
+            std::str::from_utf8(field(c)).map_err(|_| col_err(c, super::text::not_utf8(field(c))))
         };
         let number = |c: usize| -> Result<Decimal, LoadError> {
             parse_decimal(field(c)).ok_or_else(|| {
@@ -608,6 +689,7 @@ mod tests {
             cost: Some(7),
             width: header.len(),
             header,
+            max_field: 1 << 20,
         }
     }
 
@@ -675,18 +757,81 @@ mod tests {
     #[test]
     fn record_ends_skip_quoted_newlines() {
         let buf = b"a,\"x\ny\",1\nb,2\nc,\"open\n";
-        let (cut, in_quote, resume) = last_record_end(buf, 0, false);
-        assert_eq!(cut, Some(14));
-        assert!(in_quote);
-        assert_eq!(resume, buf.len());
+        let scan = last_record_end(buf, 0, false, false);
+        assert_eq!(scan.cut, Some(14));
+        assert!(scan.in_quote);
+        assert_eq!(scan.quote_at, Some(16));
+        assert_eq!(scan.resume, buf.len());
         // A quote inside an unquoted field is a character, as the CSV parser reads it.
         let buf = b"P1,12\" pipe,3\nP2,\"say \"\"hi\"\"\n\",4\nP3,x,5\n";
-        let (cut, in_quote, _) = last_record_end(buf, 0, false);
-        assert_eq!(cut, Some(buf.len()));
-        assert!(!in_quote);
-        // A quote at the end of the buffer waits for the next byte.
-        let (cut, _, resume) = last_record_end(b"a,\"x\"", 0, false);
-        assert_eq!((cut, resume), (None, 4));
+        let scan = last_record_end(buf, 0, false, false);
+        assert_eq!(scan.cut, Some(buf.len()));
+        assert!(!scan.in_quote);
+        // A quote at the end of the buffer waits for the next byte, unless the file ends.
+        let scan = last_record_end(b"a,\"x\"", 0, false, false);
+        assert_eq!((scan.cut, scan.resume), (None, 4));
+        assert!(!last_record_end(b"a,\"x\"", 0, false, true).in_quote);
         assert_eq!(header_end(b"date,\"a\nb\"\nrest"), Some(11));
+    }
+
+    #[test]
+    fn a_quote_that_never_closes_is_an_error_at_its_line() {
+        let text = "date,client_id,manager_id,amount,note\n\
+                    2026-01-02,C1,M1,1,ok\n\
+                    2026-01-03,C1,M1,2,\"oops\n\
+                    2026-01-04,C1,M1,3,fine\n";
+        let source = DataSource::Memory {
+            label: "mem".into(),
+            files: std::sync::Arc::new(vec![("sales.csv".into(), text.as_bytes().to_vec())]),
+            sources: Vec::new(),
+        };
+        let stream = open(&source).unwrap();
+        let mut err = None;
+        for _ in 0..3 {
+            match stream.next_block(None) {
+                Ok(Some(_)) => continue,
+                Ok(None) => break,
+                Err(e) => {
+                    err = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        let err = err.expect("an error");
+        assert!(
+            err.starts_with(
+                "mem/sales.csv:3: a quoted field opens on this line and is never closed"
+            ),
+            "{err}"
+        );
+        // A long field is refused at the limit, naming the line where it began.
+        let long = format!(
+            "date,client_id,manager_id,amount\n2026-01-02,C1,M1,\"{}\"\n",
+            "9".repeat(5000)
+        );
+        let source = DataSource::Memory {
+            label: "mem".into(),
+            files: std::sync::Arc::new(vec![("sales.csv".into(), long.into_bytes())]),
+            sources: Vec::new(),
+        };
+        let stream = open_with(&source, 100).unwrap();
+        let block = stream.next_block(None).unwrap().unwrap();
+        let clients: IdMap = [("C1", 0)].into_iter().collect();
+        let managers: IdMap = [("M1", 0)].into_iter().collect();
+        let err = parse_block(
+            &block,
+            "sales.csv",
+            &stream.columns,
+            &clients,
+            &managers,
+            |_| {},
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(
+            err.starts_with("sales.csv:2: column 'amount': the field is longer than 100 bytes"),
+            "{err}"
+        );
     }
 }

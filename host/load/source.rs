@@ -12,6 +12,15 @@ use std::path::{Path, PathBuf};
 pub enum DataSource {
     /// A directory holding `clients.csv`, `managers.csv`, `sales.csv`, ...
     Dir(PathBuf),
+    /// A data directory inside a rule pack (its sample data, a golden case's data): read
+    /// like [`DataSource::Dir`], but a file that leads outside the pack (a symbolic link) is
+    /// refused.
+    PackDir {
+        /// The data directory.
+        dir: PathBuf,
+        /// The pack directory nothing may be read outside of.
+        pack: PathBuf,
+    },
     /// Canonical tables made in memory by a mapping (`data.toml`).
     Memory {
         /// Shown in messages in place of a directory, e.g. `mapped:data/data.toml`.
@@ -34,7 +43,9 @@ impl DataSource {
     /// How `name` is shown in messages: the path for a directory, `label/name` otherwise.
     pub fn display(&self, name: &str) -> String {
         match self {
-            DataSource::Dir(dir) => dir.join(name).display().to_string(),
+            DataSource::Dir(dir) | DataSource::PackDir { dir, .. } => {
+                dir.join(name).display().to_string()
+            }
             DataSource::Embedded { label, .. } | DataSource::Memory { label, .. } => {
                 format!("{label}/{name}")
             }
@@ -44,8 +55,8 @@ impl DataSource {
     /// Opens `name`, or `Ok(None)` if the source has no such file.
     pub fn open(&self, name: &str) -> Result<Option<Box<dyn Read + Send>>, LoadError> {
         match self {
-            DataSource::Dir(dir) => {
-                let path = dir.join(name);
+            DataSource::Dir(_) | DataSource::PackDir { .. } => {
+                let path = self.path(name)?;
                 match std::fs::File::open(&path) {
                     Ok(f) => Ok(Some(Box::new(f))),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -76,9 +87,9 @@ impl DataSource {
             (head.to_vec(), tail.to_vec())
         }
         match self {
-            DataSource::Dir(dir) => {
+            DataSource::Dir(_) | DataSource::PackDir { .. } => {
                 use std::io::{Seek, SeekFrom};
-                let mut f = std::fs::File::open(dir.join(name)).ok()?;
+                let mut f = std::fs::File::open(self.path(name).ok()?).ok()?;
                 let len = f.metadata().ok()?.len();
                 let mut head = Vec::new();
                 (&mut f).take(n as u64).read_to_end(&mut head).ok()?;
@@ -98,6 +109,16 @@ impl DataSource {
         }
     }
 
+    /// The path of file `name` of a directory source; inside a pack, it must not lead out.
+    fn path(&self, name: &str) -> Result<PathBuf, LoadError> {
+        match self {
+            DataSource::PackDir { dir, pack } => crate::confine::inside(pack, &dir.join(name))
+                .map_err(|m| LoadError::file(&self.display(name), m)),
+            DataSource::Dir(dir) => Ok(dir.join(name)),
+            _ => Ok(PathBuf::from(name)),
+        }
+    }
+
     /// The source files behind a mapped data set (empty otherwise).
     pub fn sources(&self) -> &[InputFile] {
         match self {
@@ -109,7 +130,7 @@ impl DataSource {
     /// The directory, when the source is one.
     pub fn dir(&self) -> Option<&Path> {
         match self {
-            DataSource::Dir(d) => Some(d),
+            DataSource::Dir(d) | DataSource::PackDir { dir: d, .. } => Some(d),
             DataSource::Embedded { .. } | DataSource::Memory { .. } => None,
         }
     }

@@ -102,8 +102,12 @@ pub struct Dataset {
     pub plans_file: String,
 }
 
-fn open_required(source: &DataSource, name: &str) -> Result<TableReader, LoadError> {
-    TableReader::open(source, name)?.ok_or_else(|| {
+fn open_required(
+    source: &DataSource,
+    name: &str,
+    max_field: usize,
+) -> Result<TableReader, LoadError> {
+    TableReader::open(source, name, max_field)?.ok_or_else(|| {
         LoadError::file(
             &source.display(name),
             "the file does not exist; a data set needs clients.csv, managers.csv, sales.csv and plans.csv (contracts.csv is optional)",
@@ -113,11 +117,16 @@ fn open_required(source: &DataSource, name: &str) -> Result<TableReader, LoadErr
 
 /// Loads and validates clients, managers, plans and contracts.
 pub fn load_tables(source: &DataSource) -> Result<Dataset, LoadError> {
+    load_tables_with(source, super::DEFAULT_MAX_FIELD_BYTES)
+}
+
+/// [`load_tables`] with a limit on the size of any field, in bytes.
+pub fn load_tables_with(source: &DataSource, max_field: usize) -> Result<Dataset, LoadError> {
     let mut ds = Dataset::default();
-    load_managers(source, &mut ds)?;
-    load_clients(source, &mut ds)?;
-    load_plans(source, &mut ds)?;
-    load_contracts(source, &mut ds)?;
+    load_managers(source, &mut ds, max_field)?;
+    load_clients(source, &mut ds, max_field)?;
+    load_plans(source, &mut ds, max_field)?;
+    load_contracts(source, &mut ds, max_field)?;
     Ok(ds)
 }
 
@@ -130,8 +139,8 @@ fn extras_of(t: &TableReader, known: &[&str]) -> Vec<(usize, String)> {
         .collect()
 }
 
-fn load_managers(source: &DataSource, ds: &mut Dataset) -> Result<(), LoadError> {
-    let mut t = open_required(source, "managers.csv")?;
+fn load_managers(source: &DataSource, ds: &mut Dataset, max_field: usize) -> Result<(), LoadError> {
+    let mut t = open_required(source, "managers.csv", max_field)?;
     let c_id = t.require("manager_id")?;
     let c_name = t.require("name")?;
     let c_bonus = t.require("target_bonus")?;
@@ -170,8 +179,8 @@ fn load_managers(source: &DataSource, ds: &mut Dataset) -> Result<(), LoadError>
     Ok(())
 }
 
-fn load_clients(source: &DataSource, ds: &mut Dataset) -> Result<(), LoadError> {
-    let mut t = open_required(source, "clients.csv")?;
+fn load_clients(source: &DataSource, ds: &mut Dataset, max_field: usize) -> Result<(), LoadError> {
+    let mut t = open_required(source, "clients.csv", max_field)?;
     let c_id = t.require("client_id")?;
     let c_name = t.require("name")?;
     let c_industry = t.optional("industry");
@@ -263,8 +272,8 @@ fn load_clients(source: &DataSource, ds: &mut Dataset) -> Result<(), LoadError> 
     Ok(())
 }
 
-fn load_plans(source: &DataSource, ds: &mut Dataset) -> Result<(), LoadError> {
-    let mut t = open_required(source, "plans.csv")?;
+fn load_plans(source: &DataSource, ds: &mut Dataset, max_field: usize) -> Result<(), LoadError> {
+    let mut t = open_required(source, "plans.csv", max_field)?;
     ds.plans_file = t.file.clone();
     let c_manager = t.require("manager_id")?;
     let c_period = t.require("period")?;
@@ -302,8 +311,12 @@ fn load_plans(source: &DataSource, ds: &mut Dataset) -> Result<(), LoadError> {
     Ok(())
 }
 
-fn load_contracts(source: &DataSource, ds: &mut Dataset) -> Result<(), LoadError> {
-    let Some(mut t) = TableReader::open(source, "contracts.csv")? else {
+fn load_contracts(
+    source: &DataSource,
+    ds: &mut Dataset,
+    max_field: usize,
+) -> Result<(), LoadError> {
+    let Some(mut t) = TableReader::open(source, "contracts.csv", max_field)? else {
         return Ok(());
     };
     let c_id = t.require("contract_id")?;

@@ -38,7 +38,7 @@ pub(crate) fn parse_header(file: &str, rec: &ByteRecord) -> Result<Vec<String>, 
                 LoadError::at(
                     file,
                     1,
-                    format!("header column {} is not valid UTF-8", i + 1),
+                    format!("header column {}: {}", i + 1, not_utf8(raw)),
                 )
             })?
             .to_string();
@@ -93,7 +93,11 @@ pub(crate) struct TableReader {
 
 impl TableReader {
     /// Opens `name` from `source`; `Ok(None)` when the file does not exist.
-    pub(crate) fn open(source: &DataSource, name: &str) -> Result<Option<TableReader>, LoadError> {
+    pub(crate) fn open(
+        source: &DataSource,
+        name: &str,
+        max_field: usize,
+    ) -> Result<Option<TableReader>, LoadError> {
         let file = source.display(name);
         let Some(input) = source.open(name)? else {
             return Ok(None);
@@ -106,6 +110,8 @@ impl TableReader {
         let (sha256, _) = hashing
             .finish()
             .map_err(|e| LoadError::file(&file, format!("cannot read: {e}")))?;
+        check_line_ends(&file, &data)?;
+        check_fields(&file, &data, b',', b'"', max_field)?;
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
@@ -223,12 +229,7 @@ impl Row<'_> {
 
     /// The field as text (may be empty).
     pub(crate) fn text(&self, col: usize) -> Result<&str, LoadError> {
-        std::str::from_utf8(self.raw(col)).map_err(|_| {
-            self.err(
-                col,
-                format!("'{}' is not valid UTF-8", shown(self.raw(col))),
-            )
-        })
+        std::str::from_utf8(self.raw(col)).map_err(|_| self.err(col, not_utf8(self.raw(col))))
     }
 
     /// A non-empty text field (an id or a name).
@@ -311,6 +312,123 @@ pub(crate) fn parse_flag(raw: &[u8]) -> Option<bool> {
     }
 }
 
+/// The largest field a CSV input may hold unless the run says otherwise
+/// (`bonusrun run --max-field-bytes`): 1 MiB.
+pub const DEFAULT_MAX_FIELD_BYTES: usize = 1 << 20;
+
+/// The message for a field that is not valid UTF-8, with the likely cause.
+pub(crate) fn not_utf8(raw: &[u8]) -> String {
+    format!(
+        "'{}' is not valid UTF-8; is the file in another encoding (windows-1251, windows-1252)? Save it as UTF-8, or read it through a data.toml mapping that says `encoding = \"windows-1251\"` (docs/real-exports.md)",
+        shown(raw)
+    )
+}
+
+/// A file whose lines end with a bare CR (classic Mac) reads as one long line: say so
+/// rather than report a missing header column or no rows.
+pub(crate) fn check_line_ends(file: &str, bytes: &[u8]) -> Result<(), LoadError> {
+    if memchr::memchr(b'\r', bytes).is_some() && memchr::memchr(b'\n', bytes).is_none() {
+        let cr = memchr::memchr_iter(b'\r', bytes).count();
+        if cr > 1 || !bytes.ends_with(b"\r") {
+            return Err(LoadError::file(
+                file,
+                "its lines end with a bare CR (classic Mac line ends), so it reads as one line; save it with LF or CRLF line ends",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Why a CSV text cannot be read safely: a quoted field that never closes, or a field
+/// longer than the limit. Both name the line where the field began.
+pub(crate) fn field_error(file: &str, line: u64, unclosed: bool, max_field: usize) -> LoadError {
+    LoadError::at(
+        file,
+        line,
+        if unclosed {
+            "a quoted field opens on this line and is never closed (the file ends inside it); close the quote, or remove the stray '\"'".to_string()
+        } else {
+            format!(
+                "a field starting on this line is longer than {max_field} bytes, the limit (--max-field-bytes); an unclosed quote swallowing the lines after it?"
+            )
+        },
+    )
+}
+
+/// Scans a whole CSV text the way the csv crate reads quotes (a quote opens a field only at
+/// its start; inside one, a doubled quote is a quote) and fails on a quoted field that never
+/// closes or a field longer than `max_field` bytes. Without this check a stray quote makes
+/// the parser swallow the rest of the file into one field, silently.
+pub(crate) fn check_fields(
+    file: &str,
+    bytes: &[u8],
+    delimiter: u8,
+    quote: u8,
+    max_field: usize,
+) -> Result<(), LoadError> {
+    let mut line: u64 = 1;
+    let mut field_start = 0usize;
+    let mut field_line = 1u64;
+    let mut i = 0usize;
+    let too_long = |start: usize, end: usize| end - start > max_field;
+    while i < bytes.len() {
+        if bytes[i] == quote && i == field_start {
+            // A quoted field: find its closing quote.
+            let open_line = line;
+            let mut j = i + 1;
+            loop {
+                let Some(off) = memchr::memchr2(quote, b'\n', &bytes[j..]) else {
+                    return Err(field_error(file, open_line, true, max_field));
+                };
+                let k = j + off;
+                if bytes[k] == b'\n' {
+                    line += 1;
+                    j = k + 1;
+                } else if bytes.get(k + 1) == Some(&quote) {
+                    j = k + 2;
+                } else {
+                    i = k + 1;
+                    break;
+                }
+                if too_long(field_start, j) {
+                    return Err(field_error(file, open_line, false, max_field));
+                }
+            }
+            if too_long(field_start, i) {
+                return Err(field_error(file, open_line, false, max_field));
+            }
+            continue;
+        }
+        match memchr::memchr3(delimiter, b'\n', quote, &bytes[i..]) {
+            None => {
+                i = bytes.len();
+            }
+            Some(off) => {
+                let k = i + off;
+                if too_long(field_start, k) {
+                    return Err(field_error(file, field_line, false, max_field));
+                }
+                if bytes[k] == quote {
+                    // A quote inside an unquoted field is a character.
+                    i = k + 1;
+                    continue;
+                }
+                if bytes[k] == b'\n' {
+                    line += 1;
+                }
+                i = k + 1;
+                field_start = i;
+                field_line = line;
+                continue;
+            }
+        }
+    }
+    if too_long(field_start, bytes.len()) {
+        return Err(field_error(file, field_line, false, max_field));
+    }
+    Ok(())
+}
+
 /// Line numbers from byte offsets. The csv crate miscounts lines in files with CRLF line
 /// ends (a CR LF pair is counted as two breaks, and not where it is), so lines are counted
 /// here from the record's byte offset, incrementally.
@@ -342,6 +460,33 @@ impl LineCounter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stray_quotes_and_long_fields_name_their_line() {
+        let check = |text: &str, max: usize| {
+            check_fields("t.csv", text.as_bytes(), b',', b'"', max).map_err(|e| e.to_string())
+        };
+        assert_eq!(
+            check("a,b\n1,\"x\ny\"\n2,\"say \"\"hi\"\"\"\n", 100),
+            Ok(())
+        );
+        assert_eq!(check("a,b\n1,12\" pipe\n", 100), Ok(()));
+        let err = check("a,b\n1,2\n3,\"oops\n4,5\n", 100).unwrap_err();
+        assert!(
+            err.starts_with("t.csv:3: a quoted field opens on this line and is never closed"),
+            "{err}"
+        );
+        let err = check("a,b\n1,2\n3,xxxxxxxxxxxx\n", 10).unwrap_err();
+        assert!(
+            err.starts_with("t.csv:3: a field starting on this line is longer than 10 bytes"),
+            "{err}"
+        );
+        let err = check("a,b\n1,\"xxxx\nxxxxxxxxxx\"\n", 10).unwrap_err();
+        assert!(err.starts_with("t.csv:2: a field starting"), "{err}");
+        assert!(check_line_ends("t.csv", b"a,b\r1,2\r").is_err());
+        assert!(check_line_ends("t.csv", b"a,b\r\n1,2\r\n").is_ok());
+        assert!(check_line_ends("t.csv", b"a,b\r").is_ok());
+    }
 
     #[test]
     fn lines_of_lf_and_crlf_records() {

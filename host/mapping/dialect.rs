@@ -32,6 +32,9 @@ pub struct DialectDecl {
     /// Words meaning false (case-insensitive).
     #[serde(rename = "false")]
     pub false_words: Option<Vec<String>>,
+    /// The largest field, in bytes (default 1 MiB); a longer one, or a quote that never
+    /// closes, is an error naming the line where the field began.
+    pub max_field_bytes: Option<usize>,
 }
 
 /// A complete dialect.
@@ -55,6 +58,8 @@ pub struct Dialect {
     pub true_words: Vec<String>,
     /// Words for false.
     pub false_words: Vec<String>,
+    /// The largest field, in bytes.
+    pub max_field_bytes: usize,
 }
 
 impl Default for Dialect {
@@ -75,6 +80,7 @@ impl Default for Dialect {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
+            max_field_bytes: crate::load::DEFAULT_MAX_FIELD_BYTES,
         }
     }
 }
@@ -114,6 +120,12 @@ impl Dialect {
                 return Err(format!("quote '{q}' must be one character"));
             }
             d.quote = q.as_bytes()[0];
+        }
+        if let Some(m) = decl.max_field_bytes {
+            if m == 0 {
+                return Err("max_field_bytes must be at least 1".into());
+            }
+            d.max_field_bytes = m;
         }
         if let Some(h) = decl.header_row {
             if h == 0 {

@@ -69,7 +69,13 @@ struct Parser<'a> {
     toks: Vec<Tok>,
     pos: usize,
     header: &'a [String],
+    depth: usize,
 }
+
+/// The most tokens an expression may have, and how deeply it may nest: a mapping is not a
+/// program, and a bounded expression keeps parsing and evaluation off the native stack's edge.
+const MAX_TOKENS: usize = 200;
+const MAX_DEPTH: usize = 32;
 
 impl Parser<'_> {
     fn peek(&self) -> Option<&Tok> {
@@ -95,6 +101,18 @@ impl Parser<'_> {
     }
 
     fn factor(&mut self) -> Result<Expr, String> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(format!(
+                "the expression nests deeper than {MAX_DEPTH} levels of '(' or '-'"
+            ));
+        }
+        let e = self.factor_inner();
+        self.depth -= 1;
+        e
+    }
+
+    fn factor_inner(&mut self) -> Result<Expr, String> {
         match self.peek().cloned() {
             Some(Tok::Num(d)) => {
                 self.pos += 1;
@@ -137,10 +155,18 @@ impl Parser<'_> {
 impl Expr {
     /// Parses `text` against a header.
     pub fn parse(text: &str, header: &[String]) -> Result<Expr, String> {
+        let toks = tokens(text)?;
+        if toks.len() > MAX_TOKENS {
+            return Err(format!(
+                "the expression has {} parts; at most {MAX_TOKENS} are allowed",
+                toks.len()
+            ));
+        }
         let mut p = Parser {
-            toks: tokens(text)?,
+            toks,
             pos: 0,
             header,
+            depth: 0,
         };
         let e = p.expr()?;
         if p.pos != p.toks.len() {
@@ -196,5 +222,13 @@ mod tests {
         assert!(Expr::parse("Sale - 1", &header)
             .unwrap_err()
             .contains("no column 'Sale'"));
+        let deep = format!("{}Sales{}", "(".repeat(40), ")".repeat(40));
+        assert!(Expr::parse(&deep, &header)
+            .unwrap_err()
+            .contains("nests deeper than 32 levels"));
+        let long = vec!["Sales"; 150].join(" + ");
+        assert!(Expr::parse(&long, &header)
+            .unwrap_err()
+            .contains("has 299 parts; at most 200"));
     }
 }

@@ -154,6 +154,11 @@ enum Resolved {
 
 /// Reads `data.toml` at `path` and converts its sources into canonical tables.
 pub fn load(path: &Path) -> Result<DataSource, LoadError> {
+    load_with(path, crate::load::DEFAULT_MAX_FIELD_BYTES)
+}
+
+/// [`load`] with the largest field a source may hold unless its dialect says otherwise.
+pub fn load_with(path: &Path, max_field: usize) -> Result<DataSource, LoadError> {
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|e| LoadError::file(&shown, format!("cannot read: {e}")))?;
@@ -172,9 +177,12 @@ pub fn load(path: &Path) -> Result<DataSource, LoadError> {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."));
-    let defaults = Dialect::default()
-        .with(&map.dialect)
-        .map_err(|m| LoadError::file(&shown, format!("[dialect]: {m}")))?;
+    let defaults = Dialect {
+        max_field_bytes: max_field,
+        ..Dialect::default()
+    }
+    .with(&map.dialect)
+    .map_err(|m| LoadError::file(&shown, format!("[dialect]: {m}")))?;
     for t in map.tables.keys() {
         if !TABLES.contains(&t.as_str()) {
             return Err(LoadError::file(

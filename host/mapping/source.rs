@@ -72,6 +72,14 @@ impl SourceTable {
 
 fn read_csv(shown: &str, bytes: &[u8], dialect: Dialect) -> Result<SourceTable, LoadError> {
     let text = decode(bytes, &dialect.encoding).map_err(|m| LoadError::file(shown, m))?;
+    crate::load::check_line_ends(shown, text.as_bytes())?;
+    crate::load::check_fields(
+        shown,
+        text.as_bytes(),
+        dialect.delimiter,
+        dialect.quote,
+        dialect.max_field_bytes,
+    )?;
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
