@@ -22,6 +22,9 @@ pub enum Error {
     Plugin(crate::rules::wasm::PluginError),
     /// Statement lines, payouts and total do not reconcile: a bug, reported rather than written.
     Reconcile(String),
+    /// A money figure (a payout, a total) does not fit an exact decimal: which one, whose,
+    /// and the values.
+    Money(String),
     /// Writing the outputs failed.
     Output {
         /// The file or directory.
@@ -53,6 +56,7 @@ impl fmt::Display for Error {
             Error::Load(e) => write!(f, "input error: {e}"),
             Error::Rule(e) => write!(f, "rule error: {e}"),
             Error::Plugin(e) => write!(f, "plugin error: {e}"),
+            Error::Money(m) => write!(f, "money overflow (nothing was written): {m}"),
             Error::Reconcile(m) => write!(f, "reconciliation failed (nothing was written): {m}"),
             Error::Output { path, message } => write!(f, "cannot write {path}: {message}"),
             Error::Generate(e) => write!(f, "{e}"),

@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use std::fmt::Write;
 
 fn percent(ratio: Decimal) -> String {
-    format!("{}%", format_figure(ratio * Decimal::ONE_HUNDRED, 2))
+    crate::money::percent_text(ratio, 2).unwrap_or_else(|| format!("{ratio} (as a fraction)"))
 }
 
 /// Explains the payout of manager `index`.

@@ -114,6 +114,14 @@ pub fn format_figure(value: Decimal, dp: u32) -> String {
     }
 }
 
+/// `value` as a percentage with at most `dp` decimals (`0.125` → `12.5%`), or `None` when
+/// `value × 100` does not fit a decimal.
+pub fn percent_text(value: Decimal, dp: u32) -> Option<String> {
+    value
+        .checked_mul(Decimal::ONE_HUNDRED)
+        .map(|p| format!("{}%", format_figure(p, dp)))
+}
+
 /// Parses a plain decimal number: optional sign, digits, optional `.` and digits.
 /// No exponents, thousands separators or spaces: those are mapping concerns, not data.
 /// Returns `None` on anything else, including more than 28 significant digits.
@@ -155,6 +163,99 @@ pub fn parse_decimal(text: &[u8]) -> Option<Decimal> {
     }
     let m = mantissa as i128;
     Decimal::try_from_i128_with_scale(if negative { -m } else { m }, scale).ok()
+}
+
+/// An exact running sum of decimals as a 128-bit integer at the largest scale seen: one
+/// integer addition per line where `Decimal` addition aligns scales every time. Overflow is
+/// remembered and reported, never wrapped.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ExactSum {
+    pub(crate) mantissa: i128,
+    pub(crate) scale: u32,
+    pub(crate) overflow: bool,
+}
+
+impl ExactSum {
+    #[inline]
+    pub fn add(&mut self, d: Decimal) {
+        self.add_parts(d.mantissa(), d.scale());
+    }
+
+    #[inline]
+    pub fn sub(&mut self, d: Decimal) {
+        self.add_parts(-d.mantissa(), d.scale());
+    }
+
+    #[inline]
+    fn add_parts(&mut self, m: i128, scale: u32) {
+        if scale == self.scale {
+            match self.mantissa.checked_add(m) {
+                Some(v) => self.mantissa = v,
+                None => self.overflow = true,
+            }
+        } else {
+            self.add_rescaled(m, scale);
+        }
+    }
+
+    #[cold]
+    fn add_rescaled(&mut self, m: i128, scale: u32) {
+        let widen = |v: i128, by: u32| 10i128.checked_pow(by).and_then(|f| v.checked_mul(f));
+        let sum = if scale > self.scale {
+            let mine = widen(self.mantissa, scale - self.scale);
+            self.scale = scale;
+            mine.and_then(|a| a.checked_add(m))
+        } else {
+            widen(m, self.scale - scale).and_then(|b| self.mantissa.checked_add(b))
+        };
+        match sum {
+            Some(v) => self.mantissa = v,
+            None => self.overflow = true,
+        }
+    }
+
+    pub fn merge(&mut self, other: &ExactSum) {
+        self.overflow |= other.overflow;
+        self.add_parts(other.mantissa, other.scale);
+    }
+
+    /// The sum as a decimal, or `None` when it does not fit one (28 digits).
+    pub fn to_decimal(self) -> Option<Decimal> {
+        if self.overflow {
+            return None;
+        }
+        let (mut m, mut scale) = (self.mantissa, self.scale);
+        loop {
+            if let Ok(d) = Decimal::try_from_i128_with_scale(m, scale) {
+                return Some(d);
+            }
+            if scale > 0 && m % 10 == 0 {
+                m /= 10;
+                scale -= 1;
+            } else {
+                return None;
+            }
+        }
+    }
+}
+
+/// The exact sum of `values`, or `None` when it does not fit a decimal (28 digits) without
+/// rounding. `Decimal`'s own `+` would panic on overflow, and silently drop decimals when a
+/// sum needs more than 28 digits; money is added with this instead.
+pub fn exact_sum(values: impl IntoIterator<Item = Decimal>) -> Option<Decimal> {
+    let mut sum = ExactSum::default();
+    for v in values {
+        sum.add(v);
+    }
+    sum.to_decimal()
+}
+
+/// `a - b` exactly, or `None` when the difference does not fit a decimal without rounding.
+pub fn exact_difference(a: Decimal, b: Decimal) -> Option<Decimal> {
+    let mut sum = ExactSum::default();
+    sum.add(a);
+    sum.sub(b);
+    sum.to_decimal()
 }
 
 #[cfg(test)]

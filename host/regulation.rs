@@ -4,7 +4,6 @@
 //! as Markdown and HTML, so that the document a manager signs and the code that pays them
 //! cannot drift apart. It ends with the sha256 of every pack file it was made from.
 
-use crate::money::format_figure;
 use crate::pack::{PackSource, ParamValue, RulePack, Script, StageCode};
 use rust_decimal::Decimal;
 
@@ -67,7 +66,7 @@ fn fn_doc(s: &Script, name: &str) -> Vec<String> {
 }
 
 fn percent(d: Decimal) -> String {
-    format!("{}%", format_figure(d * Decimal::ONE_HUNDRED, 2))
+    crate::money::percent_text(d, 2).unwrap_or_else(|| format!("{d} (as a fraction)"))
 }
 
 /// `name = value  # comment` lines of `[params]` in pack.toml: name → comment.
@@ -172,10 +171,10 @@ pub fn render(pack: &RulePack, source: &PackSource) -> Regulation {
         ],
         rows,
     ));
-    let total: Decimal = pack.manifest.kpis.iter().map(|k| k.weight).sum();
+    let total = crate::money::exact_sum(pack.manifest.kpis.iter().map(|k| k.weight));
     b.push(Block::Para(format!(
         "The weights add up to {}.",
-        percent(total)
+        total.map_or("more than a decimal holds".into(), percent)
     )));
 
     b.push(Block::Heading(2, "3. Payout".into()));
@@ -201,7 +200,11 @@ pub fn render(pack: &RulePack, source: &PackSource) -> Regulation {
 
     b.push(Block::Heading(2, "4. Parameters".into()));
     let manifest_text = match source {
-        PackSource::Dir(d) => std::fs::read_to_string(d.join("pack.toml")).unwrap_or_default(),
+        PackSource::Dir(_) => source
+            .read("pack.toml")
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .unwrap_or_default(),
         PackSource::Embedded { files, .. } => files
             .iter()
             .find(|(n, _)| *n == "pack.toml")

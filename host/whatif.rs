@@ -2,7 +2,7 @@
 //! version or parameter set, compared manager by manager, with totals and the budget impact.
 
 use crate::evaluate::RunResult;
-use crate::money::{format_figure, Currency};
+use crate::money::Currency;
 use rust_decimal::Decimal;
 
 /// One manager before and after.
@@ -19,9 +19,13 @@ pub struct DiffRow {
 }
 
 impl DiffRow {
-    /// after − before (a missing side counts as 0).
+    /// after − before (a missing side counts as 0). [`compare`] checked that it fits.
     pub fn delta(&self) -> Decimal {
-        self.after.unwrap_or_default() - self.before.unwrap_or_default()
+        crate::money::exact_difference(
+            self.after.unwrap_or_default(),
+            self.before.unwrap_or_default(),
+        )
+        .expect("compare checks every difference")
     }
 }
 
@@ -76,6 +80,14 @@ pub fn compare(before: &RunResult, after: &RunResult) -> Result<Diff, String> {
             });
         }
     }
+    let too_large =
+        |what: String| format!("the difference of {what} does not fit a decimal (28 digits)");
+    for r in &rows {
+        crate::money::exact_difference(r.after.unwrap_or_default(), r.before.unwrap_or_default())
+            .ok_or_else(|| too_large(format!("manager {}'s payouts", r.manager_id)))?;
+    }
+    crate::money::exact_difference(after.total, before.total)
+        .ok_or_else(|| too_large("the totals".into()))?;
     Ok(Diff {
         rows,
         total_before: before.total,
@@ -87,7 +99,8 @@ pub fn compare(before: &RunResult, after: &RunResult) -> Result<Diff, String> {
 impl Diff {
     /// after − before of the totals.
     pub fn total_delta(&self) -> Decimal {
-        self.total_after - self.total_before
+        crate::money::exact_difference(self.total_after, self.total_before)
+            .expect("compare checks the totals' difference")
     }
 
     fn percent(&self, before: Decimal, delta: Decimal) -> String {
@@ -98,10 +111,10 @@ impl Diff {
                 "new".into()
             }
         } else {
-            format!(
-                "{}%",
-                format_figure(delta * Decimal::ONE_HUNDRED / before, 2)
-            )
+            delta
+                .checked_div(before)
+                .and_then(|r| crate::money::percent_text(r, 2))
+                .unwrap_or_else(|| "-".into())
         }
     }
 

@@ -1,6 +1,7 @@
 //! A [`Window`]: the sales totals of one client, manager, client–manager pair or the whole
 //! company over one period.
 
+pub(crate) use crate::money::ExactSum;
 use crate::period::Date;
 use rust_decimal::Decimal;
 
@@ -30,9 +31,11 @@ pub struct Window {
 }
 
 impl Window {
-    /// Revenue minus cost.
+    /// Revenue minus cost. Every window the facts hold was checked to have a margin that
+    /// fits a decimal exactly (see [`SumTooLarge`]).
     pub fn margin(&self) -> Decimal {
-        self.revenue - self.cost
+        crate::money::exact_difference(self.revenue, self.cost)
+            .expect("window margins are checked when the window is built")
     }
 
     /// The sum of many windows: totals added, category and product sets united. Linear in
@@ -61,94 +64,6 @@ impl Window {
         out.categories = categories.into_sorted();
         out.products = products.into_sorted();
         Ok(out)
-    }
-
-    /// Adds another window.
-    pub fn add(&mut self, w: &Window) {
-        self.revenue += w.revenue;
-        self.cost += w.cost;
-        self.quantity += w.quantity;
-        self.returns += w.returns;
-        self.lines += w.lines;
-        self.return_lines += w.return_lines;
-        merge_sorted(&mut self.categories, &w.categories);
-        merge_sorted(&mut self.products, &w.products);
-        self.first = min_opt(self.first, w.first);
-        self.last = max_opt(self.last, w.last);
-    }
-}
-
-/// An exact running sum of decimals as a 128-bit integer at the largest scale seen: one
-/// integer addition per line where `Decimal` addition aligns scales every time. Overflow is
-/// remembered and reported, never wrapped.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct ExactSum {
-    pub(crate) mantissa: i128,
-    pub(crate) scale: u32,
-    pub(crate) overflow: bool,
-}
-
-impl ExactSum {
-    #[inline]
-    pub(crate) fn add(&mut self, d: Decimal) {
-        self.add_parts(d.mantissa(), d.scale());
-    }
-
-    #[inline]
-    pub(crate) fn sub(&mut self, d: Decimal) {
-        self.add_parts(-d.mantissa(), d.scale());
-    }
-
-    #[inline]
-    fn add_parts(&mut self, m: i128, scale: u32) {
-        if scale == self.scale {
-            match self.mantissa.checked_add(m) {
-                Some(v) => self.mantissa = v,
-                None => self.overflow = true,
-            }
-        } else {
-            self.add_rescaled(m, scale);
-        }
-    }
-
-    #[cold]
-    fn add_rescaled(&mut self, m: i128, scale: u32) {
-        let widen = |v: i128, by: u32| 10i128.checked_pow(by).and_then(|f| v.checked_mul(f));
-        let sum = if scale > self.scale {
-            let mine = widen(self.mantissa, scale - self.scale);
-            self.scale = scale;
-            mine.and_then(|a| a.checked_add(m))
-        } else {
-            widen(m, self.scale - scale).and_then(|b| self.mantissa.checked_add(b))
-        };
-        match sum {
-            Some(v) => self.mantissa = v,
-            None => self.overflow = true,
-        }
-    }
-
-    pub(crate) fn merge(&mut self, other: &ExactSum) {
-        self.overflow |= other.overflow;
-        self.add_parts(other.mantissa, other.scale);
-    }
-
-    /// The sum as a decimal, or `None` when it does not fit one (28 digits).
-    pub(crate) fn to_decimal(self) -> Option<Decimal> {
-        if self.overflow {
-            return None;
-        }
-        let (mut m, mut scale) = (self.mantissa, self.scale);
-        loop {
-            if let Ok(d) = Decimal::try_from_i128_with_scale(m, scale) {
-                return Some(d);
-            }
-            if scale > 0 && m % 10 == 0 {
-                m /= 10;
-                scale -= 1;
-            } else {
-                return None;
-            }
-        }
     }
 }
 
@@ -201,6 +116,16 @@ pub(crate) fn decimals(sums: [ExactSum; 4]) -> Result<[Decimal; 4], SumTooLarge>
     for ((d, sum), column) in out.iter_mut().zip(sums).zip(columns) {
         *d = sum.to_decimal().ok_or(SumTooLarge(column))?;
     }
+    // Margin is revenue minus cost: it must fit too, so that `Window::margin` is exact.
+    let mut margin = sums[0];
+    margin.merge(&{
+        let mut cost = ExactSum::default();
+        cost.sub(out[1]);
+        cost
+    });
+    margin
+        .to_decimal()
+        .ok_or(SumTooLarge("amount minus cost (margin)"))?;
     Ok(out)
 }
 
@@ -223,45 +148,6 @@ pub(crate) fn insert_sorted(list: &mut Vec<u32>, v: u32) {
     if let Err(pos) = list.binary_search(&v) {
         list.insert(pos, v);
     }
-}
-
-/// Merges sorted, distinct `other` into sorted, distinct `list`.
-pub(crate) fn merge_sorted(list: &mut Vec<u32>, other: &[u32]) {
-    if other.is_empty() {
-        return;
-    }
-    if list.is_empty() {
-        list.extend_from_slice(other);
-        return;
-    }
-    if other.len() <= 4 {
-        for &v in other {
-            insert_sorted(list, v);
-        }
-        return;
-    }
-    let mut out = Vec::with_capacity(list.len() + other.len());
-    let (mut i, mut j) = (0, 0);
-    while i < list.len() && j < other.len() {
-        match list[i].cmp(&other[j]) {
-            std::cmp::Ordering::Less => {
-                out.push(list[i]);
-                i += 1;
-            }
-            std::cmp::Ordering::Greater => {
-                out.push(other[j]);
-                j += 1;
-            }
-            std::cmp::Ordering::Equal => {
-                out.push(list[i]);
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    out.extend_from_slice(&list[i..]);
-    out.extend_from_slice(&other[j..]);
-    *list = out;
 }
 
 #[cfg(test)]
@@ -311,11 +197,7 @@ mod tests {
         };
         let parts = [w(10, vec![1, 70, 200]), w(-3, vec![]), w(5, vec![0, 1, 64])];
         let sum = Window::sum(&parts).unwrap();
-        let mut one_by_one = Window::default();
-        for p in &parts {
-            one_by_one.add(p);
-        }
-        assert_eq!(sum, one_by_one);
+        assert_eq!(sum.lines, 3);
         assert_eq!(sum.categories, vec![0, 1, 64, 70, 200]);
         assert_eq!(sum.revenue, Decimal::from(12));
         assert_eq!(Window::sum([]), Ok(Window::default()));
@@ -324,13 +206,21 @@ mod tests {
             ..Window::default()
         };
         assert_eq!(Window::sum([&huge, &huge]), Err(SumTooLarge("amount")));
+        // Revenue and cost that each fit, but whose difference (the margin) does not.
+        let lopsided = Window {
+            revenue: Decimal::MAX,
+            cost: -Decimal::MAX,
+            ..Window::default()
+        };
+        assert_eq!(
+            Window::sum([&lopsided]),
+            Err(SumTooLarge("amount minus cost (margin)"))
+        );
     }
 
     #[test]
-    fn sorted_sets_merge() {
-        let mut a = vec![1, 4, 9];
-        merge_sorted(&mut a, &[0, 4, 5, 10, 11, 12]);
-        assert_eq!(a, vec![0, 1, 4, 5, 9, 10, 11, 12]);
+    fn sorted_sets_take_new_ids_once() {
+        let mut a = vec![0, 1, 4, 5, 9, 10, 11, 12];
         insert_sorted(&mut a, 3);
         insert_sorted(&mut a, 3);
         assert_eq!(a, vec![0, 1, 3, 4, 5, 9, 10, 11, 12]);

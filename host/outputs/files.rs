@@ -28,13 +28,10 @@ fn werr(name: &str) -> impl Fn(csv::Error) -> Error + '_ {
     }
 }
 
-/// Money a KPI contributed: the rounded lines that name it.
+/// Money a KPI contributed: the rounded lines that name it (the run checked that this sum
+/// fits a decimal: see [`crate::evaluate::kpi_contribution`]).
 pub(crate) fn contribution(m: &crate::evaluate::ManagerResult, kpi: &str) -> Decimal {
-    m.lines
-        .iter()
-        .filter(|l| l.kpi.as_deref() == Some(kpi))
-        .map(|l| l.amount)
-        .sum()
+    crate::evaluate::kpi_contribution(&m.lines, kpi).expect("the run checks every contribution")
 }
 
 /// The first columns of `payouts.csv` (and of the workbook's payouts sheet); one

@@ -1055,13 +1055,15 @@ fn register_functions(engine: &mut Engine, pack: &RulePack) {
             a.checked_div(b).ok_or("ratio overflowed")?
         })
     });
-    engine.register_fn("percent", |x: Decimal| -> String {
-        format!(
-            "{}%",
-            crate::money::format_figure(x * Decimal::ONE_HUNDRED, 1)
-        )
+    engine.register_fn("percent", |x: Decimal| -> Res<String> {
+        crate::money::percent_text(x, 1)
+            .ok_or_else(|| format!("percent({x}): {x} x 100 does not fit a decimal").into())
     });
-    engine.register_fn("percent", |x: INT| -> String { format!("{}%", x * 100) });
+    engine.register_fn("percent", |x: INT| -> Res<String> {
+        x.checked_mul(100)
+            .map(|p| format!("{p}%"))
+            .ok_or_else(|| format!("percent({x}): {x} x 100 does not fit an integer").into())
+    });
     engine.register_fn("dec", |x: INT| Decimal::from(x));
     engine.register_fn("dec", |x: Decimal| x);
     engine.register_fn("min", |a: Decimal, b: Decimal| a.min(b));
