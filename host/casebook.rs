@@ -49,6 +49,9 @@ pub fn cases(pack_dir: &Path) -> Result<Vec<PathBuf>, Error> {
         .filter(|p| p.is_dir())
         .collect();
     out.sort();
+    for case in &out {
+        crate::confine::inside(pack_dir, case).map_err(Error::Usage)?;
+    }
     Ok(out)
 }
 
@@ -62,7 +65,10 @@ pub fn run_case(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let meta: CaseFile = match std::fs::read_to_string(case.join("case.toml")) {
+    // A case lives in <pack>/tests/<case>: nothing it names may lead outside the pack.
+    let pack_dir = case.parent().and_then(Path::parent).unwrap_or(case);
+    let confined = |path: PathBuf| crate::confine::inside(pack_dir, &path).map_err(Error::Usage);
+    let meta: CaseFile = match std::fs::read_to_string(confined(case.join("case.toml"))?) {
         Ok(text) => toml::from_str(&text).map_err(|e| {
             Error::Usage(format!(
                 "{}: {}",
@@ -82,8 +88,15 @@ pub fn run_case(
     let expected_dir = case.join("expected");
     let result = evaluate::run(
         pack.clone(),
-        &DataSource::Dir(case.join("data")),
-        &RunOptions { period, threads },
+        &DataSource::PackDir {
+            dir: case.join("data"),
+            pack: pack_dir.to_path_buf(),
+        },
+        &RunOptions {
+            period,
+            threads,
+            ..RunOptions::default()
+        },
     );
     let mut differences = Vec::new();
     match result {
@@ -91,7 +104,7 @@ pub fn run_case(
         Ok(result) => {
             let mut compared = 0;
             for (file, actual) in render_csvs(&result)? {
-                let Ok(expected) = std::fs::read(expected_dir.join(&file)) else {
+                let Ok(expected) = std::fs::read(confined(expected_dir.join(&file))?) else {
                     continue;
                 };
                 compared += 1;

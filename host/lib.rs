@@ -24,6 +24,7 @@
 
 pub mod bundled;
 pub mod casebook;
+pub mod confine;
 pub mod diagnostic;
 pub mod error;
 pub mod evaluate;

@@ -174,13 +174,16 @@ pub struct InputDecl {
 pub struct Limits {
     /// Operations per call (stops endless loops).
     pub max_operations: u64,
+    /// Wall-clock seconds per call (a plugin batch of n items gets n times this).
+    pub max_seconds_per_call: u64,
     /// Nested function calls.
     pub max_call_depth: usize,
     /// Expression nesting depth (in functions and at top level).
     pub max_expr_depth: usize,
     /// Length of any string, in bytes.
     pub max_string_size: usize,
-    /// Length of any array.
+    /// Elements of any array, nested arrays' elements included (so it also bounds how
+    /// deeply arrays nest).
     pub max_array_size: usize,
     /// Entries of any object map.
     pub max_map_size: usize,
@@ -196,10 +199,11 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_operations: 5_000_000,
+            max_seconds_per_call: 10,
             max_call_depth: 32,
             max_expr_depth: 64,
             max_string_size: 100_000,
-            max_array_size: 1_000_000,
+            max_array_size: 100_000,
             max_map_size: 10_000,
             plugin_fuel_per_item: 20_000_000,
             plugin_memory_bytes: 256 * 1024 * 1024,

@@ -101,10 +101,15 @@ impl PackSource {
         }
     }
 
-    fn read(&self, rel: &str) -> Result<Vec<u8>, PackError> {
+    /// Reads a file of the pack; a path that leads outside the pack is refused.
+    pub fn read(&self, rel: &str) -> Result<Vec<u8>, PackError> {
         check_relative(rel).map_err(|m| PackError::new(self.display("pack.toml"), m))?;
         match self {
-            PackSource::Dir(d) => std::fs::read(d.join(rel)).map_err(|e| {
+            PackSource::Dir(d) => std::fs::read(
+                crate::confine::inside(d, &d.join(rel))
+                    .map_err(|m| PackError::new(self.display(rel), m))?,
+            )
+            .map_err(|e| {
                 let hint = if e.kind() == std::io::ErrorKind::NotFound && rel == "pack.toml" {
                     " (is this a rule pack directory? it needs a pack.toml)"
                 } else {
@@ -141,7 +146,8 @@ impl PackSource {
         match self {
             PackSource::Dir(d) => {
                 check_relative(rel).map_err(|m| PackError::new(self.display("pack.toml"), m))?;
-                let path = d.join(rel);
+                let path = crate::confine::inside(d, &d.join(rel))
+                    .map_err(|m| PackError::new(self.display(rel), m))?;
                 if !path.exists() {
                     return Err(PackError::new(
                         self.display(rel),
@@ -382,6 +388,7 @@ impl RulePack {
                 let limits = wasm::PluginLimits {
                     fuel_per_item: manifest.limits.plugin_fuel_per_item,
                     memory_bytes: manifest.limits.plugin_memory_bytes,
+                    seconds_per_item: manifest.limits.max_seconds_per_call,
                 };
                 StageCode::Plugin(Arc::new(wasm::Plugin::load(
                     &source.display(plugin),
@@ -483,10 +490,24 @@ impl RulePack {
     }
 }
 
+/// The most `[limits] max_seconds_per_call` may be: a day.
+pub const MAX_SECONDS_PER_CALL: usize = 86_400;
+/// The most `[limits] max_call_depth` may be.
+pub const MAX_CALL_DEPTH: usize = 256;
+/// The most `[limits] max_expr_depth` may be.
+pub const MAX_EXPR_DEPTH: usize = 256;
+/// The most `[limits] max_array_size` may be. Arrays and maps nest at most as deep as these
+/// two limits together, and copying or printing a nested value takes native stack per
+/// level: the rule threads' stacks ([`crate::evaluate::RULE_STACK_BYTES`]) hold that depth.
+pub const MAX_ARRAY_SIZE: usize = 1_000_000;
+/// The most `[limits] max_map_size` may be.
+pub const MAX_MAP_SIZE: usize = 100_000;
+
 impl Limits {
     fn validate(&self) -> Result<(), String> {
         let checks = [
             ("max_operations", self.max_operations as usize),
+            ("max_seconds_per_call", self.max_seconds_per_call as usize),
             ("max_call_depth", self.max_call_depth),
             ("max_expr_depth", self.max_expr_depth),
             ("max_string_size", self.max_string_size),
@@ -505,6 +526,26 @@ impl Limits {
             if v == 0 {
                 return Err(format!(
                     "[limits] {name} must be at least 1 (0 would mean no limit)"
+                ));
+            }
+        }
+        // Ceilings that keep the host itself safe: deeper nesting could overflow the native
+        // stack (a crash no limit message could explain), and a longer time would not fit.
+        let ceilings = [
+            (
+                "max_seconds_per_call",
+                self.max_seconds_per_call as usize,
+                MAX_SECONDS_PER_CALL,
+            ),
+            ("max_call_depth", self.max_call_depth, MAX_CALL_DEPTH),
+            ("max_expr_depth", self.max_expr_depth, MAX_EXPR_DEPTH),
+            ("max_array_size", self.max_array_size, MAX_ARRAY_SIZE),
+            ("max_map_size", self.max_map_size, MAX_MAP_SIZE),
+        ];
+        for (name, v, most) in ceilings {
+            if v > most {
+                return Err(format!(
+                    "[limits] {name} = {v} is above the most bonusrun allows ({most})"
                 ));
             }
         }

@@ -8,6 +8,40 @@ use rhai::packages::{
     MoreStringPackage, Package,
 };
 use rhai::{Engine, AST};
+use std::cell::Cell;
+use std::time::Instant;
+
+/// Which wall-clock limit a call is under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Deadline {
+    /// `[limits] max_seconds_per_call`.
+    Call,
+    /// The run's `--deadline`.
+    Run,
+}
+
+thread_local! {
+    /// The deadline of the call running on this thread, if any.
+    static DEADLINE: Cell<Option<(Instant, Deadline)>> = const { Cell::new(None) };
+}
+
+/// Sets the deadline of the next calls on this thread: the earlier of the call limit and the
+/// run's deadline.
+pub fn set_deadline(call: Instant, run: Option<Instant>) {
+    let d = match run {
+        Some(r) if r < call => (r, Deadline::Run),
+        _ => (call, Deadline::Call),
+    };
+    DEADLINE.with(|c| c.set(Some(d)));
+}
+
+/// The token a call stopped by a deadline ends with (`EvalAltResult::ErrorTerminated`).
+pub fn deadline_token(d: Deadline) -> &'static str {
+    match d {
+        Deadline::Call => "bonusrun:deadline:call",
+        Deadline::Run => "bonusrun:deadline:run",
+    }
+}
 
 /// A raw engine with the rule packages, the sandbox settings and `limits`.
 ///
@@ -24,6 +58,10 @@ pub fn new_engine(limits: &Limits) -> Engine {
     engine.register_global_module(MoreStringPackage::new().as_shared_module());
     engine.set_strict_variables(true);
     engine.disable_symbol("eval");
+    // Closures and curried function pointers hold values the size limits cannot see (and
+    // chains of them are dropped recursively); rules never need them.
+    engine.set_allow_anonymous_fn(false);
+    engine.disable_symbol("curry");
     engine.set_max_operations(limits.max_operations);
     engine.set_max_call_levels(limits.max_call_depth);
     engine.set_max_expr_depths(limits.max_expr_depth, limits.max_expr_depth);
@@ -32,12 +70,76 @@ pub fn new_engine(limits: &Limits) -> Engine {
     engine.set_max_map_size(limits.max_map_size);
     engine.set_max_variables(1_000);
     engine.set_max_functions(10_000);
+    // Wall-clock deadlines: checked every 1,024 operations (a few microseconds of work).
+    engine.on_progress(|ops| {
+        if ops % 1024 != 0 {
+            return None;
+        }
+        let (at, which) = DEADLINE.with(Cell::get)?;
+        (Instant::now() > at).then(|| rhai::Dynamic::from(deadline_token(which)))
+    });
+    register_guarded_string_functions(&mut engine);
     engine.on_print(|s| eprintln!("[rules] {s}"));
     engine.on_debug(|s, src, pos| {
         let src = src.unwrap_or("script");
         eprintln!("[rules debug] {src}:{pos}: {s}")
     });
     engine
+}
+
+/// `replace` builds its whole result before rhai checks its size, so one call could ask for
+/// gigabytes: these versions check the size first.
+fn register_guarded_string_functions(engine: &mut Engine) {
+    use rhai::{EvalAltResult, ImmutableString, NativeCallContext};
+    fn guarded(
+        ctx: &NativeCallContext,
+        s: &mut ImmutableString,
+        find: &str,
+        with: &str,
+    ) -> Result<(), Box<EvalAltResult>> {
+        let hits = if find.is_empty() {
+            s.chars().count() + 1
+        } else {
+            s.matches(find).count()
+        };
+        let grown = with.len().saturating_mul(hits);
+        let size = s.len().saturating_sub(find.len().saturating_mul(hits)) + grown;
+        let max = ctx.engine().max_string_size();
+        if max > 0 && size > max {
+            return Err(EvalAltResult::ErrorDataTooLarge(
+                "Length of string".into(),
+                ctx.call_position(),
+            )
+            .into());
+        }
+        *s = s.replace(find, with).into();
+        Ok(())
+    }
+    engine.register_fn(
+        "replace",
+        |ctx: NativeCallContext,
+         s: &mut ImmutableString,
+         find: ImmutableString,
+         with: ImmutableString| { guarded(&ctx, s, &find, &with) },
+    );
+    engine.register_fn(
+        "replace",
+        |ctx: NativeCallContext, s: &mut ImmutableString, find: ImmutableString, with: char| {
+            guarded(&ctx, s, &find, &with.to_string())
+        },
+    );
+    engine.register_fn(
+        "replace",
+        |ctx: NativeCallContext, s: &mut ImmutableString, find: char, with: ImmutableString| {
+            guarded(&ctx, s, &find.to_string(), &with)
+        },
+    );
+    engine.register_fn(
+        "replace",
+        |ctx: NativeCallContext, s: &mut ImmutableString, find: char, with: char| {
+            guarded(&ctx, s, &find.to_string(), &with.to_string())
+        },
+    );
 }
 
 /// Compiles one script. Syntax errors come back as `file:line:column`. Top-level statements

@@ -54,7 +54,11 @@ pub(crate) struct Located {
 
 /// Unwraps rhai's chain of "error in function call" into the innermost function, its
 /// position and a message a pack author can act on.
-pub(crate) fn script_error(err: &EvalAltResult, limits: &crate::pack::Limits) -> Located {
+pub(crate) fn script_error(
+    err: &EvalAltResult,
+    limits: &crate::pack::Limits,
+    run_deadline_secs: Option<u64>,
+) -> Located {
     let mut function = None;
     let mut source = None;
     let mut position = err.position();
@@ -77,6 +81,18 @@ pub(crate) fn script_error(err: &EvalAltResult, limits: &crate::pack::Limits) ->
             "the rule ran more than {} operations and was stopped (an endless loop?); if the rule is right, raise [limits] max_operations in pack.toml",
             limits.max_operations
         ),
+        EvalAltResult::ErrorTerminated(token, _)
+            if token.to_string() == super::engine::deadline_token(super::engine::Deadline::Call) =>
+        {
+            format!(
+                "the rule ran longer than {} second(s) and was stopped (an endless loop, or work that grows too fast?); if the rule is right, raise [limits] max_seconds_per_call in pack.toml",
+                limits.max_seconds_per_call
+            )
+        }
+        EvalAltResult::ErrorTerminated(..) => format!(
+            "the run passed its --deadline of {} second(s) while this rule was running, and was stopped",
+            run_deadline_secs.unwrap_or_default()
+        ),
         EvalAltResult::ErrorStackOverflow(_) => format!(
             "calls nested deeper than {} levels (endless recursion?); the limit is [limits] max_call_depth in pack.toml",
             limits.max_call_depth
@@ -93,7 +109,7 @@ pub(crate) fn script_error(err: &EvalAltResult, limits: &crate::pack::Limits) ->
                 ("a size limit", 0)
             };
             format!(
-                "{what} exceeded the limit ({value}) and the rule was stopped (a memory bomb?); the limit is [limits] {limit} in pack.toml"
+                "{what} exceeded the limit ({value}) and the rule was stopped (a memory bomb, or arrays and maps nested too deeply? nested elements count too); the limit is [limits] {limit} in pack.toml"
             )
         }
         EvalAltResult::ErrorRuntime(v, _) => {

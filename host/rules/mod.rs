@@ -46,10 +46,21 @@ pub struct Outcome<T> {
     pub trace: Vec<String>,
 }
 
+thread_local! {
+    static IN_RULE_CALL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this thread is inside a script call, where a panic is caught and reported as
+/// the rule's error (a panic hook should then stay quiet).
+pub fn in_rule_call() -> bool {
+    IN_RULE_CALL.with(std::cell::Cell::get)
+}
+
 /// Calls a pack's stage functions.
 pub struct RuleRunner {
     engine: Engine,
     pack: Arc<RulePack>,
+    run_deadline: Option<(std::time::Instant, std::time::Duration)>,
 }
 
 impl RuleRunner {
@@ -57,7 +68,20 @@ impl RuleRunner {
     pub fn new(pack: Arc<RulePack>) -> RuleRunner {
         let mut engine = engine::new_engine(&pack.manifest.limits);
         api::register(&mut engine, &pack);
-        RuleRunner { engine, pack }
+        RuleRunner {
+            engine,
+            pack,
+            run_deadline: None,
+        }
+    }
+
+    /// Stops any call still running at `at`, the end of a run allowed `allowed`.
+    pub fn with_run_deadline(
+        mut self,
+        at: Option<(std::time::Instant, std::time::Duration)>,
+    ) -> RuleRunner {
+        self.run_deadline = at;
+        self
     }
 
     fn call(
@@ -72,45 +96,70 @@ impl RuleRunner {
         let options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
         api::take_warnings();
         api::take_trace();
-        self.engine
-            .call_fn_with_options::<Dynamic>(options, &mut scope, &script.ast, function, args)
-            .map_err(|e| {
-                let mut loc = error::script_error(&e, &self.pack.manifest.limits);
-                let property = loc
-                    .message
-                    .strip_prefix("Property not found: ")
-                    .map(|n| n.trim().to_string())
-                    .or_else(|| {
-                        let rest = loc.message.strip_prefix("Unknown property '")?;
-                        Some(rest.split('\'').next()?.to_string())
-                    });
-                if let Some(name) = property {
-                    let hint = crate::suggest::did_you_mean(&name, api::PROPERTIES.iter().copied());
-                    loc.message.push_str(&hint);
-                } else if let Some(rest) = loc.message.strip_prefix("Function not found: ") {
-                    let name = rest.split([' ', '(']).next().unwrap_or("").trim();
-                    let script_fns: Vec<&str> =
-                        script.ast.iter_functions().map(|f| f.name).collect();
-                    let hint = crate::suggest::did_you_mean(
-                        name,
-                        api::FUNCTIONS
-                            .iter()
-                            .copied()
-                            .chain(script_fns.iter().copied()),
-                    );
-                    loc.message.push_str(&hint);
-                }
-                RuleError {
-                    pack: self.pack.manifest.pack.name.clone(),
-                    stage: stage.to_string(),
-                    script: loc.source.unwrap_or_else(|| script.shown.clone()),
-                    function: loc.function.unwrap_or_else(|| function.to_string()),
-                    line: loc.position.line(),
-                    column: loc.position.position(),
-                    subject: subject.to_string(),
-                    message: loc.message,
-                }
-            })
+        let limits = &self.pack.manifest.limits;
+        let call_limit = std::time::Duration::from_secs(limits.max_seconds_per_call);
+        engine::set_deadline(
+            std::time::Instant::now() + call_limit,
+            self.run_deadline.map(|(at, _)| at),
+        );
+        // A panic inside the script engine (a rhai bug a rule triggered) is this rule's
+        // error, not a crash of the run.
+        IN_RULE_CALL.with(|c| c.set(true));
+        let called = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.engine.call_fn_with_options::<Dynamic>(
+                options,
+                &mut scope,
+                &script.ast,
+                function,
+                args,
+            )
+        }));
+        IN_RULE_CALL.with(|c| c.set(false));
+        let called = called.unwrap_or_else(|panic| {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(format!("the script engine failed on this rule ({what}); simplify the rule").into())
+        });
+        called.map_err(|e| {
+            let run_allowed = self.run_deadline.map(|(_, d)| d.as_secs());
+            let mut loc = error::script_error(&e, &self.pack.manifest.limits, run_allowed);
+            let property = loc
+                .message
+                .strip_prefix("Property not found: ")
+                .map(|n| n.trim().to_string())
+                .or_else(|| {
+                    let rest = loc.message.strip_prefix("Unknown property '")?;
+                    Some(rest.split('\'').next()?.to_string())
+                });
+            if let Some(name) = property {
+                let hint = crate::suggest::did_you_mean(&name, api::PROPERTIES.iter().copied());
+                loc.message.push_str(&hint);
+            } else if let Some(rest) = loc.message.strip_prefix("Function not found: ") {
+                let name = rest.split([' ', '(']).next().unwrap_or("").trim();
+                let script_fns: Vec<&str> = script.ast.iter_functions().map(|f| f.name).collect();
+                let hint = crate::suggest::did_you_mean(
+                    name,
+                    api::FUNCTIONS
+                        .iter()
+                        .copied()
+                        .chain(script_fns.iter().copied()),
+                );
+                loc.message.push_str(&hint);
+            }
+            RuleError {
+                pack: self.pack.manifest.pack.name.clone(),
+                stage: stage.to_string(),
+                script: loc.source.unwrap_or_else(|| script.shown.clone()),
+                function: loc.function.unwrap_or_else(|| function.to_string()),
+                line: loc.position.line(),
+                column: loc.position.position(),
+                subject: subject.to_string(),
+                message: loc.message,
+            }
+        })
     }
 
     fn shape_error(

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -35,6 +35,9 @@ mod bindings {
 
 use bindings::bonusrun::rules::types as wit;
 use bindings::{Rules, RulesPre};
+
+/// How often the plugins' deadline clock ticks.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// The largest component file a pack may bind (bytes), unless `[limits]` says otherwise.
 pub const DEFAULT_MAX_PLUGIN_BYTES: u64 = 64 * 1024 * 1024;
@@ -74,8 +77,12 @@ pub enum CacheUse {
     Hit,
     /// The component was compiled (and the result stored, if the cache is writable).
     Miss,
-    /// No cache directory could be used; compiled in memory.
+    /// No cache directory could be used (none set, or not private to this user); compiled
+    /// in memory.
     Off,
+    /// The cache held compiled code for this component that did not verify (tampered with
+    /// or corrupt): it was not run; the component was compiled again and the entry replaced.
+    Rejected,
 }
 
 /// Limits for plugin calls.
@@ -85,6 +92,8 @@ pub struct PluginLimits {
     pub fuel_per_item: u64,
     /// Linear memory per store, in bytes.
     pub memory_bytes: usize,
+    /// Wall-clock seconds per client or manager in a batch (a batch gets items × this).
+    pub seconds_per_item: u64,
 }
 
 /// A compiled, type-checked plugin.
@@ -115,8 +124,23 @@ fn engine() -> Result<&'static Engine, String> {
             let mut config = Config::new();
             config.wasm_component_model(true);
             config.consume_fuel(true);
+            config.epoch_interruption(true);
             config.max_wasm_stack(1 << 20);
-            Engine::new(&config).map_err(|e| format!("cannot start the WebAssembly engine: {e}"))
+            let engine = Engine::new(&config)
+                .map_err(|e| format!("cannot start the WebAssembly engine: {e}"))?;
+            // The clock of the wall-time deadlines: one epoch per tick.
+            let ticking = engine.weak();
+            std::thread::Builder::new()
+                .name("bonusrun-epoch".into())
+                .spawn(move || {
+                    while let Some(engine) = ticking.upgrade() {
+                        engine.increment_epoch();
+                        drop(engine);
+                        std::thread::sleep(EPOCH_TICK);
+                    }
+                })
+                .map_err(|e| format!("cannot start the plugin clock: {e}"))?;
+            Ok(engine)
         })
         .as_ref()
         .map_err(Clone::clone)
@@ -178,6 +202,13 @@ impl Plugin {
     }
 }
 
+/// Compiled code from the cache is native code that runs outside the WebAssembly sandbox,
+/// so it is executed only when verified as what this binary compiled from these bytes: each
+/// artifact has a tag, HMAC-SHA256 under a random key kept in the cache directory (mode
+/// 0600), over the component's hash, the engine's compatibility hash and the artifact. The
+/// directory must be the user's own and writable by nobody else; otherwise no cache is used.
+/// A missing or wrong tag means the component is compiled again and the entry replaced.
+/// docs/plugins.md ("The compiled-code cache") has the threat model.
 fn compile_cached(
     engine: &Engine,
     bytes: &[u8],
@@ -186,36 +217,159 @@ fn compile_cached(
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut h);
-    let Some(dir) = cache_dir() else {
+    let engine_hash = format!("{:016x}", h.finish());
+    let Some(cache) = cache_dir().and_then(|d| CodeCache::open(&d).ok()) else {
         return Ok((Component::new(engine, bytes)?, CacheUse::Off));
     };
-    let path = dir.join(format!("{sha256}-{:016x}.cwasm", h.finish()));
-    if path.is_file() {
-        // SAFETY: the file was written by `Component::serialize` of an engine with the same
-        // compatibility hash (it is in the file name); a corrupt file fails to deserialize
-        // and is compiled again below.
-        if let Ok(c) = unsafe { Component::deserialize_file(engine, &path) } {
+    let name = format!("{sha256}-{engine_hash}");
+    let context = format!("bonusrun compiled code v1\n{sha256}\n{engine_hash}\n");
+    let mut rejected = false;
+    if let Some(artifact) = cache.read(&name, &context, &mut rejected) {
+        // SAFETY: `artifact` carries a valid tag under this user's private key: it is the
+        // output of `Component::serialize` by an engine with the same compatibility hash,
+        // for exactly these component bytes.
+        if let Ok(c) = unsafe { Component::deserialize(engine, &artifact) } {
             return Ok((c, CacheUse::Hit));
         }
+        rejected = true;
     }
     let component = Component::new(engine, bytes)?;
-    let stored = std::fs::create_dir_all(&dir).is_ok() && {
-        let tmp = dir.join(format!(".{sha256}.{}.tmp", std::process::id()));
-        component
-            .serialize()
-            .ok()
-            .and_then(|b| std::fs::write(&tmp, b).ok())
-            .and_then(|_| std::fs::rename(&tmp, &path).ok())
-            .is_some()
-    };
+    let stored = component
+        .serialize()
+        .ok()
+        .is_some_and(|b| cache.write(&name, &context, &b).is_ok());
     Ok((
         component,
-        if stored {
-            CacheUse::Miss
-        } else {
-            CacheUse::Off
+        match (rejected, stored) {
+            (true, _) => CacheUse::Rejected,
+            (false, true) => CacheUse::Miss,
+            (false, false) => CacheUse::Off,
         },
     ))
+}
+
+/// The compiled-code cache directory and its key.
+struct CodeCache {
+    dir: PathBuf,
+    key: [u8; 32],
+}
+
+type Tagger = hmac::Hmac<Sha256>;
+
+impl CodeCache {
+    /// Opens (creating them if needed) the directory and its key; fails when either is not
+    /// private to this user.
+    fn open(dir: &Path) -> std::io::Result<CodeCache> {
+        create_private_dir(dir)?;
+        check_private(dir, 0o022)?;
+        let key_path = dir.join("key");
+        if !key_path.exists() {
+            let mut key = [0u8; 32];
+            getrandom::fill(&mut key).map_err(|e| std::io::Error::other(e.to_string()))?;
+            let tmp = dir.join(format!(".key.{}.tmp", std::process::id()));
+            write_private(&tmp, &key)?;
+            // A key another process wrote first wins; ours is dropped.
+            if std::fs::hard_link(&tmp, &key_path).is_err() && !key_path.exists() {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(std::io::Error::other("cannot store the cache key"));
+            }
+            let _ = std::fs::remove_file(&tmp);
+        }
+        check_private(&key_path, 0o077)?;
+        let bytes = std::fs::read(&key_path)?;
+        let key: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| std::io::Error::other("the cache key is not 32 bytes"))?;
+        Ok(CodeCache {
+            dir: dir.to_path_buf(),
+            key,
+        })
+    }
+
+    fn tag(&self, context: &str, artifact: &[u8]) -> Tagger {
+        use hmac::Mac;
+        let mut mac = Tagger::new_from_slice(&self.key).expect("HMAC takes keys of any length");
+        mac.update(context.as_bytes());
+        mac.update(artifact);
+        mac
+    }
+
+    /// The artifact `name`, if its tag verifies; sets `rejected` when an entry exists but
+    /// does not verify.
+    fn read(&self, name: &str, context: &str, rejected: &mut bool) -> Option<Vec<u8>> {
+        use hmac::Mac;
+        let artifact = std::fs::read(self.dir.join(format!("{name}.cwasm"))).ok()?;
+        let tag = std::fs::read(self.dir.join(format!("{name}.tag"))).unwrap_or_default();
+        if self.tag(context, &artifact).verify_slice(&tag).is_ok() {
+            Some(artifact)
+        } else {
+            *rejected = true;
+            None
+        }
+    }
+
+    /// Stores an artifact and its tag (each written aside and renamed into place).
+    fn write(&self, name: &str, context: &str, artifact: &[u8]) -> std::io::Result<()> {
+        use hmac::Mac;
+        let tag = self.tag(context, artifact).finalize().into_bytes();
+        for (ext, bytes) in [("cwasm", artifact), ("tag", &tag[..])] {
+            let tmp = self
+                .dir
+                .join(format!(".{name}.{ext}.{}.tmp", std::process::id()));
+            write_private(&tmp, bytes)?;
+            std::fs::rename(&tmp, self.dir.join(format!("{name}.{ext}")))?;
+        }
+        Ok(())
+    }
+}
+
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::create_dir_all(dir)
+    }
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+/// `path` must be owned by this user, not a link, and have none of the `forbidden` mode bits.
+fn check_private(path: &Path, forbidden: u32) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::symlink_metadata(path)?;
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
+        if meta.file_type().is_symlink() || meta.uid() != me || meta.mode() & forbidden != 0 {
+            return Err(std::io::Error::other(format!(
+                "{} is not private to this user",
+                path.display()
+            )));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, forbidden);
+    Ok(())
 }
 
 /// What the host functions give plugins.
@@ -225,9 +379,16 @@ pub struct HostShared {
     decision: BTreeMap<String, Arc<PackTable>>,
     currency: Currency,
     rounding: RoundingMode,
+    run_deadline: Option<(Instant, Duration)>,
 }
 
 impl HostShared {
+    /// Stops any plugin call still running at `at`, the end of a run allowed `allowed`.
+    pub fn with_run_deadline(mut self, at: Option<(Instant, Duration)>) -> HostShared {
+        self.run_deadline = at;
+        self
+    }
+
     /// The pack's parameters and tables as the plugin sees them.
     pub fn new(
         params: &BTreeMap<String, ParamValue>,
@@ -283,6 +444,7 @@ impl HostShared {
                 .collect(),
             currency,
             rounding,
+            run_deadline: None,
         }
     }
 }
@@ -462,6 +624,9 @@ impl Plugin {
         store
             .set_fuel(fuel)
             .map_err(|e| fail("the batch".into(), e.to_string()))?;
+        let (ticks, stopped_by_run) = self.deadline_ticks(shared, items);
+        store.set_epoch_deadline(ticks);
+        store.epoch_deadline_trap();
         let rules = self
             .pre
             .instantiate(&mut store)
@@ -492,6 +657,14 @@ impl Plugin {
                         self.limits.fuel_per_item
                     ),
                     Some(Trap::StackOverflow) => "overflowed its stack (endless recursion?)".to_string(),
+                    Some(Trap::Interrupt) if stopped_by_run => format!(
+                        "the run passed its --deadline of {} second(s) while this plugin was running, and was stopped",
+                        shared.run_deadline.map(|(_, d)| d.as_secs()).unwrap_or_default()
+                    ),
+                    Some(Trap::Interrupt) => format!(
+                        "ran longer than its time and was stopped (an endless loop?); a batch of {items} item(s) gets {items} x {} second(s), and the limit is [limits] max_seconds_per_call in pack.toml",
+                        self.limits.seconds_per_item
+                    ),
                     Some(t) => format!("trapped: {t}"),
                     None if root.contains("memory") => format!(
                         "exceeded the memory limit of {} bytes (a memory bomb?); the limit is [limits] plugin_memory_bytes in pack.toml ({root})",
@@ -520,6 +693,22 @@ impl Plugin {
             warnings,
             traces,
         })
+    }
+
+    /// Epoch ticks a batch of `items` may run, and whether the run's deadline (rather than
+    /// the per-call limit) is the one that ends it.
+    fn deadline_ticks(&self, shared: &HostShared, items: usize) -> (u64, bool) {
+        let per_call = Duration::from_secs(self.limits.seconds_per_item)
+            .saturating_mul(u32::try_from(items.max(1)).unwrap_or(u32::MAX));
+        let now = Instant::now();
+        let (left, by_run) = match shared.run_deadline {
+            Some((at, _)) if at.saturating_duration_since(now) < per_call => {
+                (at.saturating_duration_since(now), true)
+            }
+            _ => (per_call, false),
+        };
+        let ticks = left.as_millis() / EPOCH_TICK.as_millis() + 1;
+        (u64::try_from(ticks).unwrap_or(u64::MAX), by_run)
     }
 
     /// Stage a for clients `range` of the run.
