@@ -137,6 +137,7 @@ fn main() -> ExitCode {
                 let options = RunOptions {
                     period: args.period,
                     threads: args.threads,
+                    ..RunOptions::default()
                 };
                 let result = evaluate::run_native(pack, &source, &options, &rules)
                     .map_err(|e| e.to_string())?;

@@ -142,6 +142,7 @@ fn stages(c: &mut Criterion) {
                     &RunOptions {
                         period: Some(period),
                         threads: Some(threads),
+                        ..RunOptions::default()
                     },
                 )
                 .unwrap()
@@ -154,6 +155,7 @@ fn stages(c: &mut Criterion) {
         &RunOptions {
             period: Some(period),
             threads: None,
+            ..RunOptions::default()
         },
     )
     .unwrap();

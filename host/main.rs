@@ -2,7 +2,8 @@
 #![allow(clippy::result_large_err)]
 //!
 //! Exit codes: 0 success; 1 a failed run (the message says where, nothing was written);
-//! 2 a usage error (bad flags or values).
+//! 2 a usage error (bad flags or values); 70 an internal error (a bug in bonusrun, caught:
+//! one line on stderr, no backtrace, no outputs).
 
 use bonusrun::error::Error;
 use bonusrun::evaluate::{self, RunOptions, RunResult};
@@ -129,6 +130,15 @@ struct InputArgs {
     /// Override a pack parameter for this run, name=value (repeatable): a what-if.
     #[arg(long = "set", value_name = "NAME=VALUE")]
     set: Vec<String>,
+    /// Stop the run with an error (writing nothing) if it takes longer than this many
+    /// seconds, rules included.
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    deadline: Option<u64>,
+    /// The largest field of any input CSV, in bytes; a longer one, or a quote that never
+    /// closes, is an error naming the line where the field began.
+    #[arg(long, value_name = "BYTES", default_value_t = bonusrun::load::DEFAULT_MAX_FIELD_BYTES,
+          value_parser = positive_size)]
+    max_field_bytes: usize,
 }
 
 #[derive(Args)]
@@ -149,11 +159,17 @@ struct RunArgs {
     timings: bool,
 }
 
+/// The exit code of a caught panic (`EX_SOFTWARE` of sysexits.h).
+const INTERNAL_ERROR: u8 = 70;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match try_main(cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+    install_panic_hook();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| try_main(cli)));
+    match outcome {
+        Err(_) => ExitCode::from(INTERNAL_ERROR),
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
             eprintln!("bonusrun: {e}");
             if let Some(snippet) = source_snippet(&e) {
                 eprintln!("{snippet}");
@@ -163,9 +179,41 @@ fn main() -> ExitCode {
     }
 }
 
+/// A panic anywhere (a bug) prints one line, once, instead of a Rust backtrace; `main`
+/// then exits with [`INTERNAL_ERROR`]. Outputs are written through a staging directory that
+/// a panic never renames into place.
+fn install_panic_hook() {
+    static REPORTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    std::panic::set_hook(Box::new(|info| {
+        if bonusrun::rules::in_rule_call() {
+            return; // caught, and reported as the rule's error
+        }
+        if REPORTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".into());
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "bonusrun: internal error (a bug in bonusrun, not in your data or rules): {}{at}; nothing was written; please report it with the command that caused it",
+            what.replace('\n', " ")
+        );
+    }));
+}
+
 fn try_main(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Run(args) => {
+            for note in outputs::recover(&args.out)? {
+                eprintln!("note: {note}");
+            }
             outputs::check_target(&args.out, args.force)?;
             let started = std::time::Instant::now();
             let result = run(&args.inputs)?;
@@ -235,12 +283,14 @@ fn try_main(cli: Cli) -> Result<(), Error> {
                             bonusrun::rules::wasm::CacheUse::Hit => "from the cache",
                             bonusrun::rules::wasm::CacheUse::Miss => "compiled and cached",
                             bonusrun::rules::wasm::CacheUse::Off => "compiled, no cache",
+                            bonusrun::rules::wasm::CacheUse::Rejected => "compiled again: the cached code did not verify (tampered with or corrupt), so it was not run and was replaced",
                         }
                     ),
                 }
             }
-            let total: rust_decimal::Decimal = pack.manifest.kpis.iter().map(|k| k.weight).sum();
-            if total != rust_decimal::Decimal::ONE {
+            let total = bonusrun::money::exact_sum(pack.manifest.kpis.iter().map(|k| k.weight));
+            if total != Some(rust_decimal::Decimal::ONE) {
+                let total = total.map_or("more than a decimal holds".into(), |t| t.to_string());
                 println!("note: the KPI weights sum to {total}, not 1");
             }
             let mut errors = 0;
@@ -371,6 +421,8 @@ fn try_main(cli: Cli) -> Result<(), Error> {
                 period: Some(after.period().to_string()),
                 threads: inputs.threads,
                 set: against_set,
+                deadline: inputs.deadline,
+                max_field_bytes: inputs.max_field_bytes,
             };
             let before = run(&baseline)?;
             let diff = bonusrun::whatif::compare(&before, &after).map_err(Error::Usage)?;
@@ -474,6 +526,16 @@ fn source_snippet(e: &Error) -> Option<String> {
     bonusrun::diagnostic::snippet(file, &text, line, column, &message, help.as_deref())
 }
 
+/// A count of bytes, at least 1.
+fn positive_size(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!(
+            "'{text}' is not a whole number of bytes of at least 1"
+        )),
+    }
+}
+
 fn parse_month(text: &str) -> Result<MonthIndex, Error> {
     match Period::parse(text) {
         Ok(p) if p.kind() == bonusrun::period::PeriodKind::Month => Ok(p.first_month()),
@@ -493,16 +555,21 @@ fn run(inputs: &InputArgs) -> Result<RunResult, Error> {
             let data_dir = dir.join("data");
             (
                 PackSource::Dir(dir.clone()),
-                data_dir.is_dir().then_some(DataSource::Dir(data_dir)),
+                data_dir.is_dir().then_some(DataSource::PackDir {
+                    dir: data_dir,
+                    pack: dir.clone(),
+                }),
             )
         }
         None => (bundled::pack(), Some(bundled::data())),
     };
     let data = match &inputs.data {
         Some(d) if d.is_file() && d.extension().is_some_and(|e| e == "toml") => {
-            bonusrun::mapping::load(d)?
+            bonusrun::mapping::load_with(d, inputs.max_field_bytes)?
         }
-        Some(d) if d.join("data.toml").is_file() => bonusrun::mapping::load(&d.join("data.toml"))?,
+        Some(d) if d.join("data.toml").is_file() => {
+            bonusrun::mapping::load_with(&d.join("data.toml"), inputs.max_field_bytes)?
+        }
         Some(d) => {
             if !d.is_dir() {
                 return Err(Error::Usage(format!(
@@ -525,6 +592,8 @@ fn run(inputs: &InputArgs) -> Result<RunResult, Error> {
         &RunOptions {
             period,
             threads: inputs.threads,
+            max_field_bytes: inputs.max_field_bytes,
+            deadline: inputs.deadline.map(std::time::Duration::from_secs),
         },
     )
 }

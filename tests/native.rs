@@ -19,6 +19,7 @@ fn same_results(data: &Path) {
     let options = RunOptions {
         period: None,
         threads: Some(2),
+        ..RunOptions::default()
     };
     let scripts = evaluate::run(pack.clone(), &source, &options).unwrap();
     let rules = Romashka::new(pack.clone()).unwrap();
@@ -109,6 +110,7 @@ fn a_failing_native_rule_names_stage_function_and_client() {
     let options = RunOptions {
         period: None,
         threads: Some(2),
+        ..RunOptions::default()
     };
     let Err(err) = evaluate::run_native(pack, &source, &options, &rules) else {
         panic!("the run should fail");

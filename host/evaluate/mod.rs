@@ -24,6 +24,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+/// The stack of each worker thread, which runs the rules: room for values nested as deeply
+/// as the largest `[limits]` allow (copying, comparing or printing a nested value recurses
+/// once per level). Address space only: pages are used when touched.
+pub const RULE_STACK_BYTES: usize = 1 << 30;
+
 /// What to run.
 #[derive(Clone, Debug)]
 pub struct RunOptions {
@@ -31,6 +36,23 @@ pub struct RunOptions {
     pub period: Option<Period>,
     /// Worker threads; `None` uses all cores.
     pub threads: Option<usize>,
+    /// The largest field of any input CSV, in bytes; a longer one (or a quote that never
+    /// closes) is an error naming the line where the field began.
+    pub max_field_bytes: usize,
+    /// Wall-clock time the whole run may take (`bonusrun run --deadline`); `None`: no limit
+    /// beyond the pack's per-call limits.
+    pub deadline: Option<Duration>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            period: None,
+            threads: None,
+            max_field_bytes: load::DEFAULT_MAX_FIELD_BYTES,
+            deadline: None,
+        }
+    }
 }
 
 /// One rounded payout line.
@@ -138,6 +160,7 @@ fn run_with(
     }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
+        .stack_size(RULE_STACK_BYTES)
         .thread_name(|i| format!("bonusrun-{i}"))
         .build()
         .map_err(|e| Error::Usage(format!("cannot start {threads} threads: {e}")))?;
@@ -152,6 +175,7 @@ fn run_in_pool(
     native: Option<&dyn NativeRules>,
 ) -> Result<RunResult, Error> {
     let started = SystemTime::now();
+    let deadline = RunDeadline::new(options.deadline);
     let kind = pack.period_kind();
     if let Some(p) = options.period {
         if p.kind() != kind {
@@ -166,13 +190,13 @@ fn run_in_pool(
         }
     }
     let mut clock = Stopwatch::default();
-    let mut data = load::load_tables(source)?;
-    check_plans(&pack, &data)?;
+    let mut data = load::load_tables_with(source, options.max_field_bytes)?;
+    check_plans(&pack, &data, source)?;
     clock.lap("load tables");
     // The pass sums sales straight into the run period's windows, so it needs the period
     // first. Without --period, the period is the latest complete one, which depends on the
     // last sale: guess it from the file's ends, and pass again in the rare case it was wrong.
-    let stream = load::sales::open(source)?;
+    let stream = load::sales::open_with(source, options.max_field_bytes)?;
     let guess = options.period.unwrap_or_else(|| {
         match load::sales::latest_date_near_ends(source, &stream.columns) {
             Some(last) => facts::latest_complete_period(kind, last),
@@ -182,6 +206,16 @@ fn run_in_pool(
     let (mut sales, mut sales_file) = facts::aggregate(stream, &data, WindowPlan::new(guess))?;
     clock.lap("sales pass");
     let mut warnings = Vec::new();
+    for code in [&pack.key_clients, &pack.kpis, &pack.bonus] {
+        if let StageCode::Plugin(p) = code {
+            if p.cache == crate::rules::wasm::CacheUse::Rejected {
+                warnings.push(format!(
+                    "{}: the compiled code in the cache did not verify (tampered with or corrupt), so it was not run; the plugin was compiled again",
+                    p.shown
+                ));
+            }
+        }
+    }
     if !sales.has_cost {
         warnings.push(
             "sales.csv has no cost column: every cost is 0, so margin equals revenue".to_string(),
@@ -199,7 +233,7 @@ fn run_in_pool(
         }
     };
     if period != sales.plan.period() {
-        let stream = load::sales::open(source)?;
+        let stream = load::sales::open_with(source, options.max_field_bytes)?;
         (sales, sales_file) = facts::aggregate(stream, &data, WindowPlan::new(period))?;
         clock.lap("sales pass again (the period guessed from the file's ends was wrong)");
     }
@@ -210,6 +244,12 @@ fn run_in_pool(
                 period.last_date()
             ));
         }
+    }
+    if !data.plans.is_empty() && !data.plans.iter().any(|p| p.period == period) {
+        warnings.push(format!(
+            "{} has no targets for {period}: every KPI measured against a plan has none this period",
+            data.plans_file
+        ));
     }
     let other_kind = data
         .plans
@@ -240,13 +280,17 @@ fn run_in_pool(
             .map_err(|m| LoadError::file(&source.display(load::sales::SALES_FILE), m))?,
     );
     clock.lap("facts");
-    let runner = RuleRunner::new(pack.clone());
-    let shared = Arc::new(HostShared::new(
-        &pack.params,
-        &pack.tables,
-        pack.currency.clone(),
-        pack.rounding,
-    ));
+    deadline.check("the sales pass")?;
+    let runner = RuleRunner::new(pack.clone()).with_run_deadline(deadline.0);
+    let shared = Arc::new(
+        HostShared::new(
+            &pack.params,
+            &pack.tables,
+            pack.currency.clone(),
+            pack.rounding,
+        )
+        .with_run_deadline(deadline.0),
+    );
     let n_clients = data.clients.len();
     let n_managers = data.managers.len();
 
@@ -292,6 +336,7 @@ fn run_in_pool(
     );
 
     clock.lap("stage key_clients");
+    deadline.check("stage key_clients")?;
 
     // Stage b: managers in parallel.
     let kpi_outcomes: Vec<Outcome<Vec<KpiResult>>> = match (native, &pack.kpis) {
@@ -355,6 +400,7 @@ fn run_in_pool(
         .collect();
 
     clock.lap("stage kpis");
+    deadline.check("stage kpis")?;
 
     // Stage c: managers in parallel.
     let bonus_outcomes: Vec<Outcome<Vec<RawLine>>> = match (native, &pack.bonus) {
@@ -418,8 +464,19 @@ fn run_in_pool(
                 note: l.note,
             })
             .collect();
-        let payout: Decimal = lines.iter().map(|l| l.amount).sum();
         let id = &data.managers[i].id;
+        let payout = crate::money::exact_sum(lines.iter().map(|l| l.amount))
+            .ok_or_else(|| too_large(&pack, id, &lines))?;
+        for kpi in &pack.manifest.kpis {
+            if kpi_contribution(&lines, &kpi.id).is_none() {
+                let of_kpi: Vec<PayoutLine> = lines
+                    .iter()
+                    .filter(|l| l.kpi.as_deref() == Some(kpi.id.as_str()))
+                    .cloned()
+                    .collect();
+                return Err(too_large(&pack, id, &of_kpi));
+            }
+        }
         let trace: Vec<String> = k.trace.into_iter().chain(b.trace).collect();
         warnings.extend(
             k.warnings
@@ -438,8 +495,15 @@ fn run_in_pool(
             trace,
         });
     }
-    let total = managers.iter().map(|m| m.payout).sum();
+    let total = crate::money::exact_sum(managers.iter().map(|m| m.payout)).ok_or_else(|| {
+        Error::Money(format!(
+            "the payouts of {} managers sum to more than a decimal holds (28 digits); the largest is {}",
+            managers.len(),
+            managers.iter().map(|m| m.payout.abs()).max().unwrap_or_default()
+        ))
+    })?;
     clock.lap("stage bonus");
+    deadline.check("stage bonus")?;
     let mut result = RunResult {
         pack,
         data,
@@ -458,6 +522,26 @@ fn run_in_pool(
     clock.lap("reconcile");
     result.timings = clock.laps;
     Ok(result)
+}
+
+/// The run's `--deadline`: when it ends and how long it allowed.
+struct RunDeadline(Option<(Instant, Duration)>);
+
+impl RunDeadline {
+    fn new(allowed: Option<Duration>) -> RunDeadline {
+        RunDeadline(allowed.and_then(|d| Some((Instant::now().checked_add(d)?, d))))
+    }
+
+    /// Fails when the deadline passed during `step`.
+    fn check(&self, step: &str) -> Result<(), Error> {
+        match self.0 {
+            Some((at, allowed)) if Instant::now() > at => Err(Error::Failed(format!(
+                "the run passed its --deadline of {} second(s) during {step}, and was stopped; nothing was written",
+                allowed.as_secs()
+            ))),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// The process's peak resident memory so far, in MiB (Linux: `VmHWM` of this process's own
@@ -581,7 +665,20 @@ fn plugin_error(p: &Plugin, stage: &str, export: &str, manager: &str, message: S
 }
 
 /// Every plan must name a KPI the pack declares: a typo would otherwise silently drop a target.
-fn check_plans(pack: &RulePack, data: &Dataset) -> Result<(), LoadError> {
+fn check_plans(pack: &RulePack, data: &Dataset, source: &DataSource) -> Result<(), LoadError> {
+    // A mapping without [tables.plans] says so on purpose (the pack then sees no plans); a
+    // plans.csv of the user's with a header and no rows is a mistake.
+    let mapped = matches!(source, DataSource::Memory { .. });
+    if data.plans.is_empty() && !pack.manifest.kpis.is_empty() && !mapped {
+        return Err(LoadError::file(
+            &data.plans_file,
+            format!(
+                "has a header but no rows, so no manager has a target and the pack '{}' would pay against none; give one row per manager, period and KPI ({})",
+                pack.manifest.pack.name,
+                pack.manifest.kpis.iter().map(|k| k.id.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
     for p in &data.plans {
         if !pack.manifest.kpis.iter().any(|k| k.id == p.kpi) {
             let ids: Vec<&str> = pack.manifest.kpis.iter().map(|k| k.id.as_str()).collect();
@@ -634,12 +731,45 @@ fn first_error_in_order<T: Send, E: Send>(
     Ok(out)
 }
 
-/// Statement lines must sum to each payout, and payouts to the total. Checked on every run.
+/// Money a KPI contributed to a payout: the sum of the rounded lines that name it, or `None`
+/// when that sum does not fit a decimal (other lines, of the opposite sign, may keep the
+/// payout itself in range).
+pub fn kpi_contribution(lines: &[PayoutLine], kpi: &str) -> Option<Decimal> {
+    crate::money::exact_sum(
+        lines
+            .iter()
+            .filter(|l| l.kpi.as_deref() == Some(kpi))
+            .map(|l| l.amount),
+    )
+}
+
+/// A manager's payout lines whose sum does not fit a decimal: the error names the stage's
+/// code, the manager and the lines.
+fn too_large(pack: &RulePack, manager: &str, lines: &[PayoutLine]) -> Error {
+    let code = match &pack.bonus {
+        StageCode::Script(s) => s.path.clone(),
+        StageCode::Plugin(p) => p.shown.clone(),
+    };
+    let shown: Vec<String> = lines
+        .iter()
+        .take(5)
+        .map(|l| format!("'{}' {}", l.label, l.amount))
+        .collect();
+    Error::Money(format!(
+        "{code} (stage bonus) for manager {manager}: the payout lines sum to more than a decimal holds (28 digits): {}{}",
+        shown.join(", "),
+        if lines.len() > 5 { ", ..." } else { "" }
+    ))
+}
+
+/// Statement lines must sum to each payout, and payouts to the total, exactly (no decimal
+/// dropped, no overflow). Checked on every run.
 pub fn reconcile(result: &RunResult) -> Result<(), Error> {
-    let mut sum = Decimal::ZERO;
+    let mut sum = crate::money::ExactSum::default();
     for m in &result.managers {
-        let lines: Decimal = m.lines.iter().map(|l| l.amount).sum();
-        if lines != m.payout {
+        let lines = crate::money::exact_sum(m.lines.iter().map(|l| l.amount));
+        if lines != Some(m.payout) {
+            let lines = lines.map_or("more than a decimal holds".into(), |l| l.to_string());
             return Err(Error::Reconcile(format!(
                 "manager {}: lines sum to {lines} but the payout is {}",
                 result.data.managers[m.manager as usize].id, m.payout
@@ -653,9 +783,11 @@ pub fn reconcile(result: &RunResult) -> Result<(), Error> {
                 )));
             }
         }
-        sum += m.payout;
+        sum.add(m.payout);
     }
-    if sum != result.total {
+    let sum = sum.to_decimal();
+    if sum != Some(result.total) {
+        let sum = sum.map_or("more than a decimal holds".into(), |l| l.to_string());
         return Err(Error::Reconcile(format!(
             "payouts sum to {sum} but the run total is {}",
             result.total

@@ -35,7 +35,7 @@ pub(crate) fn run_json(r: &RunResult, outputs: &[(String, Vec<u8>)]) -> Value {
     let key_clients = r.decisions.iter().filter(|d| d.key).count();
     let lines: usize = r.managers.iter().map(|m| m.lines.len()).sum();
     json!({
-        "engine": { "name": "bonusrun", "version": env!("CARGO_PKG_VERSION") },
+        "engine": engine(),
         "pack": {
             "name": info.name,
             "version": info.version,
@@ -81,6 +81,26 @@ pub(crate) fn run_json(r: &RunResult, outputs: &[(String, Vec<u8>)]) -> Value {
         })).collect::<Vec<_>>(),
         "warnings": r.warnings,
     })
+}
+
+/// The engine that made the run: version, the commit it was built from, and the sha256 of
+/// the running binary (so that a run can be tied to one exact build).
+fn engine() -> Value {
+    json!({
+        "name": "bonusrun",
+        "version": env!("CARGO_PKG_VERSION"),
+        "commit": env!("BONUSRUN_COMMIT"),
+        "binary_sha256": binary_sha256(),
+    })
+}
+
+/// The sha256 of the running executable, or `null` when it cannot be read.
+fn binary_sha256() -> Option<String> {
+    let path = std::env::current_exe().ok()?;
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher).ok()?;
+    Some(source_hex(&hasher.finalize()))
 }
 
 /// The WebAssembly plugins the run used, and whether their compiled code came from the cache.

@@ -1,8 +1,10 @@
 //! Writing a bonus run: `payouts.csv`, `kpis.csv`, `key_clients.csv`,
 //! `statements/<manager_id>.json` and `run.json`.
 //!
-//! Everything is written into a staging directory next to the output directory and renamed
-//! into place only when all of it succeeded, so a failed run leaves no partial outputs. The
+//! Everything is written into a staging directory next to the output directory, flushed to
+//! disk, and renamed into place only when all of it succeeded, so a failed run leaves no
+//! partial outputs; what a killed run leaves behind is tidied by the next run. `--force`
+//! replaces only a directory that bonusrun wrote. The
 //! bytes of every file except `run.json` (which records times and the thread count) depend
 //! only on the inputs.
 
@@ -18,10 +20,20 @@ use crate::evaluate::RunResult;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
-/// Checks before a run that its outputs can be written: an existing directory is kept
-/// unless `force`.
+/// Checks before a run that its outputs can be written (call [`recover`] first). An
+/// existing directory is kept unless `force`, and even then only a directory that bonusrun
+/// wrote is replaced: its `run.json` lists every file in it.
 pub fn check_target(out: &Path, force: bool) -> Result<(), Error> {
-    if out.exists() && !force {
+    if !out.exists() {
+        return Ok(());
+    }
+    if !out.is_dir() {
+        return Err(Error::Output {
+            path: out.display().to_string(),
+            message: "it exists and is not a directory".into(),
+        });
+    }
+    if !force {
         return Err(Error::Output {
             path: out.display().to_string(),
             message:
@@ -29,11 +41,65 @@ pub fn check_target(out: &Path, force: bool) -> Result<(), Error> {
                     .into(),
         });
     }
-    if out.exists() && !out.is_dir() {
+    if let Err(why) = ours(out) {
         return Err(Error::Output {
             path: out.display().to_string(),
-            message: "it exists and is not a directory".into(),
+            message: format!(
+                "--force replaces only a directory of bonusrun's outputs, and this is not one ({why}); it is kept: choose another --out"
+            ),
         });
+    }
+    Ok(())
+}
+
+/// Whether `dir` holds bonusrun's outputs and nothing else: a `run.json` of bonusrun that
+/// lists every other file in it. An empty directory counts as ours (nothing is lost).
+fn ours(dir: &Path) -> Result<(), String> {
+    let mut found = Vec::new();
+    list_files(dir, dir, &mut found).map_err(|e| format!("cannot list it: {e}"))?;
+    if found.is_empty() {
+        return Ok(());
+    }
+    let manifest =
+        std::fs::read(dir.join("run.json")).map_err(|_| "it has no run.json".to_string())?;
+    let json: serde_json::Value = serde_json::from_slice(&manifest)
+        .map_err(|_| "its run.json is not bonusrun's".to_string())?;
+    if json["engine"]["name"] != "bonusrun" {
+        return Err("its run.json is not bonusrun's".into());
+    }
+    let listed: std::collections::HashSet<&str> = json["outputs"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|o| o["path"].as_str()).collect())
+        .unwrap_or_default();
+    let foreign: Vec<&String> = found
+        .iter()
+        .filter(|f| f.as_str() != "run.json" && !listed.contains(f.as_str()))
+        .collect();
+    match foreign.first() {
+        None => Ok(()),
+        Some(f) => Err(format!(
+            "it holds {} file(s) that bonusrun did not write, such as {f}",
+            foreign.len()
+        )),
+    }
+}
+
+/// Files under `dir`, as paths relative to `root` with `/`; directories are walked, links
+/// are listed as files (never followed).
+fn list_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            list_files(root, &path, out)?;
+        } else {
+            let rel = path.strip_prefix(root).unwrap_or(&path);
+            let parts: Vec<String> = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            out.push(parts.join("/"));
+        }
     }
     Ok(())
 }
@@ -45,24 +111,104 @@ fn io_err(path: &Path, e: std::io::Error) -> Error {
     }
 }
 
-/// Writes the run into `out` through a staging directory.
-pub fn write_run(result: &RunResult, out: &Path, force: bool) -> Result<(), Error> {
-    check_target(out, force)?;
+/// The directory `out` is in, and its name.
+fn parent_and_base(out: &Path) -> (PathBuf, String) {
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    std::fs::create_dir_all(&parent).map_err(|e| io_err(&parent, e))?;
     let base = out
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "bonusrun-out".into());
+    (parent, base)
+}
+
+/// Whether process `pid` is running (Linux: it has a `/proc` entry; elsewhere every process
+/// is taken to be running, so nothing of it is touched).
+fn alive(pid: u32) -> bool {
+    pid == std::process::id()
+        || !cfg!(target_os = "linux")
+        || Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Tidies what a run that died (killed, or the machine stopped) left next to `out`: its
+/// staging directory is removed, and its set-aside old outputs are put back when `out` is
+/// missing (the run died between its two renames) or removed otherwise. Returns a sentence
+/// for each thing done. Leftovers of running processes are not touched.
+pub fn recover(out: &Path) -> Result<Vec<String>, Error> {
+    let (parent, base) = parent_and_base(out);
+    let Ok(entries) = std::fs::read_dir(&parent) else {
+        return Ok(Vec::new());
+    };
+    let mut leftovers: Vec<(String, bool, u32)> = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(&format!(".{base}.")) else {
+            continue;
+        };
+        let (old, pid) = match (rest.strip_prefix("staging-"), rest.strip_prefix("old-")) {
+            (Some(pid), _) => (false, pid),
+            (_, Some(pid)) => (true, pid),
+            _ => continue,
+        };
+        if let Ok(pid) = pid.parse::<u32>() {
+            if !alive(pid) {
+                leftovers.push((name, old, pid));
+            }
+        }
+    }
+    leftovers.sort();
+    let mut notes = Vec::new();
+    for (name, old, pid) in leftovers {
+        let path = parent.join(&name);
+        if old && !out.exists() {
+            std::fs::rename(&path, out).map_err(|e| io_err(&path, e))?;
+            sync_dir(&parent)?;
+            notes.push(format!(
+                "a run (process {pid}) died while replacing {}: its previous outputs were put back from {}",
+                out.display(),
+                path.display()
+            ));
+        } else {
+            std::fs::remove_dir_all(&path).map_err(|e| io_err(&path, e))?;
+            notes.push(format!(
+                "removed {}, left by a run (process {pid}) that died",
+                path.display()
+            ));
+        }
+    }
+    Ok(notes)
+}
+
+/// Flushes a directory's entries to disk, so that a rename in it survives a crash.
+fn sync_dir(dir: &Path) -> Result<(), Error> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_err(dir, e))
+}
+
+/// Writes the run into `out` through a staging directory: every file and directory is
+/// flushed to disk before the staging directory is renamed into place, so a crash leaves
+/// either the old outputs or the new ones (and leftovers that the next run tidies).
+pub fn write_run(result: &RunResult, out: &Path, force: bool) -> Result<(), Error> {
+    check_target(out, force)?;
+    let (parent, base) = parent_and_base(out);
+    std::fs::create_dir_all(&parent).map_err(|e| io_err(&parent, e))?;
     let staging = parent.join(format!(".{base}.staging-{}", std::process::id()));
     if staging.exists() {
         std::fs::remove_dir_all(&staging).map_err(|e| io_err(&staging, e))?;
     }
     std::fs::create_dir_all(&staging).map_err(|e| io_err(&staging, e))?;
-    let written = write_all(result, &staging);
+    let written =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write_all(result, &staging)));
+    let written = match written {
+        Ok(w) => w,
+        Err(panic) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            std::panic::resume_unwind(panic);
+        }
+    };
     if let Err(e) = written {
         let _ = std::fs::remove_dir_all(&staging);
         return Err(e);
@@ -82,8 +228,9 @@ pub fn write_run(result: &RunResult, out: &Path, force: bool) -> Result<(), Erro
         let _ = std::fs::remove_dir_all(&staging);
         return Err(io_err(out, e));
     }
+    sync_dir(&parent)?;
     if old.exists() {
-        let _ = std::fs::remove_dir_all(&old);
+        std::fs::remove_dir_all(&old).map_err(|e| io_err(&old, e))?;
     }
     Ok(())
 }
@@ -154,7 +301,7 @@ fn write_files(
                 .par_iter()
                 .map(|(name, bytes)| {
                     let path = dir.join(name);
-                    std::fs::write(&path, bytes).map_err(|e| io_err(&path, e))
+                    write_synced(&path, bytes)
                 })
                 .collect::<Vec<_>>()
         },
@@ -166,7 +313,19 @@ fn write_files(
         message: e.to_string(),
     })?;
     bytes.push(b'\n');
-    let path = dir.join("run.json");
-    std::fs::write(&path, bytes).map_err(|e| io_err(&path, e))?;
-    Ok(())
+    write_synced(&dir.join("run.json"), &bytes)?;
+    if std::env::var_os("BONUSRUN_TEST_PANIC_WRITING").is_some() {
+        // For the tests of the last-resort guard: a bug while writing leaves nothing.
+        panic!("BONUSRUN_TEST_PANIC_WRITING is set");
+    }
+    sync_dir(&dir.join("statements"))?;
+    sync_dir(dir)
+}
+
+/// Writes a file and flushes it to disk.
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path).map_err(|e| io_err(path, e))?;
+    f.write_all(bytes).map_err(|e| io_err(path, e))?;
+    f.sync_all().map_err(|e| io_err(path, e))
 }
