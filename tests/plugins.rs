@@ -39,6 +39,8 @@ fn wasm_pack_pays_exactly_what_the_rhai_pack_pays_on_the_bundled_data() {
             "run",
             "--rules",
             wasm.to_str().unwrap(),
+            "--data",
+            root().join("rules/romashka/data").to_str().unwrap(),
             "--out",
             "wasm",
             "-q",
@@ -126,8 +128,11 @@ fn a_second_run_reuses_compiled_code() {
     let cache = dir.join("cache");
     let wasm = root().join("rules/romashka-wasm");
     let w = wasm.to_str().unwrap();
+    let data = root().join("rules/romashka/data");
+    let d = data.to_str().unwrap();
     for (out, expected) in [("first", "miss"), ("second", "hit")] {
-        let o = bonusrun_with_cache(&dir, &["run", "--rules", w, "--out", out, "-q"], &cache);
+        let args = ["run", "--rules", w, "--data", d, "--out", out, "-q"];
+        let o = bonusrun_with_cache(&dir, &args, &cache);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let run = json(&dir.join(out).join("run.json"));
         for p in run["plugins"].as_array().unwrap() {
@@ -362,4 +367,97 @@ fn a_missing_plugin_file_says_how_to_build_it() {
         err.contains("pack/plugin.wasm: does not exist; build the plugin"),
         "{err}"
     );
+}
+
+#[test]
+fn endless_loop_with_ample_fuel_is_stopped_by_the_time_limit() {
+    plugin_fails(
+        "w-time",
+        Ok("misbehave.wasm"),
+        "loop",
+        "plugin_fuel_per_item = 100000000000000\nmax_seconds_per_call = 1",
+        &[
+            AT_C2,
+            "ran longer than its time and was stopped",
+            "[limits] max_seconds_per_call",
+        ],
+    );
+}
+
+#[test]
+fn tampered_compiled_code_is_never_run() {
+    plugins();
+    let dir = scratch("wasm-tamper");
+    let cache = dir.join("cache");
+    let wasm = root().join("rules/romashka-wasm");
+    let w = wasm.to_str().unwrap();
+    let check = |expect: &str| {
+        let o = bonusrun_with_cache(&dir, &["check", "--rules", w], &cache);
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(out.contains(expect), "expected {expect:?} in:\n{out}");
+    };
+    check("compiled code: compiled and cached");
+    check("compiled code: from the cache");
+    // Overwrite the compiled code (what an attacker with write access to the files would do):
+    // it fails verification, is not run, and is replaced.
+    let artifacts: Vec<PathBuf> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
+        .collect();
+    assert!(!artifacts.is_empty());
+    for a in &artifacts {
+        let mut bytes = std::fs::read(a).unwrap();
+        let n = bytes.len();
+        bytes[n / 2] ^= 0xff;
+        std::fs::write(a, bytes).unwrap();
+    }
+    check("compiled again: the cached code did not verify");
+    check("compiled code: from the cache");
+    // A run that meets tampered code says so in its warnings and run.json.
+    for a in &artifacts {
+        std::fs::write(a, b"not compiled code").unwrap();
+    }
+    let data = root().join("rules/romashka/data");
+    let args = [
+        "run",
+        "--rules",
+        w,
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        "out",
+        "-q",
+    ];
+    let o = bonusrun_with_cache(&dir, &args, &cache);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("the compiled code in the cache did not verify"),
+        "{err}"
+    );
+    let run = json(&dir.join("out/run.json"));
+    assert_eq!(run["plugins"][0]["compiled_code"], "rejected");
+    // Code moved in from elsewhere without its tag is not run either.
+    for a in &artifacts {
+        std::fs::remove_file(a.with_extension("tag")).unwrap();
+    }
+    check("compiled again: the cached code did not verify");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_cache_directory_others_can_write_is_not_used() {
+    use std::os::unix::fs::PermissionsExt;
+    plugins();
+    let dir = scratch("wasm-shared-cache");
+    let cache = dir.join("cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let wasm = root().join("rules/romashka-wasm");
+    let o = bonusrun_with_cache(&dir, &["check", "--rules", wasm.to_str().unwrap()], &cache);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("compiled code: compiled, no cache"), "{out}");
+    assert!(!cache.join("key").exists());
 }

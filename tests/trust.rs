@@ -1,0 +1,505 @@
+//! Trust under hostile input: each case a fault test found is reproduced through the real
+//! binary, and the test checks the message and that nothing was written.
+
+use crate::util::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A scratch directory with the mini pack (and its data) in `pack/`.
+fn mini(name: &str) -> (PathBuf, PathBuf) {
+    let dir = scratch(name);
+    let pack = dir.join("pack");
+    copy_dir(&fixture("mini"), &pack);
+    (dir, pack)
+}
+
+fn run_mini(dir: &Path) -> String {
+    fails(dir, &["run", "--rules", "pack", "--out", "out"], 1)
+}
+
+fn no_panic(err: &str) {
+    for bad in [
+        "panicked",
+        "RUST_BACKTRACE",
+        "internal error",
+        "overflowed its stack",
+    ] {
+        assert!(!err.contains(bad), "{bad:?} in:\n{err}");
+    }
+}
+
+/// A generated data set of `lines` sales lines with an extra `note` column.
+fn noted_sales(dir: &Path, lines: &str) -> PathBuf {
+    let data = dir.join("data");
+    ok(
+        dir,
+        &[
+            "generate",
+            "--out",
+            "data",
+            "--sales",
+            lines,
+            "--clients",
+            "40",
+            "--managers",
+            "4",
+        ],
+    );
+    let sales = data.join("sales.csv");
+    let text = read(&sales);
+    let noted: Vec<String> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 0 {
+                format!("{l},note")
+            } else {
+                format!("{l},ok")
+            }
+        })
+        .collect();
+    std::fs::write(&sales, noted.join("\n") + "\n").unwrap();
+    data
+}
+
+fn replace_line(path: &Path, line: usize, f: impl Fn(&str) -> String) {
+    let text = read(path);
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    lines[line - 1] = f(&lines[line - 1]);
+    std::fs::write(path, lines.join("\n") + "\n").unwrap();
+}
+
+#[test]
+fn an_unclosed_quote_in_an_extra_column_is_an_error_at_its_line() {
+    let dir = scratch("unclosed-quote");
+    let data = noted_sales(&dir, "9000");
+    replace_line(&data.join("sales.csv"), 5001, |l| {
+        format!("{}\"oops", l.strip_suffix("ok").unwrap())
+    });
+    let err = fails(&dir, &["run", "--data", "data", "--out", "out"], 1);
+    assert!(
+        err.contains("sales.csv:5001: a quoted field opens on this line and is never closed"),
+        "{err}"
+    );
+    assert!(!dir.join("out").exists());
+}
+
+#[test]
+fn a_field_past_the_limit_is_an_error_naming_its_line() {
+    let dir = scratch("long-field");
+    // More than one read block (1 MiB), so that the stray quote below is met mid-file.
+    let data = noted_sales(&dir, "40000");
+    let sales = data.join("sales.csv");
+    replace_line(&sales, 10, |l| {
+        format!("{}{}", l.strip_suffix("ok").unwrap(), "x".repeat(300))
+    });
+    let args = [
+        "run",
+        "--data",
+        "data",
+        "--out",
+        "out",
+        "--max-field-bytes",
+        "200",
+    ];
+    let err = fails(&dir, &args, 1);
+    assert!(
+        err.contains("sales.csv:10: column 'note': the field is longer than 200 bytes, the limit (--max-field-bytes)"),
+        "{err}"
+    );
+    // A stray quote early in a larger file stops at the limit, not at the end of the file.
+    replace_line(&sales, 10, |_| {
+        "2025-01-01,C1,M1,P,Cat,1,1,0,\"stray".to_string()
+    });
+    let err = fails(&dir, &args, 1);
+    assert!(
+        err.contains("sales.csv:10: a field starting on this line is longer than 200 bytes"),
+        "{err}"
+    );
+    assert!(!dir.join("out").exists());
+}
+
+#[test]
+fn a_tiny_plan_target_is_an_error_not_a_panic() {
+    let dir = scratch("tiny-target");
+    ok(
+        &dir,
+        &[
+            "generate",
+            "--out",
+            "data",
+            "--sales",
+            "3000",
+            "--clients",
+            "30",
+            "--managers",
+            "3",
+        ],
+    );
+    let plans = dir.join("data/plans.csv");
+    let text = read(&plans);
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    for l in lines.iter_mut().skip(1) {
+        let mut cells: Vec<&str> = l.split(',').collect();
+        let last = cells.len() - 1;
+        cells[last] = "0.0000000000000000000001";
+        *l = cells.join(",");
+    }
+    std::fs::write(&plans, lines.join("\n") + "\n").unwrap();
+    let err = fails(&dir, &["run", "--data", "data", "--out", "out"], 1);
+    no_panic(&err);
+    assert!(err.contains("for manager M"), "{err}");
+    assert!(
+        err.contains("does not fit") || err.contains("overflow"),
+        "{err}"
+    );
+    assert!(!dir.join("out").exists());
+}
+
+#[test]
+fn a_margin_past_28_digits_is_an_error_naming_client_and_column() {
+    let (dir, pack) = mini("huge-margin");
+    let sales = pack.join("data/sales.csv");
+    let text = read(&sales);
+    std::fs::write(
+        &sales,
+        format!("{text}2026-03-21,C1,M1,P1,Dairy,1,40000000000000000000000000000,-40000000000000000000000000000\n"),
+    )
+    .unwrap();
+    let err = run_mini(&dir);
+    no_panic(&err);
+    assert!(
+        err.contains("the sum of the amount minus cost (margin) column for client C1 with manager M1 in 2026-03 has more than 28 digits"),
+        "{err}"
+    );
+    assert!(!dir.join("out").exists());
+}
+
+fn with_rule(name: &str, body: &str, limits: &str) -> (PathBuf, String) {
+    let (dir, pack) = mini(name);
+    edit(
+        &pack.join("rules.rhai"),
+        "fn classify(client) {",
+        &format!("fn classify(client) {{\n{body}"),
+    );
+    if !limits.is_empty() {
+        let manifest = pack.join("pack.toml");
+        let text = read(&manifest);
+        std::fs::write(&manifest, format!("{text}\n[limits]\n{limits}\n")).unwrap();
+    }
+    let err = run_mini(&dir);
+    no_panic(&err);
+    assert!(!dir.join("out").exists());
+    (dir, err)
+}
+
+#[test]
+fn percent_of_a_huge_number_is_an_error() {
+    let (_, err) = with_rule(
+        "percent-int",
+        "    let p = percent(9223372036854775807);",
+        "",
+    );
+    assert!(
+        err.contains(
+            "percent(9223372036854775807): 9223372036854775807 x 100 does not fit an integer"
+        ),
+        "{err}"
+    );
+    let (_, err) = with_rule(
+        "percent-dec",
+        "    let p = percent(79228162514264337593543950335.0);",
+        "",
+    );
+    assert!(err.contains("x 100 does not fit a decimal"), "{err}");
+    assert!(err.contains("for client C1"), "{err}");
+}
+
+#[test]
+fn deeply_nested_arrays_and_maps_are_refused_not_a_crash() {
+    for (name, body, limit) in [
+        (
+            "nest-array",
+            "    let a = []; for i in 0..100000 { a = [a]; }",
+            "max_array_size",
+        ),
+        (
+            "nest-map",
+            "    let a = #{}; for i in 0..100000 { a = #{ x: a }; }",
+            "max_map_size",
+        ),
+    ] {
+        let (_, err) = with_rule(name, body, &format!("{limit} = 5000"));
+        assert!(err.contains("rules.rhai"), "{err}");
+        assert!(err.contains("for client C1"), "{err}");
+        assert!(err.contains("exceeded the limit (5000)"), "{err}");
+        assert!(err.contains("nested too deeply"), "{err}");
+        assert!(err.contains(&format!("[limits] {limit}")), "{err}");
+        // With the default limits the attempt ends cleanly too (here: by the time limit).
+        let (_, err) = with_rule(&format!("{name}-default"), body, "max_seconds_per_call = 2");
+        assert!(err.contains("for client C1"), "{err}");
+    }
+}
+
+#[test]
+fn a_rule_past_its_time_is_stopped_with_the_limit_named() {
+    let (_, err) = with_rule(
+        "slow-call",
+        "    loop { }",
+        "max_operations = 100000000000\nmax_seconds_per_call = 1",
+    );
+    assert!(
+        err.contains("the rule ran longer than 1 second(s) and was stopped"),
+        "{err}"
+    );
+    assert!(err.contains("[limits] max_seconds_per_call"), "{err}");
+}
+
+#[test]
+fn a_run_past_its_deadline_is_stopped_and_writes_nothing() {
+    let (dir, pack) = mini("run-deadline");
+    edit(
+        &pack.join("rules.rhai"),
+        "fn classify(client) {",
+        "fn classify(client) {\n    loop { }",
+    );
+    let manifest = pack.join("pack.toml");
+    let text = read(&manifest);
+    std::fs::write(
+        &manifest,
+        format!("{text}\n[limits]\nmax_operations = 100000000000\nmax_seconds_per_call = 600\n"),
+    )
+    .unwrap();
+    let err = fails(
+        &dir,
+        &["run", "--rules", "pack", "--out", "out", "--deadline", "1"],
+        1,
+    );
+    assert!(
+        err.contains("the run passed its --deadline of 1 second(s) while this rule was running"),
+        "{err}"
+    );
+    assert!(!dir.join("out").exists());
+}
+
+#[test]
+fn limits_above_the_ceilings_are_refused() {
+    let (dir, pack) = mini("ceilings");
+    let manifest = pack.join("pack.toml");
+    let text = read(&manifest);
+    std::fs::write(
+        &manifest,
+        format!("{text}\n[limits]\nmax_call_depth = 100000\n"),
+    )
+    .unwrap();
+    let err = run_mini(&dir);
+    assert!(
+        err.contains("[limits] max_call_depth = 100000 is above the most bonusrun allows (256)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn many_pushes_within_the_array_limit_finish() {
+    let (dir, pack) = mini("pushes");
+    edit(
+        &pack.join("rules.rhai"),
+        "fn classify(client) {",
+        "fn classify(client) {\n    let a = []; for i in 0..20000 { a.push(i); }",
+    );
+    ok(&dir, &["run", "--rules", "pack", "--out", "out", "--quiet"]);
+}
+
+#[test]
+fn a_link_out_of_the_pack_is_refused() {
+    let (dir, pack) = mini("link-out");
+    let secret = dir.join("secret.rhai");
+    std::fs::rename(pack.join("rules.rhai"), &secret).unwrap();
+    std::os::unix::fs::symlink(&secret, pack.join("rules.rhai")).unwrap();
+    let err = run_mini(&dir);
+    assert!(err.contains("rules.rhai leads outside the pack"), "{err}");
+    assert!(!dir.join("out").exists());
+
+    // Sample data inside the pack is confined too.
+    let (dir, pack) = mini("link-out-data");
+    let outside = dir.join("clients.csv");
+    std::fs::rename(pack.join("data/clients.csv"), &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, pack.join("data/clients.csv")).unwrap();
+    let err = run_mini(&dir);
+    assert!(err.contains("clients.csv leads outside the pack"), "{err}");
+
+    // ... and so are golden cases.
+    let (dir, pack) = mini("link-out-case");
+    let case = dir.join("case");
+    std::fs::create_dir_all(case.join("expected")).unwrap();
+    copy_dir(&pack.join("data"), &case.join("data"));
+    std::fs::create_dir_all(pack.join("tests")).unwrap();
+    std::os::unix::fs::symlink(&case, pack.join("tests/outside")).unwrap();
+    let err = fails(&dir, &["test", "--rules", "pack"], 2);
+    assert!(err.contains("leads outside the pack"), "{err}");
+    // A link that stays inside the pack is fine.
+    let (dir, pack) = mini("link-in");
+    std::fs::rename(pack.join("rules.rhai"), pack.join("real.rhai")).unwrap();
+    std::os::unix::fs::symlink("real.rhai", pack.join("rules.rhai")).unwrap();
+    ok(&dir, &["run", "--rules", "pack", "--out", "out", "--quiet"]);
+}
+
+#[test]
+fn force_replaces_only_bonusruns_own_outputs() {
+    let (dir, _) = mini("force");
+    let notes = dir.join("out");
+    std::fs::create_dir_all(&notes).unwrap();
+    std::fs::write(notes.join("my-notes.txt"), "keep me").unwrap();
+    let args = [
+        "run", "--rules", "pack", "--out", "out", "--force", "--quiet",
+    ];
+    let err = fails(&dir, &args, 1);
+    assert!(
+        err.contains("--force replaces only a directory of bonusrun's outputs, and this is not one (it has no run.json)"),
+        "{err}"
+    );
+    assert_eq!(read(&notes.join("my-notes.txt")), "keep me");
+    // A pack directory is not replaced either.
+    let err = fails(
+        &dir,
+        &["run", "--rules", "pack", "--out", "pack", "--force"],
+        1,
+    );
+    assert!(err.contains("this is not one"), "{err}");
+    assert!(dir.join("pack/pack.toml").exists());
+    // bonusrun's own outputs are replaced; with a file of the user's added, they are kept.
+    std::fs::remove_dir_all(&notes).unwrap();
+    ok(&dir, &args);
+    ok(&dir, &args);
+    std::fs::write(notes.join("review.txt"), "mine").unwrap();
+    let err = fails(&dir, &args, 1);
+    assert!(
+        err.contains("it holds 1 file(s) that bonusrun did not write, such as review.txt"),
+        "{err}"
+    );
+    assert_eq!(read(&notes.join("review.txt")), "mine");
+}
+
+/// A process id that is not running: the largest pid Linux allows is below this.
+const DEAD_PID: u32 = 99_999_999;
+
+#[test]
+fn leftovers_of_a_killed_run_are_recovered_and_said() {
+    let (dir, _) = mini("leftovers");
+    let args = ["run", "--rules", "pack", "--out", "out", "--quiet"];
+    ok(&dir, &args);
+    // A run killed between its two renames: the old outputs aside, the new ones staged.
+    std::fs::rename(dir.join("out"), dir.join(format!(".out.old-{DEAD_PID}"))).unwrap();
+    std::fs::create_dir_all(dir.join(format!(".out.staging-{DEAD_PID}/statements"))).unwrap();
+    let out = bonusrun(&dir, &args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    // The old outputs are put back, so without --force they are kept.
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(&format!("a run (process {DEAD_PID}) died while replacing out: its previous outputs were put back")), "{err}");
+    assert!(
+        err.contains(&format!(
+            "removed ./.out.staging-{DEAD_PID}, left by a run (process {DEAD_PID}) that died"
+        )),
+        "{err}"
+    );
+    assert!(dir.join("out/run.json").exists());
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.starts_with(".out.")), "{names:?}");
+}
+
+#[test]
+fn a_bug_while_writing_is_one_line_exit_70_and_leaves_nothing() {
+    let (dir, _) = mini("internal");
+    let out = Command::new(env!("CARGO_BIN_EXE_bonusrun"))
+        .args(["run", "--rules", "pack", "--out", "out"])
+        .current_dir(&dir)
+        .env("BONUSRUN_TEST_PANIC_WRITING", "1")
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(70), "{err}");
+    assert!(
+        err.starts_with("bonusrun: internal error (a bug in bonusrun"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(!err.contains("stack backtrace"), "{err}");
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["pack".to_string()], "{names:?}");
+}
+
+#[test]
+fn a_plans_file_without_rows_is_an_error() {
+    let (dir, pack) = mini("no-plans");
+    std::fs::write(
+        pack.join("data/plans.csv"),
+        "manager_id,period,kpi,target\n",
+    )
+    .unwrap();
+    let err = run_mini(&dir);
+    assert!(
+        err.contains("plans.csv: has a header but no rows, so no manager has a target and the pack 'mini' would pay against none"),
+        "{err}"
+    );
+}
+
+#[test]
+fn cr_only_line_ends_are_named() {
+    let (dir, pack) = mini("cr-only");
+    let sales = pack.join("data/sales.csv");
+    std::fs::write(&sales, read(&sales).replace('\n', "\r")).unwrap();
+    let err = run_mini(&dir);
+    assert!(
+        err.contains("sales.csv: its lines end with a bare CR (classic Mac line ends)"),
+        "{err}"
+    );
+    let (dir, pack) = mini("cr-only-table");
+    let clients = pack.join("data/clients.csv");
+    std::fs::write(&clients, read(&clients).replace('\n', "\r")).unwrap();
+    let err = run_mini(&dir);
+    assert!(
+        err.contains("clients.csv: its lines end with a bare CR"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_windows_1251_export_in_the_canonical_folder_gets_the_encoding_hint() {
+    let (dir, pack) = mini("cp1251");
+    let clients = pack.join("data/clients.csv");
+    let mut bytes = read(&clients).into_bytes();
+    let at = bytes.windows(10).position(|w| w == b"Client One").unwrap();
+    bytes.splice(at..at + 10, b"\xcf\xf0\xe8\xe2\xe5\xf2".iter().copied());
+    std::fs::write(&clients, bytes).unwrap();
+    let err = run_mini(&dir);
+    assert!(err.contains("clients.csv:2: column 'name'"), "{err}");
+    assert!(err.contains("windows-1251"), "{err}");
+    assert!(err.contains("encoding = \"windows-1251\""), "{err}");
+}
+
+#[test]
+fn run_json_names_the_exact_engine_build() {
+    let (dir, _) = mini("engine");
+    ok(&dir, &["run", "--rules", "pack", "--out", "out", "--quiet"]);
+    let run = json(&dir.join("out/run.json"));
+    let engine = &run["engine"];
+    assert_eq!(engine["name"], "bonusrun");
+    let commit = engine["commit"].as_str().unwrap();
+    assert!(commit == "unknown" || commit.len() >= 40, "{commit}");
+    let sha = engine["binary_sha256"].as_str().unwrap();
+    assert_eq!(sha.len(), 64);
+    let binary = std::fs::read(env!("CARGO_BIN_EXE_bonusrun")).unwrap();
+    use sha2::Digest;
+    let expected: String = sha2::Sha256::digest(&binary)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(sha, expected);
+}
