@@ -1,5 +1,6 @@
-//! Records the commit the binary is built from, for `run.json` ("engine": "commit"), so a
-//! bonus run names the exact engine that produced it. Outside a git checkout: "unknown".
+//! Records the commit the binary is built from, its target and profile, for `run.json`
+//! ("engine"), so a bonus run names the exact engine that produced it. Outside a git
+//! checkout the commit is "unknown".
 
 use std::process::Command;
 
@@ -21,6 +22,13 @@ fn main() {
         commit
     };
     println!("cargo:rustc-env=BONUSRUN_COMMIT={shown}");
+    for (var, name) in [
+        ("TARGET", "BONUSRUN_TARGET"),
+        ("PROFILE", "BONUSRUN_PROFILE"),
+    ] {
+        let value = std::env::var(var).unwrap_or_else(|_| "unknown".into());
+        println!("cargo:rustc-env={name}={value}");
+    }
     if let Some(dir) = git(&["rev-parse", "--git-dir"]) {
         for f in ["HEAD", "index", "packed-refs", "refs/heads"] {
             println!("cargo:rerun-if-changed={dir}/{f}");

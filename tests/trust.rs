@@ -493,13 +493,96 @@ fn run_json_names_the_exact_engine_build() {
     assert_eq!(engine["name"], "bonusrun");
     let commit = engine["commit"].as_str().unwrap();
     assert!(commit == "unknown" || commit.len() >= 40, "{commit}");
-    let sha = engine["binary_sha256"].as_str().unwrap();
-    assert_eq!(sha.len(), 64);
-    let binary = std::fs::read(env!("CARGO_BIN_EXE_bonusrun")).unwrap();
+    assert_eq!(engine["profile"], "release");
+    assert!(engine["target"].as_str().unwrap().contains('-'), "{engine}");
+}
+
+/// Checks that `out` holds a complete run: every file run.json lists, with its hash.
+fn complete(out: &Path) {
     use sha2::Digest;
-    let expected: String = sha2::Sha256::digest(&binary)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    assert_eq!(sha, expected);
+    let run = json(&out.join("run.json"));
+    for o in run["outputs"].as_array().unwrap() {
+        let bytes = std::fs::read(out.join(o["path"].as_str().unwrap())).unwrap();
+        let hex: String = sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(o["sha256"], hex.as_str(), "{}", o["path"]);
+    }
+}
+
+#[test]
+fn a_run_killed_at_any_point_leaves_old_or_new_outputs_and_the_next_run_tidies_up() {
+    let dir = scratch("kill");
+    ok(
+        &dir,
+        &[
+            "generate",
+            "--out",
+            "data",
+            "--sales",
+            "150000",
+            "--clients",
+            "300",
+            "--managers",
+            "20",
+        ],
+    );
+    let args = [
+        "run",
+        "--data",
+        "data",
+        "--out",
+        "out",
+        "--force",
+        "--quiet",
+        "--threads",
+        "2",
+    ];
+    ok(&dir, &args);
+    for (i, ms) in [
+        5u64, 15, 30, 45, 60, 80, 100, 130, 160, 200, 240, 280, 330, 400, 500, 650,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_bonusrun"))
+            .args(args)
+            .current_dir(&dir)
+            .env("BONUSRUN_CACHE_DIR", test_cache_dir())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        // Old or new outputs, whole: in place, or set aside between the two renames.
+        if dir.join("out").exists() {
+            complete(&dir.join("out"));
+        } else {
+            let aside = std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .find(|p| {
+                    p.file_name()
+                        .unwrap()
+                        .to_string_lossy()
+                        .starts_with(".out.old-")
+                })
+                .unwrap_or_else(|| panic!("kill point {i} ({ms} ms): no outputs left"));
+            complete(&aside);
+        }
+        // The next run tidies what the killed one left, and replaces the outputs.
+        let o = bonusrun(&dir, &args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "kill point {i} ({ms} ms): {err}");
+        complete(&dir.join("out"));
+        let leftovers: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".out."))
+            .collect();
+        assert!(leftovers.is_empty(), "kill point {i}: {leftovers:?}");
+    }
 }
