@@ -93,6 +93,14 @@ impl Currency {
         r
     }
 
+    /// Whether `amount` can be written with exactly the minor unit's decimals: a decimal
+    /// holds 28 digits, so RUB amounts have at most 26 before the point.
+    pub fn holds(&self, amount: Decimal) -> bool {
+        let mut a = amount;
+        a.rescale(self.minor_units);
+        a.scale() == self.minor_units && a == amount
+    }
+
     /// Formats an already rounded amount with exactly the minor unit's decimals (`1500.50`).
     pub fn format(&self, amount: Decimal) -> String {
         let mut a = amount;
@@ -280,6 +288,8 @@ mod tests {
         assert_eq!(rub.round(d("0.129"), RoundingMode::Down), d("0.12"));
         assert_eq!(rub.round(d("0.121"), RoundingMode::Up), d("0.13"));
         assert_eq!(rub.format(d("5")), "5.00");
+        assert!(rub.holds(d("12345678901234567890123456.78")));
+        assert!(!rub.holds(d("987654321098765432109876543.2")));
         let jpy = Currency {
             code: "JPY".into(),
             minor_units: 0,

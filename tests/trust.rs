@@ -494,6 +494,14 @@ fn run_json_names_the_exact_engine_build() {
     let commit = engine["commit"].as_str().unwrap();
     assert!(commit == "unknown" || commit.len() >= 40, "{commit}");
     assert_eq!(engine["profile"], "release");
+    // The period was not given: run.json says it was guessed.
+    assert!(
+        run["period"]["chosen"]
+            .as_str()
+            .unwrap()
+            .starts_with("guessed"),
+        "{run}"
+    );
     assert!(engine["target"].as_str().unwrap().contains('-'), "{engine}");
 }
 
@@ -585,4 +593,37 @@ fn a_run_killed_at_any_point_leaves_old_or_new_outputs_and_the_next_run_tidies_u
             .collect();
         assert!(leftovers.is_empty(), "kill point {i}: {leftovers:?}");
     }
+}
+
+#[test]
+fn payout_lines_whose_sum_needs_more_than_28_digits_are_an_error_not_a_rounded_payout() {
+    // Each line fits; their sum would need 29 digits, which Decimal's + silently rounds.
+    let (dir, pack) = mini("line-sum");
+    edit(
+        &pack.join("rules.rhai"),
+        "fn bonus(m, kpis) {",
+        "fn bonus(m, kpis) {\n    return [#{ label: \"a\", amount: 400000000000000000000000000.01 }, #{ label: \"b\", amount: 400000000000000000000000000.00 }];",
+    );
+    let err = run_mini(&dir);
+    no_panic(&err);
+    assert!(
+        err.contains("money overflow (nothing was written): pack/rules.rhai (stage bonus) for manager M1: the payout lines (or their sum) do not fit an amount in RUB with 2 decimals"),
+        "{err}"
+    );
+    assert!(err.contains("'a' 400000000000000000000000000.01"), "{err}");
+    assert!(!dir.join("out").exists());
+
+    // A target bonus too long to be written with kopecks is an input error.
+    let (dir, pack) = mini("huge-target");
+    let managers = pack.join("data/managers.csv");
+    std::fs::write(
+        &managers,
+        read(&managers).replace("100000.00", "1000000000000000000000000000"),
+    )
+    .unwrap();
+    let err = run_mini(&dir);
+    assert!(
+        err.contains("managers.csv: manager M1: target_bonus 1000000000000000000000000000 has more digits than an amount in RUB with 2 decimals holds"),
+        "{err}"
+    );
 }

@@ -113,6 +113,9 @@ pub struct RunResult {
     pub started: SystemTime,
     /// Wall time of each step, in order (shown by `bonusrun run --timings`).
     pub timings: Vec<(String, Duration)>,
+    /// Whether the period was given (`--period`) rather than taken as the latest complete
+    /// period in the sales: a result that rests on that choice says so in `run.json`.
+    pub period_given: bool,
 }
 
 impl RunResult {
@@ -263,6 +266,19 @@ fn run_in_pool(
         ));
     }
     for m in &data.managers {
+        if !pack
+            .currency
+            .holds(pack.currency.round(m.target_bonus, pack.rounding))
+        {
+            return Err(LoadError::file(
+                &data.managers_file,
+                format!(
+                    "manager {}: target_bonus {} has more digits than an amount in {} with {} decimals holds (28 in all)",
+                    m.id, m.target_bonus, pack.currency.code, pack.currency.minor_units
+                ),
+            )
+            .into());
+        }
         if pack.currency.round(m.target_bonus, pack.rounding) != m.target_bonus {
             warnings.push(format!(
                 "manager {}: target_bonus {} has more decimals than {} has ({})",
@@ -466,7 +482,11 @@ fn run_in_pool(
             .collect();
         let id = &data.managers[i].id;
         let payout = crate::money::exact_sum(lines.iter().map(|l| l.amount))
+            .filter(|p| pack.currency.holds(*p))
             .ok_or_else(|| too_large(&pack, id, &lines))?;
+        if let Some(l) = lines.iter().find(|l| !pack.currency.holds(l.amount)) {
+            return Err(too_large(&pack, id, std::slice::from_ref(l)));
+        }
         for kpi in &pack.manifest.kpis {
             if kpi_contribution(&lines, &kpi.id).is_none() {
                 let of_kpi: Vec<PayoutLine> = lines
@@ -495,10 +515,13 @@ fn run_in_pool(
             trace,
         });
     }
-    let total = crate::money::exact_sum(managers.iter().map(|m| m.payout)).ok_or_else(|| {
+    let total = crate::money::exact_sum(managers.iter().map(|m| m.payout))
+        .filter(|t| pack.currency.holds(*t))
+        .ok_or_else(|| {
         Error::Money(format!(
-            "the payouts of {} managers sum to more than a decimal holds (28 digits); the largest is {}",
+            "the payouts of {} managers sum to more than an amount in {} holds (28 digits in all); the largest is {}",
             managers.len(),
+            pack.currency.code,
             managers.iter().map(|m| m.payout.abs()).max().unwrap_or_default()
         ))
     })?;
@@ -517,6 +540,7 @@ fn run_in_pool(
         inputs,
         started,
         timings: Vec::new(),
+        period_given: options.period.is_some(),
     };
     reconcile(&result)?;
     clock.lap("reconcile");
@@ -747,7 +771,7 @@ pub fn kpi_contribution(lines: &[PayoutLine], kpi: &str) -> Option<Decimal> {
 /// code, the manager and the lines.
 fn too_large(pack: &RulePack, manager: &str, lines: &[PayoutLine]) -> Error {
     let code = match &pack.bonus {
-        StageCode::Script(s) => s.path.clone(),
+        StageCode::Script(s) => s.shown.clone(),
         StageCode::Plugin(p) => p.shown.clone(),
     };
     let shown: Vec<String> = lines
@@ -756,7 +780,9 @@ fn too_large(pack: &RulePack, manager: &str, lines: &[PayoutLine]) -> Error {
         .map(|l| format!("'{}' {}", l.label, l.amount))
         .collect();
     Error::Money(format!(
-        "{code} (stage bonus) for manager {manager}: the payout lines sum to more than a decimal holds (28 digits): {}{}",
+        "{code} (stage bonus) for manager {manager}: the payout lines (or their sum) do not fit an amount in {} with {} decimals (28 digits in all): {}{}",
+        pack.currency.code,
+        pack.currency.minor_units,
         shown.join(", "),
         if lines.len() > 5 { ", ..." } else { "" }
     ))

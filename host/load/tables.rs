@@ -100,6 +100,8 @@ pub struct Dataset {
     pub inputs: Vec<InputFile>,
     /// The file name `plans.csv` was shown as, for messages about plans.
     pub plans_file: String,
+    /// The file name `managers.csv` was shown as, for messages about managers.
+    pub managers_file: String,
 }
 
 fn open_required(
@@ -141,6 +143,7 @@ fn extras_of(t: &TableReader, known: &[&str]) -> Vec<(usize, String)> {
 
 fn load_managers(source: &DataSource, ds: &mut Dataset, max_field: usize) -> Result<(), LoadError> {
     let mut t = open_required(source, "managers.csv", max_field)?;
+    ds.managers_file = t.file.clone();
     let c_id = t.require("manager_id")?;
     let c_name = t.require("name")?;
     let c_bonus = t.require("target_bonus")?;

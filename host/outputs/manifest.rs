@@ -57,6 +57,11 @@ pub(crate) fn run_json(r: &RunResult, outputs: &[(String, Vec<u8>)]) -> Value {
             "end": r.facts.periods[0].last_date().to_string(),
             "previous": r.facts.periods[1].to_string(),
             "year_ago": r.facts.periods[2].to_string(),
+            "chosen": if r.period_given {
+                "given (--period)"
+            } else {
+                "guessed: the latest complete period in the sales (no --period given)"
+            },
         },
         "sales_dates": r.facts.date_range.map(|(a, b)| json!({ "first": a.to_string(), "last": b.to_string() })),
         "threads": r.threads,
