@@ -68,7 +68,9 @@ pub fn run_case(
     // A case lives in <pack>/tests/<case>: nothing it names may lead outside the pack.
     let pack_dir = case.parent().and_then(Path::parent).unwrap_or(case);
     let confined = |path: PathBuf| crate::confine::inside(pack_dir, &path).map_err(Error::Usage);
-    let meta: CaseFile = match std::fs::read_to_string(confined(case.join("case.toml"))?) {
+    let case_toml = crate::confine::read_regular(&confined(case.join("case.toml"))?)
+        .map(|b| String::from_utf8_lossy(&b).into_owned());
+    let meta: CaseFile = match case_toml {
         Ok(text) => toml::from_str(&text).map_err(|e| {
             Error::Usage(format!(
                 "{}: {}",
@@ -104,7 +106,9 @@ pub fn run_case(
         Ok(result) => {
             let mut compared = 0;
             for (file, actual) in render_csvs(&result)? {
-                let Ok(expected) = std::fs::read(confined(expected_dir.join(&file))?) else {
+                let Ok(expected) =
+                    crate::confine::read_regular(&confined(expected_dir.join(&file))?)
+                else {
                     continue;
                 };
                 compared += 1;

@@ -28,6 +28,21 @@ pub fn inside(root: &Path, path: &Path) -> Result<PathBuf, String> {
     }
 }
 
+/// Reads a regular file; a directory, device or pipe (which may never end) is refused.
+pub fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    // Checked before opening: opening a pipe would wait for a writer.
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other(
+            "not a regular file (a directory, device or pipe)",
+        ));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    std::fs::File::open(path)?.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
 fn outside(path: &Path, real: Option<&Path>) -> String {
     format!(
         "{} leads outside the pack{}; a pack may read only its own files (copy the file into the pack instead of linking it)",

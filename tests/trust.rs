@@ -627,3 +627,44 @@ fn payout_lines_whose_sum_needs_more_than_28_digits_are_an_error_not_a_rounded_p
         "{err}"
     );
 }
+
+#[test]
+fn a_device_in_place_of_a_data_file_is_refused_not_read_forever() {
+    let (dir, pack) = mini("device");
+    std::fs::remove_file(pack.join("data/clients.csv")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", pack.join("data/clients.csv")).unwrap();
+    // Outside the pack, and not a file: refused either way, and here for leaving the pack.
+    let err = run_mini(&dir);
+    assert!(err.contains("clients.csv leads outside the pack"), "{err}");
+    // Named by the user as data: refused as not a regular file.
+    let data = dir.join("data");
+    copy_dir(&fixture("mini").join("data"), &data);
+    std::fs::remove_file(data.join("clients.csv")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", data.join("clients.csv")).unwrap();
+    let err = fails(
+        &dir,
+        &["run", "--rules", "pack", "--data", "data", "--out", "out"],
+        1,
+    );
+    assert!(
+        err.contains("data/clients.csv: is not a regular file (a directory, device or pipe)"),
+        "{err}"
+    );
+    assert!(!dir.join("out").exists());
+}
+
+#[test]
+fn a_pipe_in_a_pack_is_refused_not_waited_on() {
+    let (dir, pack) = mini("fifo");
+    std::fs::remove_file(pack.join("rules.rhai")).unwrap();
+    let made = Command::new("mkfifo")
+        .arg(pack.join("rules.rhai"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let err = run_mini(&dir);
+    assert!(
+        err.contains("rules.rhai: cannot read: not a regular file (a directory, device or pipe)"),
+        "{err}"
+    );
+}

@@ -57,6 +57,14 @@ impl DataSource {
         match self {
             DataSource::Dir(_) | DataSource::PackDir { .. } => {
                 let path = self.path(name)?;
+                // A device or a pipe may never end (and opening a pipe waits for a writer):
+                // only regular files are read.
+                if std::fs::metadata(&path).is_ok_and(|m| !m.is_file()) {
+                    return Err(LoadError::file(
+                        &self.display(name),
+                        "is not a regular file (a directory, device or pipe); give a file",
+                    ));
+                }
                 match std::fs::File::open(&path) {
                     Ok(f) => Ok(Some(Box::new(f))),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),

@@ -49,6 +49,12 @@ impl SourceTable {
         dialect: Dialect,
     ) -> Result<SourceTable, LoadError> {
         let shown = path.display().to_string();
+        if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+            return Err(LoadError::file(
+                &shown,
+                "is not a regular file (a directory, device or pipe); give a file",
+            ));
+        }
         let bytes = std::fs::read(path)
             .map_err(|e| LoadError::file(&shown, format!("cannot read: {e}")))?;
         let sha256 = source_hex(&Sha256::digest(&bytes));

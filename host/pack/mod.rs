@@ -105,8 +105,8 @@ impl PackSource {
     pub fn read(&self, rel: &str) -> Result<Vec<u8>, PackError> {
         check_relative(rel).map_err(|m| PackError::new(self.display("pack.toml"), m))?;
         match self {
-            PackSource::Dir(d) => std::fs::read(
-                crate::confine::inside(d, &d.join(rel))
+            PackSource::Dir(d) => crate::confine::read_regular(
+                &crate::confine::inside(d, &d.join(rel))
                     .map_err(|m| PackError::new(self.display(rel), m))?,
             )
             .map_err(|e| {

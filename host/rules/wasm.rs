@@ -1037,5 +1037,5 @@ pub fn read_limited(path: &Path, max: u64) -> Result<Vec<u8>, String> {
             meta.len()
         ));
     }
-    std::fs::read(path).map_err(|e| format!("cannot read: {e}"))
+    crate::confine::read_regular(path).map_err(|e| format!("cannot read: {e}"))
 }
