@@ -159,6 +159,11 @@ struct RunArgs {
     timings: bool,
 }
 
+/// Counts each thread's allocations, for `[limits] max_memory_per_call`.
+#[global_allocator]
+static ALLOCATOR: bonusrun::rules::memory::CountingAllocator =
+    bonusrun::rules::memory::CountingAllocator;
+
 /// The exit code of a caught panic (`EX_SOFTWARE` of sysexits.h).
 const INTERNAL_ERROR: u8 = 70;
 

@@ -668,3 +668,19 @@ fn a_pipe_in_a_pack_is_refused_not_waited_on() {
         "{err}"
     );
 }
+
+#[test]
+fn many_values_each_within_the_size_limits_are_stopped_by_the_memory_limit() {
+    // Each string fits max_string_size and the array fits max_array_size, but together
+    // they take gigabytes: rhai checks only the item an index assignment writes.
+    let body = "    let s = \"x\"; s.pad(90000, \"x\"); let a = []; a.pad(50000, ()); for i in 0..50000 { a[i] = s + i; }";
+    let (_, err) = with_rule("memory", body, "max_memory_per_call = 50000000");
+    assert!(
+        err.contains("for client C1: the rule took more than 50000000 bytes of memory and was stopped (a memory bomb?)"),
+        "{err}"
+    );
+    assert!(err.contains("[limits] max_memory_per_call"), "{err}");
+    // With the default limit (256 MiB) the same rule is stopped too.
+    let (_, err) = with_rule("memory-default", body, "");
+    assert!(err.contains("more than 268435456 bytes of memory"), "{err}");
+}

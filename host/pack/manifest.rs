@@ -176,6 +176,8 @@ pub struct Limits {
     pub max_operations: u64,
     /// Wall-clock seconds per call (a plugin batch of n items gets n times this).
     pub max_seconds_per_call: u64,
+    /// Bytes of memory a script call may take (net of what it frees).
+    pub max_memory_per_call: u64,
     /// Nested function calls.
     pub max_call_depth: usize,
     /// Expression nesting depth (in functions and at top level).
@@ -200,6 +202,7 @@ impl Default for Limits {
         Limits {
             max_operations: 5_000_000,
             max_seconds_per_call: 10,
+            max_memory_per_call: 256 * 1024 * 1024,
             max_call_depth: 32,
             max_expr_depth: 64,
             max_string_size: 100_000,

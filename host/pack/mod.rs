@@ -508,6 +508,7 @@ impl Limits {
         let checks = [
             ("max_operations", self.max_operations as usize),
             ("max_seconds_per_call", self.max_seconds_per_call as usize),
+            ("max_memory_per_call", self.max_memory_per_call as usize),
             ("max_call_depth", self.max_call_depth),
             ("max_expr_depth", self.max_expr_depth),
             ("max_string_size", self.max_string_size),

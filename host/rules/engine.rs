@@ -11,36 +11,71 @@ use rhai::{Engine, AST};
 use std::cell::Cell;
 use std::time::Instant;
 
-/// Which wall-clock limit a call is under.
+/// Which limit stopped a call between two operations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Deadline {
     /// `[limits] max_seconds_per_call`.
     Call,
     /// The run's `--deadline`.
     Run,
+    /// `[limits] max_memory_per_call`.
+    Memory,
+}
+
+/// The limits of the call running on this thread.
+#[derive(Clone, Copy)]
+struct CallLimits {
+    /// When the call must stop, and which limit that is.
+    until: (Instant, Deadline),
+    /// [`super::memory::net`] when the call started.
+    memory_base: i64,
+    /// Net bytes the call may allocate.
+    memory_max: i64,
 }
 
 thread_local! {
-    /// The deadline of the call running on this thread, if any.
-    static DEADLINE: Cell<Option<(Instant, Deadline)>> = const { Cell::new(None) };
+    static LIMITS: Cell<Option<CallLimits>> = const { Cell::new(None) };
+    /// Operations seen on this thread: rhai's own count restarts in nested calls.
+    static TICKS: Cell<u32> = const { Cell::new(0) };
 }
 
-/// Sets the deadline of the next calls on this thread: the earlier of the call limit and the
-/// run's deadline.
-pub fn set_deadline(call: Instant, run: Option<Instant>) {
-    let d = match run {
+/// Sets the limits of the next calls on this thread: the earlier of the call's time limit
+/// and the run's deadline, and the memory the call may take from now on.
+pub fn set_deadline(call: Instant, run: Option<Instant>, max_memory: u64) {
+    let until = match run {
         Some(r) if r < call => (r, Deadline::Run),
         _ => (call, Deadline::Call),
     };
-    DEADLINE.with(|c| c.set(Some(d)));
+    let limits = CallLimits {
+        until,
+        memory_base: super::memory::net(),
+        memory_max: i64::try_from(max_memory).unwrap_or(i64::MAX),
+    };
+    LIMITS.with(|c| c.set(Some(limits)));
 }
 
-/// The token a call stopped by a deadline ends with (`EvalAltResult::ErrorTerminated`).
+/// The token a call stopped by a limit ends with (`EvalAltResult::ErrorTerminated`).
 pub fn deadline_token(d: Deadline) -> &'static str {
     match d {
         Deadline::Call => "bonusrun:deadline:call",
         Deadline::Run => "bonusrun:deadline:run",
+        Deadline::Memory => "bonusrun:limit:memory",
     }
+}
+
+/// Checked after every operation: memory each time (a thread-local read), the clock every
+/// 1,024 operations (a few microseconds of work).
+fn over_a_limit() -> Option<Deadline> {
+    let limits = LIMITS.with(Cell::get)?;
+    if super::memory::net().saturating_sub(limits.memory_base) > limits.memory_max {
+        return Some(Deadline::Memory);
+    }
+    let tick = TICKS.with(|t| {
+        let n = t.get().wrapping_add(1);
+        t.set(n);
+        n
+    });
+    (tick % 1024 == 0 && Instant::now() > limits.until.0).then_some(limits.until.1)
 }
 
 /// A raw engine with the rule packages, the sandbox settings and `limits`.
@@ -70,14 +105,8 @@ pub fn new_engine(limits: &Limits) -> Engine {
     engine.set_max_map_size(limits.max_map_size);
     engine.set_max_variables(1_000);
     engine.set_max_functions(10_000);
-    // Wall-clock deadlines: checked every 1,024 operations (a few microseconds of work).
-    engine.on_progress(|ops| {
-        if ops % 1024 != 0 {
-            return None;
-        }
-        let (at, which) = DEADLINE.with(Cell::get)?;
-        (Instant::now() > at).then(|| rhai::Dynamic::from(deadline_token(which)))
-    });
+    // Wall-clock deadlines and the memory limit.
+    engine.on_progress(|_| over_a_limit().map(|d| rhai::Dynamic::from(deadline_token(d))));
     register_guarded_string_functions(&mut engine);
     engine.on_print(|s| eprintln!("[rules] {s}"));
     engine.on_debug(|s, src, pos| {

@@ -89,6 +89,14 @@ pub(crate) fn script_error(
                 limits.max_seconds_per_call
             )
         }
+        EvalAltResult::ErrorTerminated(token, _)
+            if token.to_string() == super::engine::deadline_token(super::engine::Deadline::Memory) =>
+        {
+            format!(
+                "the rule took more than {} bytes of memory and was stopped (a memory bomb?); if the rule is right, raise [limits] max_memory_per_call in pack.toml",
+                limits.max_memory_per_call
+            )
+        }
         EvalAltResult::ErrorTerminated(..) => format!(
             "the run passed its --deadline of {} second(s) while this rule was running, and was stopped",
             run_deadline_secs.unwrap_or_default()

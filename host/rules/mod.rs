@@ -8,6 +8,7 @@
 pub mod api;
 pub mod engine;
 mod error;
+pub mod memory;
 pub mod native;
 pub mod wasm;
 
@@ -101,6 +102,7 @@ impl RuleRunner {
         engine::set_deadline(
             std::time::Instant::now() + call_limit,
             self.run_deadline.map(|(at, _)| at),
+            limits.max_memory_per_call,
         );
         // A panic inside the script engine (a rhai bug a rule triggered) is this rule's
         // error, not a crash of the run.
