@@ -84,6 +84,15 @@ impl std::fmt::Display for GenerateError {
 
 impl std::error::Error for GenerateError {}
 
+/// The files [`generate`] writes.
+pub const FILES: [&str; 5] = [
+    "clients.csv",
+    "managers.csv",
+    "sales.csv",
+    "plans.csv",
+    "contracts.csv",
+];
+
 /// Writes `clients.csv`, `managers.csv`, `sales.csv`, `plans.csv` and `contracts.csv`
 /// into `opts.out` and returns the number of data rows of each file.
 ///

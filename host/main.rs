@@ -65,9 +65,13 @@ enum Command {
         /// Parameter overrides for the baseline side, name=value (repeatable).
         #[arg(long = "against-set", value_name = "NAME=VALUE")]
         against_set: Vec<String>,
-        /// Also write the comparison as CSV to this file.
+        /// Also write the comparison as CSV to this file (an existing file is kept unless
+        /// --force).
         #[arg(long, value_name = "FILE")]
         csv: Option<PathBuf>,
+        /// Replace the --csv file if it exists.
+        #[arg(long)]
+        force: bool,
     },
     /// Render the bonus regulation from a pack as Markdown and HTML.
     Doc {
@@ -77,6 +81,9 @@ enum Command {
         /// Directory for regulation.md and regulation.html.
         #[arg(long, value_name = "DIR", default_value = "bonusrun-doc")]
         out: PathBuf,
+        /// Replace regulation.md and regulation.html if they exist.
+        #[arg(long)]
+        force: bool,
     },
     /// Look at an export before mapping it: encoding, delimiter, number and date formats, the
     /// columns with types and samples, and a starter data.toml.
@@ -86,9 +93,13 @@ enum Command {
     },
     /// Write a deterministic synthetic data set in the canonical format.
     Generate {
-        /// Directory to write (created if missing; files in it are overwritten).
+        /// Directory to write (created if missing); its five files are replaced only with
+        /// --force.
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+        /// Replace the five data files if they exist in --out.
+        #[arg(long)]
+        force: bool,
         /// Number of clients.
         #[arg(long, default_value_t = 150)]
         clients: usize,
@@ -411,7 +422,9 @@ fn try_main(cli: Cli) -> Result<(), Error> {
             against,
             against_set,
             csv,
+            force,
         } => {
+            outputs::check_files(csv.as_slice(), force)?;
             let after = run(&inputs)?;
             let baseline = InputArgs {
                 rules: against.or_else(|| inputs.rules.clone()),
@@ -433,15 +446,14 @@ fn try_main(cli: Cli) -> Result<(), Error> {
             let diff = bonusrun::whatif::compare(&before, &after).map_err(Error::Usage)?;
             print!("{}", diff.to_table());
             if let Some(path) = csv {
-                std::fs::write(&path, diff.to_csv()).map_err(|e| Error::Output {
-                    path: path.display().to_string(),
-                    message: e.to_string(),
-                })?;
+                outputs::write_file(&path, &diff.to_csv())?;
                 println!("CSV written to {}", path.display());
             }
             Ok(())
         }
-        Command::Doc { rules, out } => {
+        Command::Doc { rules, out, force } => {
+            let names = ["regulation.md", "regulation.html"];
+            outputs::check_files(&names.map(|n| out.join(n)), force)?;
             let source = rules.map(PackSource::Dir).unwrap_or_else(bundled::pack);
             let pack = RulePack::load(&source)?;
             let doc = bonusrun::regulation::render(&pack, &source);
@@ -449,15 +461,9 @@ fn try_main(cli: Cli) -> Result<(), Error> {
                 path: out.display().to_string(),
                 message: e.to_string(),
             })?;
-            for (name, text) in [
-                ("regulation.md", doc.markdown()),
-                ("regulation.html", doc.html()),
-            ] {
+            for (name, text) in names.into_iter().zip([doc.markdown(), doc.html()]) {
                 let path = out.join(name);
-                std::fs::write(&path, text).map_err(|e| Error::Output {
-                    path: path.display().to_string(),
-                    message: e.to_string(),
-                })?;
+                outputs::write_file(&path, text.as_bytes())?;
                 println!("written: {}", path.display());
             }
             Ok(())
@@ -474,8 +480,11 @@ fn try_main(cli: Cli) -> Result<(), Error> {
             seed,
             from,
             months,
+            force,
         } => {
             let first = parse_month(&from)?;
+            let files = generate::FILES.map(|f| out.join(f));
+            outputs::check_files(&files, force)?;
             let summary = generate::generate(&GenerateOptions {
                 out: out.clone(),
                 clients,

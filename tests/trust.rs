@@ -684,3 +684,49 @@ fn many_values_each_within_the_size_limits_are_stopped_by_the_memory_limit() {
     let (_, err) = with_rule("memory-default", body, "");
     assert!(err.contains("more than 268435456 bytes of memory"), "{err}");
 }
+
+#[test]
+fn doc_generate_and_diff_keep_existing_files_unless_forced() {
+    let (dir, _) = mini("keep-files");
+    std::fs::create_dir_all(dir.join("doc")).unwrap();
+    std::fs::write(dir.join("doc/regulation.md"), "my own notes").unwrap();
+    let err = fails(&dir, &["doc", "--rules", "pack", "--out", "doc"], 1);
+    assert!(
+        err.contains("cannot write doc/regulation.md: it already exists and is kept; choose another path, or pass --force to replace it"),
+        "{err}"
+    );
+    assert_eq!(read(&dir.join("doc/regulation.md")), "my own notes");
+    ok(&dir, &["doc", "--rules", "pack", "--out", "doc", "--force"]);
+    assert!(read(&dir.join("doc/regulation.md")).starts_with('#'));
+
+    std::fs::create_dir_all(dir.join("gen")).unwrap();
+    std::fs::write(dir.join("gen/sales.csv"), "precious").unwrap();
+    let err = fails(&dir, &["generate", "--out", "gen", "--sales", "100"], 1);
+    assert!(
+        err.contains("cannot write gen/sales.csv: it already exists and is kept"),
+        "{err}"
+    );
+    assert_eq!(read(&dir.join("gen/sales.csv")), "precious");
+    ok(
+        &dir,
+        &["generate", "--out", "gen", "--sales", "100", "--force"],
+    );
+
+    std::fs::write(dir.join("diff.csv"), "mine").unwrap();
+    let args = [
+        "diff", "--rules", "pack", "--set", "cap=1.5", "--csv", "diff.csv",
+    ];
+    let err = fails(&dir, &args, 1);
+    assert!(
+        err.contains("cannot write diff.csv: it already exists and is kept"),
+        "{err}"
+    );
+    assert_eq!(read(&dir.join("diff.csv")), "mine");
+    let mut forced = args.to_vec();
+    forced.push("--force");
+    ok(&dir, &forced);
+    assert!(read(&dir.join("diff.csv")).starts_with("manager_id"));
+    // A device is never read as an export.
+    let err = fails(&dir, &["inspect", "/dev/zero"], 1);
+    assert!(err.contains("not a regular file"), "{err}");
+}

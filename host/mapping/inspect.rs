@@ -221,8 +221,8 @@ fn guess(
 /// Inspects `path` and returns the report.
 pub fn inspect(path: &Path) -> Result<String, LoadError> {
     let shown = path.display().to_string();
-    let bytes =
-        std::fs::read(path).map_err(|e| LoadError::file(&shown, format!("cannot read: {e}")))?;
+    let bytes = crate::confine::read_regular(path)
+        .map_err(|e| LoadError::file(&shown, format!("cannot read: {e}")))?;
     let mut out = String::new();
     let workbook = matches!(
         path.extension()

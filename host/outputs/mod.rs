@@ -104,6 +104,42 @@ fn list_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result
     Ok(())
 }
 
+/// Fails when one of `paths` exists and `force` is not given: bonusrun's commands other
+/// than `run` (`doc`, `generate`, `diff --csv`) replace an existing file only when told to,
+/// and never one that is not a regular file.
+pub fn check_files(paths: &[PathBuf], force: bool) -> Result<(), Error> {
+    for path in paths {
+        let Ok(meta) = std::fs::symlink_metadata(path) else {
+            continue;
+        };
+        let message = if !meta.is_file() {
+            "it exists and is not a regular file, so it is kept; choose another path"
+        } else if !force {
+            "it already exists and is kept; choose another path, or pass --force to replace it"
+        } else {
+            continue;
+        };
+        return Err(Error::Output {
+            path: path.display().to_string(),
+            message: message.into(),
+        });
+    }
+    Ok(())
+}
+
+/// Writes one file through a temporary file in the same directory, flushed and renamed into
+/// place, so that a crash leaves the old file or the new one.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let (parent, base) = parent_and_base(path);
+    let tmp = parent.join(format!(".{base}.tmp-{}", std::process::id()));
+    write_synced(&tmp, bytes)?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io_err(path, e)
+    })?;
+    sync_dir(&parent)
+}
+
 fn io_err(path: &Path, e: std::io::Error) -> Error {
     Error::Output {
         path: path.display().to_string(),
