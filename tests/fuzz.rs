@@ -23,7 +23,7 @@
 //!
 //! Every crash found here becomes a regression test of its own in `tests/` (docs/fuzzing.md).
 
-use crate::util::{copy_dir, edit, fixture, scratch, test_cache_dir};
+use crate::util::{append, copy_dir, edit, fixture, scratch, test_cache_dir};
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fmt::{self, Write as _};
@@ -802,12 +802,6 @@ fn mini_pack(dir: &Path) -> PathBuf {
     copy_dir(&fixture("mini"), &pack);
     append(&pack.join("pack.toml"), CALL_LIMIT);
     pack
-}
-
-fn append(path: &Path, text: &str) {
-    let mut bytes = std::fs::read(path).unwrap();
-    bytes.extend_from_slice(text.as_bytes());
-    std::fs::write(path, bytes).unwrap();
 }
 
 fn os_args(args: &[&str]) -> Vec<OsString> {

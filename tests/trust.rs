@@ -183,9 +183,7 @@ fn with_rule(name: &str, body: &str, limits: &str) -> (PathBuf, String) {
         &format!("fn classify(client) {{\n{body}"),
     );
     if !limits.is_empty() {
-        let manifest = pack.join("pack.toml");
-        let text = read(&manifest);
-        std::fs::write(&manifest, format!("{text}\n[limits]\n{limits}\n")).unwrap();
+        append(&pack.join("pack.toml"), &format!("\n[limits]\n{limits}\n"));
     }
     let err = run_mini(&dir);
     no_panic(&err);
@@ -263,13 +261,10 @@ fn a_run_past_its_deadline_is_stopped_and_writes_nothing() {
         "fn classify(client) {",
         "fn classify(client) {\n    loop { }",
     );
-    let manifest = pack.join("pack.toml");
-    let text = read(&manifest);
-    std::fs::write(
-        &manifest,
-        format!("{text}\n[limits]\nmax_operations = 100000000000\nmax_seconds_per_call = 600\n"),
-    )
-    .unwrap();
+    append(
+        &pack.join("pack.toml"),
+        "\n[limits]\nmax_operations = 100000000000\nmax_seconds_per_call = 600\n",
+    );
     let err = fails(
         &dir,
         &["run", "--rules", "pack", "--out", "out", "--deadline", "1"],
@@ -285,13 +280,10 @@ fn a_run_past_its_deadline_is_stopped_and_writes_nothing() {
 #[test]
 fn limits_above_the_ceilings_are_refused() {
     let (dir, pack) = mini("ceilings");
-    let manifest = pack.join("pack.toml");
-    let text = read(&manifest);
-    std::fs::write(
-        &manifest,
-        format!("{text}\n[limits]\nmax_call_depth = 100000\n"),
-    )
-    .unwrap();
+    append(
+        &pack.join("pack.toml"),
+        "\n[limits]\nmax_call_depth = 100000\n",
+    );
     let err = run_mini(&dir);
     assert!(
         err.contains("[limits] max_call_depth = 100000 is above the most bonusrun allows (256)"),

@@ -44,6 +44,13 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// Appends `text` to a file.
+pub fn append(path: &Path, text: &str) {
+    let mut bytes = std::fs::read(path).unwrap();
+    bytes.extend_from_slice(text.as_bytes());
+    std::fs::write(path, bytes).unwrap();
+}
+
 /// Replaces `from` by `to` in a file; panics if `from` is not there.
 pub fn edit(path: &Path, from: &str, to: &str) {
     let text = std::fs::read_to_string(path).unwrap();
