@@ -116,8 +116,13 @@ pub(crate) fn script_error(
             } else {
                 ("a size limit", 0)
             };
+            let why = if limit == "max_string_size" {
+                "a memory bomb?"
+            } else {
+                "a memory bomb, or arrays and maps nested too deeply? nested elements count too"
+            };
             format!(
-                "{what} exceeded the limit ({value}) and the rule was stopped (a memory bomb, or arrays and maps nested too deeply? nested elements count too); the limit is [limits] {limit} in pack.toml"
+                "{what} exceeded the limit ({value}) and the rule was stopped ({why}); the limit is [limits] {limit} in pack.toml"
             )
         }
         EvalAltResult::ErrorRuntime(v, _) => {
