@@ -300,6 +300,23 @@ fn many_pushes_within_the_array_limit_finish() {
         "fn classify(client) {\n    let a = []; for i in 0..20000 { a.push(i); }",
     );
     ok(&dir, &["run", "--rules", "pack", "--out", "out", "--quiet"]);
+    // The linear way to fill a large array (one size check per item, not per array):
+    // 99,000 items well within the default 10 s per call (push would take about that).
+    let (dir, pack) = mini("pad-fill");
+    edit(
+        &pack.join("rules.rhai"),
+        "fn classify(client) {",
+        "fn classify(client) {\n    let a = []; a.pad(99000, 0); for i in 0..99000 { a[i] = i; }",
+    );
+    ok(&dir, &["run", "--rules", "pack", "--out", "out", "--quiet"]);
+    // Past the array limit, pushing stops with the limit named.
+    let (_, err) = with_rule(
+        "push-limit",
+        "    let a = []; for i in 0..1000000 { a.push(i); }",
+        "max_array_size = 20000",
+    );
+    assert!(err.contains("exceeded the limit (20000)"), "{err}");
+    assert!(err.contains("[limits] max_array_size"), "{err}");
 }
 
 #[test]
