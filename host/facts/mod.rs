@@ -1,7 +1,7 @@
 //! Facts: what the sales say about each client, manager and the company, for the run
 //! period, the previous period and the same period a year earlier.
 //!
-//! [`aggregate`] streams `sales.csv` once (in parallel) into [`Window`]s of each client–manager
+//! [`aggregate`](fn@aggregate) streams `sales.csv` once (in parallel) into [`Window`]s of each client–manager
 //! account for the three periods; [`Facts::build`] adds them up per client, manager and company. Rules never see sales lines: they
 //! see these facts, which is why a rule is called per client or per manager, never per line.
 

@@ -32,7 +32,7 @@ pub struct Window {
 
 impl Window {
     /// Revenue minus cost. Every window the facts hold was checked to have a margin that
-    /// fits a decimal exactly (see [`SumTooLarge`]).
+    /// fits a decimal exactly (a sum whose margin does not fit is refused).
     pub fn margin(&self) -> Decimal {
         crate::money::exact_difference(self.revenue, self.cost)
             .expect("window margins are checked when the window is built")
