@@ -739,3 +739,32 @@ fn doc_generate_and_diff_keep_existing_files_unless_forced() {
     let err = fails(&dir, &["inspect", "/dev/zero"], 1);
     assert!(err.contains("not a regular file"), "{err}");
 }
+
+#[test]
+fn a_loop_over_a_big_table_is_stopped_by_the_time_limit() {
+    // `loop { table("big") }` stays within every size limit and used to run for hours.
+    let (dir, pack) = mini("table-loop");
+    std::fs::create_dir_all(pack.join("tables")).unwrap();
+    let rows: String = (0..5000).map(|i| format!("{i},row {i}\n")).collect();
+    std::fs::write(pack.join("tables/big.csv"), format!("id,label\n{rows}")).unwrap();
+    append(
+        &pack.join("pack.toml"),
+        "\n[tables.big]\nfile = \"tables/big.csv\"\n",
+    );
+    edit(
+        &pack.join("rules.rhai"),
+        "fn classify(client) {",
+        "fn classify(client) {\n    loop { let t = table(\"big\"); }",
+    );
+    append(
+        &pack.join("pack.toml"),
+        "\n[limits]\nmax_operations = 100000000000\nmax_seconds_per_call = 1\n",
+    );
+    let err = run_mini(&dir);
+    no_panic(&err);
+    assert!(
+        err.contains("for client C1: the rule ran longer than 1 second(s) and was stopped"),
+        "{err}"
+    );
+    assert!(!dir.join("out").exists());
+}

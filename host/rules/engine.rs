@@ -9,7 +9,9 @@ use rhai::packages::{
 };
 use rhai::{Engine, AST};
 use std::cell::Cell;
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 /// Which limit stopped a call between two operations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,8 +27,8 @@ pub enum Deadline {
 /// The limits of the call running on this thread.
 #[derive(Clone, Copy)]
 struct CallLimits {
-    /// When the call must stop, and which limit that is.
-    until: (Instant, Deadline),
+    /// When the call must stop, in [`coarse_now`] milliseconds, and which limit that is.
+    until: (u64, Deadline),
     /// [`super::memory::net`] when the call started.
     memory_base: i64,
     /// Net bytes the call may allocate.
@@ -35,16 +37,46 @@ struct CallLimits {
 
 thread_local! {
     static LIMITS: Cell<Option<CallLimits>> = const { Cell::new(None) };
-    /// Operations seen on this thread: rhai's own count restarts in nested calls.
-    static TICKS: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Milliseconds since the clock started, advanced every [`CLOCK_TICK`] by one thread, so
+/// that every operation of every rule can compare it with its deadline for the price of
+/// one atomic read (reading the system clock at every operation would double their cost,
+/// and reading it every N operations lets one slow operation, such as a large `table()`,
+/// overshoot by N times its cost).
+static COARSE_MS: AtomicU64 = AtomicU64::new(0);
+const CLOCK_TICK: Duration = Duration::from_millis(5);
+
+fn clock_start() -> Instant {
+    static START: OnceLock<Instant> = OnceLock::new();
+    *START.get_or_init(|| {
+        let start = Instant::now();
+        let started = std::thread::Builder::new()
+            .name("bonusrun-clock".into())
+            .spawn(move || loop {
+                std::thread::sleep(CLOCK_TICK);
+                let ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+                COARSE_MS.store(ms, Ordering::Relaxed);
+            });
+        // Without the clock thread, deadlines never pass: the operation and memory limits
+        // still stop a runaway rule.
+        drop(started);
+        start
+    })
+}
+
+/// `at` on the coarse clock, in milliseconds.
+fn coarse(at: Instant) -> u64 {
+    let ms = at.saturating_duration_since(clock_start()).as_millis();
+    u64::try_from(ms).unwrap_or(u64::MAX)
 }
 
 /// Sets the limits of the next calls on this thread: the earlier of the call's time limit
 /// and the run's deadline, and the memory the call may take from now on.
 pub fn set_deadline(call: Instant, run: Option<Instant>, max_memory: u64) {
     let until = match run {
-        Some(r) if r < call => (r, Deadline::Run),
-        _ => (call, Deadline::Call),
+        Some(r) if r < call => (coarse(r), Deadline::Run),
+        _ => (coarse(call), Deadline::Call),
     };
     let limits = CallLimits {
         until,
@@ -63,19 +95,13 @@ pub fn deadline_token(d: Deadline) -> &'static str {
     }
 }
 
-/// Checked after every operation: memory each time (a thread-local read), the clock every
-/// 1,024 operations (a few microseconds of work).
+/// Checked after every operation: a thread-local read for memory, an atomic read for time.
 fn over_a_limit() -> Option<Deadline> {
     let limits = LIMITS.with(Cell::get)?;
     if super::memory::net().saturating_sub(limits.memory_base) > limits.memory_max {
         return Some(Deadline::Memory);
     }
-    let tick = TICKS.with(|t| {
-        let n = t.get().wrapping_add(1);
-        t.set(n);
-        n
-    });
-    (tick % 1024 == 0 && Instant::now() > limits.until.0).then_some(limits.until.1)
+    (COARSE_MS.load(Ordering::Relaxed) > limits.until.0).then_some(limits.until.1)
 }
 
 /// A raw engine with the rule packages, the sandbox settings and `limits`.
