@@ -293,8 +293,9 @@ fn try_main(cli: Cli) -> Result<(), Error> {
                 match code {
                     bonusrun::pack::StageCode::Script(s) => println!("  stage {stage}: script {}", s.path),
                     bonusrun::pack::StageCode::Plugin(p) => println!(
-                        "  stage {stage}: plugin {} (world bonusrun:rules@0.1.0, compiled code: {})",
+                        "  stage {stage}: plugin {} (world {}, compiled code: {})",
                         p.shown,
+                        p.world(),
                         match p.cache {
                             bonusrun::rules::wasm::CacheUse::Hit => "from the cache",
                             bonusrun::rules::wasm::CacheUse::Miss => "compiled and cached",

@@ -1,7 +1,8 @@
-//! WebAssembly plugins: the Romashka plugin gives the same results as the Romashka Rhai pack;
-//! packs mix Rhai and WASM stages; compiled code is cached; and every kind of bad plugin is
-//! stopped with a message naming the plugin file, stage, export and subject, with nothing
-//! written. The plugins are built from source by `plugins/build.sh`.
+//! WebAssembly plugins: the Romashka plugin (world 0.2.0, and its frozen 0.1.0 build) gives
+//! the same results as the Romashka Rhai pack; packs mix Rhai and WASM stages; compiled code
+//! is cached; and every kind of bad plugin, of either world, is stopped with a message naming
+//! the plugin file, stage, export and subject, with nothing written. The plugins are built
+//! from source by `plugins/build.sh`.
 
 use crate::util::*;
 use std::path::{Path, PathBuf};
@@ -121,6 +122,74 @@ fn wasm_pack_pays_exactly_what_the_rhai_pack_pays_on_generated_data() {
     same_csvs(&dir.join("wasm"), &dir.join("wasm1"));
 }
 
+/// `rules/romashka-wasm` with its plugin replaced by `built` (a file of the plugins build).
+fn romashka_pack_with(dir: &Path, built: &str) -> PathBuf {
+    let pack = dir.join("pack");
+    copy_dir(&root().join("rules/romashka-wasm"), &pack);
+    std::fs::copy(plugins().join(built), pack.join("romashka.wasm")).unwrap();
+    pack
+}
+
+#[test]
+fn a_plugin_built_for_world_0_1_still_pays_byte_identically() {
+    let dir = scratch("wasm-v01");
+    let old = romashka_pack_with(&dir, "romashka_v01.wasm");
+    let o = ok(&dir, &["check", "--rules", old.to_str().unwrap()]);
+    assert!(o.contains("world bonusrun:rules@0.1.0"), "{o}");
+    ok(
+        &dir,
+        &[
+            "generate",
+            "--out",
+            "data",
+            "--clients",
+            "600",
+            "--managers",
+            "20",
+            "--sales",
+            "60000",
+            "--seed",
+            "11",
+        ],
+    );
+    let rhai = root().join("rules/romashka");
+    let wasm = root().join("rules/romashka-wasm");
+    for (data, tag) in [
+        (root().join("rules/romashka/data"), "bundled"),
+        (dir.join("data"), "generated"),
+    ] {
+        let d = data.to_str().unwrap();
+        for (pack, out) in [(&rhai, "rhai"), (&old, "v01"), (&wasm, "v02")] {
+            let out = format!("{tag}-{out}");
+            ok(
+                &dir,
+                &[
+                    "run",
+                    "--rules",
+                    pack.to_str().unwrap(),
+                    "--data",
+                    d,
+                    "--out",
+                    &out,
+                    "-q",
+                ],
+            );
+        }
+        same_csvs(
+            &dir.join(format!("{tag}-rhai")),
+            &dir.join(format!("{tag}-v01")),
+        );
+        same_csvs(
+            &dir.join(format!("{tag}-rhai")),
+            &dir.join(format!("{tag}-v02")),
+        );
+    }
+    let v01 = json(&dir.join("bundled-v01/run.json"));
+    assert_eq!(v01["plugins"][0]["world"], "bonusrun:rules@0.1.0");
+    let v02 = json(&dir.join("bundled-v02/run.json"));
+    assert_eq!(v02["plugins"][0]["world"], "bonusrun:rules@0.2.0");
+}
+
 #[test]
 fn a_second_run_reuses_compiled_code() {
     plugins();
@@ -186,10 +255,18 @@ fn plugin_fails(
     for e in expected {
         assert!(err.contains(e), "expected {e:?} in:\n{err}");
     }
+    assert!(
+        !dir.join("out").exists(),
+        "a failed run wrote {}",
+        dir.join("out").display()
+    );
     assert!(!dir.join("out").exists(), "a failed run writes nothing");
 }
 
 const AT_C2: &str = "pack/plugin.wasm: export 'classify' (stage key_clients) for client C2";
+
+/// The misbehaving fixture built for each world: the checks hold for both.
+const BOTH_WORLDS: [&str; 2] = ["misbehave.wasm", "misbehave_v01.wasm"];
 
 #[test]
 fn packs_mix_rhai_and_wasm_stages() {
@@ -205,67 +282,77 @@ fn packs_mix_rhai_and_wasm_stages() {
 
 #[test]
 fn endless_loop_runs_out_of_fuel() {
-    plugin_fails(
-        "w-loop",
-        Ok("misbehave.wasm"),
-        "loop",
-        "plugin_fuel_per_item = 2000000",
-        &[AT_C2, "ran out of fuel", "plugin_fuel_per_item"],
-    );
+    for plugin in BOTH_WORLDS {
+        plugin_fails(
+            "w-loop",
+            Ok(plugin),
+            "loop",
+            "plugin_fuel_per_item = 2000000",
+            &[AT_C2, "ran out of fuel", "plugin_fuel_per_item"],
+        );
+    }
 }
 
 #[test]
 fn memory_bomb_hits_the_memory_limit() {
-    plugin_fails(
-        "w-bomb",
-        Ok("misbehave.wasm"),
-        "bomb",
-        "plugin_memory_bytes = 33554432",
-        &[AT_C2, "33554432", "plugin_memory_bytes"],
-    );
+    for plugin in BOTH_WORLDS {
+        plugin_fails(
+            "w-bomb",
+            Ok(plugin),
+            "bomb",
+            "plugin_memory_bytes = 33554432",
+            &[AT_C2, "33554432", "plugin_memory_bytes"],
+        );
+    }
 }
 
 #[test]
 fn panic_is_reported_with_its_message() {
-    plugin_fails(
-        "w-panic",
-        Ok("misbehave.wasm"),
-        "panic",
-        "",
-        &[AT_C2, "boom in client C2"],
-    );
+    for plugin in BOTH_WORLDS {
+        plugin_fails(
+            "w-panic",
+            Ok(plugin),
+            "panic",
+            "",
+            &[AT_C2, "boom in client C2"],
+        );
+    }
 }
 
 #[test]
 fn trap_is_reported() {
-    plugin_fails(
-        "w-trap",
-        Ok("misbehave.wasm"),
-        "trap",
-        "",
-        &[AT_C2, "trapped", "unreachable"],
-    );
+    for plugin in BOTH_WORLDS {
+        plugin_fails(
+            "w-trap",
+            Ok(plugin),
+            "trap",
+            "",
+            &[AT_C2, "trapped", "unreachable"],
+        );
+    }
 }
 
 #[test]
 fn plugin_error_is_reported() {
-    plugin_fails(
-        "w-error",
-        Ok("misbehave.wasm"),
-        "error",
-        "",
-        &[
-            AT_C2,
-            "the plugin returned an error: no data for this client",
-        ],
-    );
+    for plugin in BOTH_WORLDS {
+        plugin_fails(
+            "w-error",
+            Ok(plugin),
+            "error",
+            "",
+            &[
+                AT_C2,
+                "the plugin returned an error: no data for this client",
+            ],
+        );
+    }
 }
 
 #[test]
 fn output_of_the_wrong_length_is_refused() {
     plugin_fails(
         "w-short",
-        Ok("misbehave.wasm"),
+        Ok("misbehave_v01.wasm"),
         "short",
         "",
         &["returned 1 result(s) for 4 item(s)"],
@@ -276,7 +363,7 @@ fn output_of_the_wrong_length_is_refused() {
 fn a_decimal_that_is_not_plain_is_refused() {
     plugin_fails(
         "w-decimal",
-        Ok("misbehave.wasm"),
+        Ok("misbehave_v01.wasm"),
         "bad-decimal",
         "",
         &[AT_C2, "score is '1e3', not a decimal"],
@@ -298,7 +385,11 @@ fn component_of_another_world_is_refused() {
         "w-world",
         Ok("other_world.wasm"),
         "",
-        &["pack/plugin.wasm", "world bonusrun:rules@0.1.0"],
+        &[
+            "pack/plugin.wasm: is not a bonusrun rule plugin",
+            "world bonusrun:rules@0.2.0",
+            "world bonusrun:rules@0.1.0",
+        ],
     );
 }
 
@@ -371,17 +462,19 @@ fn a_missing_plugin_file_says_how_to_build_it() {
 
 #[test]
 fn endless_loop_with_ample_fuel_is_stopped_by_the_time_limit() {
-    plugin_fails(
-        "w-time",
-        Ok("misbehave.wasm"),
-        "loop",
-        "plugin_fuel_per_item = 100000000000000\nmax_seconds_per_call = 1",
-        &[
-            AT_C2,
-            "ran longer than its time and was stopped",
-            "[limits] max_seconds_per_call",
-        ],
-    );
+    for plugin in BOTH_WORLDS {
+        plugin_fails(
+            "w-time",
+            Ok(plugin),
+            "loop",
+            "plugin_fuel_per_item = 100000000000000\nmax_seconds_per_call = 1",
+            &[
+                AT_C2,
+                "ran longer than its time and was stopped",
+                "[limits] max_seconds_per_call",
+            ],
+        );
+    }
 }
 
 #[test]
@@ -460,4 +553,116 @@ fn a_cache_directory_others_can_write_is_not_used() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("compiled code: compiled, no cache"), "{out}");
     assert!(!cache.join("key").exists());
+}
+
+/// The mini pack with stages key_clients and bonus bound to the 0.2.0 misbehaving fixture.
+fn bonus_plugin_pack(name: &str, mode: &str) -> PathBuf {
+    let dir = plugin_pack(name, Ok("misbehave.wasm"), mode, "");
+    edit(
+        &dir.join("pack/pack.toml"),
+        "[stages.bonus]\nscript = \"rules.rhai\"",
+        "[stages.bonus]\nplugin = \"plugin.wasm\"",
+    );
+    dir
+}
+
+fn bonus_fails(name: &str, mode: &str, expected: &[&str]) {
+    let dir = bonus_plugin_pack(name, mode);
+    let err = fails(&dir, &["run", "--rules", "pack", "--out", "out"], 1);
+    for e in expected {
+        assert!(err.contains(e), "expected {e:?} in:\n{err}");
+    }
+    assert!(
+        !dir.join("out").exists(),
+        "a failed run wrote {}",
+        dir.join("out").display()
+    );
+}
+
+#[test]
+fn a_handle_kept_beyond_its_call_is_refused() {
+    plugin_fails(
+        "w2-keep",
+        Ok("misbehave.wasm"),
+        "keep",
+        "",
+        &[
+            AT_C2,
+            "window.revenue: a window handle made during the call for client C1 was used in the call for client C2",
+            "handles live only for the call that made them",
+        ],
+    );
+}
+
+#[test]
+fn a_handle_of_another_subject_is_refused() {
+    bonus_fails(
+        "w2-foreign",
+        "foreign",
+        &[
+            "pack/plugin.wasm: export 'bonus' (stage bonus) for manager M2",
+            "kpi.value: a kpi handle made during the call for manager M1 was used in the call for manager M2",
+        ],
+    );
+}
+
+#[test]
+fn an_unknown_kpi_names_the_kpi_and_the_declared_ones() {
+    bonus_fails(
+        "w2-kpi",
+        "unknown-kpi",
+        &[
+            "pack/plugin.wasm: export 'bonus' (stage bonus) for manager M1",
+            "kpis.get: no KPI 'margn' (did you mean 'margin'?); the pack declares: revenue, margin",
+        ],
+    );
+}
+
+#[test]
+fn unknown_parameters_tables_and_columns_stop_the_run() {
+    for (mode, message) in [
+        ("unknown-param", "unknown parameter 'no_such_param'; pack.toml [params] has: "),
+        ("unknown-table", "unknown table 'no_such_table'; pack.toml [tables] has: (none)"),
+        ("unknown-column", "client.extra: clients.csv has no column 'no_such_column'"),
+        (
+            "key-in-a",
+            "client.key: key-client flags are decided by stage key_clients and are not known while it runs",
+        ),
+    ] {
+        plugin_fails(
+            &format!("w2-{mode}"),
+            Ok("misbehave.wasm"),
+            mode,
+            "",
+            &[AT_C2, message],
+        );
+    }
+}
+
+#[test]
+fn a_decimal_with_scale_29_is_refused() {
+    plugin_fails(
+        "w2-scale",
+        Ok("misbehave.wasm"),
+        "scale",
+        "",
+        &[
+            AT_C2,
+            "score is a decimal with scale 29 (digits after the point); at most 28 fit",
+        ],
+    );
+}
+
+#[test]
+fn a_flood_of_handles_is_stopped() {
+    plugin_fails(
+        "w2-flood",
+        Ok("misbehave.wasm"),
+        "flood",
+        "",
+        &[
+            AT_C2,
+            "holds too many handles at once and was stopped (a leak?)",
+        ],
+    );
 }

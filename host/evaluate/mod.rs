@@ -394,7 +394,6 @@ fn run_in_pool(
                         plugin_error(
                             p,
                             "kpis",
-                            "kpis",
                             &data.managers[m].id,
                             format!("KPI '{}': {msg}", decl.id),
                         )
@@ -454,7 +453,6 @@ fn run_in_pool(
                     check_line_kpi(&pack, l.kpi.as_deref()).map_err(|msg| {
                         plugin_error(
                             p,
-                            "bonus",
                             "bonus",
                             &data.managers[m].id,
                             format!("payout line {}: {msg}", n + 1),
@@ -678,11 +676,11 @@ fn native_error(
     })
 }
 
-fn plugin_error(p: &Plugin, stage: &str, export: &str, manager: &str, message: String) -> Error {
+fn plugin_error(p: &Plugin, stage: &str, manager: &str, message: String) -> Error {
     Error::Plugin(PluginError {
         plugin: p.shown.clone(),
         stage: stage.into(),
-        export: export.into(),
+        export: p.export(stage).into(),
         subject: format!("manager {manager}"),
         message,
     })

@@ -115,6 +115,7 @@ fn plugins(r: &RunResult) -> Vec<Value> {
                 "stage": stage,
                 "file": p.shown,
                 "sha256": p.sha256,
+                "world": p.world(),
                 "compiled_code": p.cache,
             })),
             crate::pack::StageCode::Script(_) => None,

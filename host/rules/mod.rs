@@ -10,6 +10,7 @@ pub mod engine;
 mod error;
 pub mod memory;
 pub mod native;
+pub mod views;
 pub mod wasm;
 
 pub use api::{Context, KeyDecision, KpiResult};
@@ -17,10 +18,10 @@ pub use error::RuleError;
 pub use native::{KpiMeasure, NativeRules};
 
 use crate::pack::{RulePack, Script};
-use api::{ClientView, KpisView, ManagerView};
 use rhai::{CallFnOptions, Dynamic, Engine, Map, Scope};
 use rust_decimal::Decimal;
 use std::sync::Arc;
+use views::{ClientAt, ClientView, KpisAt, KpisView, ManagerAt, ManagerView};
 
 /// A payout line as the bonus rule returned it, before rounding.
 #[derive(Clone, Debug, PartialEq)]
@@ -137,16 +138,18 @@ impl RuleRunner {
                     Some(rest.split('\'').next()?.to_string())
                 });
             if let Some(name) = property {
-                let hint = crate::suggest::did_you_mean(&name, api::PROPERTIES.iter().copied());
+                let hint = crate::suggest::did_you_mean(&name, views::properties());
                 loc.message.push_str(&hint);
             } else if let Some(rest) = loc.message.strip_prefix("Function not found: ") {
                 let name = rest.split([' ', '(']).next().unwrap_or("").trim();
                 let script_fns: Vec<&str> = script.ast.iter_functions().map(|f| f.name).collect();
+                let methods: Vec<&str> = views::methods().collect();
                 let hint = crate::suggest::did_you_mean(
                     name,
                     api::FUNCTIONS
                         .iter()
                         .copied()
+                        .chain(methods.iter().copied())
                         .chain(script_fns.iter().copied()),
                 );
                 loc.message.push_str(&hint);
@@ -198,7 +201,7 @@ impl RuleRunner {
             script,
             function,
             &subject,
-            (ClientView::new(ctx.clone(), client),),
+            (ClientView::new(ctx.clone(), ClientAt(client)),),
         )?;
         let bad = |m: String| self.shape_error("key_clients", script, function, &subject, m);
         let decision = if let Some(b) = out.clone().try_cast::<bool>() {
@@ -253,7 +256,7 @@ impl RuleRunner {
                 script,
                 function,
                 &subject,
-                (ManagerView::new(ctx.clone(), manager),),
+                (ManagerView::new(ctx.clone(), ManagerAt(manager)),),
             )?;
             warnings.extend(api::take_warnings());
             trace.extend(api::take_trace());
@@ -312,7 +315,10 @@ impl RuleRunner {
             script,
             function,
             &subject,
-            (ManagerView::new(ctx.clone(), manager), KpisView::new(kpis)),
+            (
+                ManagerView::new(ctx.clone(), ManagerAt(manager)),
+                KpisView::new(kpis, KpisAt),
+            ),
         )?;
         let bad = |m: String| self.shape_error("bonus", script, function, &subject, m);
         let Some(items) = out.clone().try_cast::<rhai::Array>() else {
