@@ -666,3 +666,100 @@ fn a_flood_of_handles_is_stopped() {
         ],
     );
 }
+
+/// The fenced block of `doc` whose first line is `marker` (the marker line included).
+fn doc_block(doc: &str, marker: &str) -> String {
+    let start = doc
+        .find(&format!("\n{marker}\n"))
+        .unwrap_or_else(|| panic!("docs/plugins.md has no block starting {marker:?}"));
+    let body = &doc[start + 1..];
+    body[..body.find("\n```").unwrap() + 1].to_string()
+}
+
+#[cfg(unix)]
+#[test]
+fn the_walk_through_in_docs_plugins_md_builds_runs_and_pays_what_it_says() {
+    let built = plugins(); // also builds the SDK's dependencies into plugins/target
+    let dir = scratch("walk-through");
+    let doc = read(&root().join("docs/plugins.md"));
+    // The layout the walk-through assumes: the checkout and the crate side by side.
+    std::os::unix::fs::symlink(root(), dir.join("bonusrun")).unwrap();
+    let krate = dir.join("myrules");
+    std::fs::create_dir_all(krate.join("src")).unwrap();
+    std::fs::write(
+        krate.join("Cargo.toml"),
+        doc_block(&doc, "# myrules/Cargo.toml"),
+    )
+    .unwrap();
+    std::fs::write(
+        krate.join("src/lib.rs"),
+        doc_block(&doc, "// myrules/src/lib.rs"),
+    )
+    .unwrap();
+    // The same dependency versions and build directory as plugins/, so that nothing is
+    // downloaded and the SDK's dependencies are not compiled again.
+    std::fs::copy(root().join("plugins/Cargo.lock"), krate.join("Cargo.lock")).unwrap();
+    std::os::unix::fs::symlink(
+        built.parent().unwrap().parent().unwrap(),
+        krate.join("target"),
+    )
+    .unwrap();
+    let build = doc_block(&doc, "# build");
+    let out = std::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &build])
+        .current_dir(&krate)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the walk-through's build failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pack = krate.join("myrules-pack");
+    std::fs::write(
+        pack.join("pack.toml"),
+        doc_block(&doc, "# myrules-pack/pack.toml"),
+    )
+    .unwrap();
+    let mut shown = Vec::new();
+    for line in doc_block(&doc, "# check and run").lines().skip(1) {
+        let args: Vec<&str> = line.split_whitespace().skip(1).collect();
+        shown.push(ok(&krate, &args));
+    }
+    assert!(
+        shown[0].contains(
+            "stage key_clients: plugin myrules-pack/myrules.wasm (world bonusrun:rules@0.2.0"
+        ),
+        "{}",
+        shown[0]
+    );
+    // What the walk-through says the run pays.
+    let run = json(&krate.join("out/run.json"));
+    assert_eq!(run["total_payout"], "286000.02");
+    assert_eq!(run["plugins"][0]["world"], "bonusrun:rules@0.2.0");
+    for (m, payout) in [
+        ("M1", "85000.00"),
+        ("M2", "100000.00"),
+        ("M3", "100000.00"),
+        ("M4", "1000.02"),
+    ] {
+        assert_eq!(
+            csv_cell(&krate.join("out/payouts.csv"), m, "payout"),
+            payout,
+            "{m}"
+        );
+    }
+    let key = read(&krate.join("out/key_clients.csv"));
+    assert!(
+        key.contains("32.6% of company revenue (threshold 30%)"),
+        "{key}"
+    );
+    for c in ["C1", "C2", "C4"] {
+        assert_eq!(
+            csv_cell(&krate.join("out/key_clients.csv"), c, "key"),
+            "false",
+            "{c}"
+        );
+    }
+    assert!(doc.contains("286000.02 RUB") && doc.contains("M4 1000.02"));
+}

@@ -7,6 +7,7 @@ mod util;
 #[path = "../benches/native/romashka.rs"]
 mod native_romashka;
 
+mod contract;
 mod determinism;
 mod errors;
 mod exports;

@@ -71,7 +71,8 @@ pub struct StageDecl {
     /// Path of the Rhai script, relative to the pack directory.
     #[serde(default)]
     pub script: Option<String>,
-    /// Path of a WebAssembly component (world `bonusrun:rules@0.1.0`), relative to the pack.
+    /// Path of a WebAssembly component (world `bonusrun:rules@0.2.0` or `@0.1.0`), relative
+    /// to the pack.
     #[serde(default)]
     pub plugin: Option<String>,
     /// The entry function (stages a and c); defaults to `classify` and `bonus`.

@@ -346,7 +346,7 @@ impl RulePack {
             if decl.plugin.is_some() && decl.function.is_some() {
                 return Err(manifest_err(
                     &format!("[stages.{stage}]"),
-                    format!("[stages.{stage}] binds a plugin, so `function` does not apply (a plugin exports classify, kpis and bonus)"),
+                    format!("[stages.{stage}] binds a plugin, so `function` does not apply (a plugin exports classify, kpi and bonus; classify, kpis and bonus in world 0.1.0)"),
                 ));
             }
             let key = match (&decl.script, &decl.plugin) {

@@ -487,6 +487,15 @@ views! {
 
 impl wit::facts::Host for PluginState {}
 
+/// The signatures of the views as rhai's metadata lists them (`get$revenue(_: &mut Window)
+/// -> Decimal`, `bought(_: &mut Window, category: ImmutableString) -> bool`, ...), for the
+/// contract test.
+pub fn rhai_signatures() -> Vec<String> {
+    let mut engine = Engine::new_raw();
+    register(&mut engine);
+    engine.gen_fn_signatures(false)
+}
+
 /// The Rhai property names, for "did you mean" hints.
 pub fn properties() -> impl Iterator<Item = &'static str> {
     FACTS

@@ -41,6 +41,9 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 
+/// An ISO date, `YYYY-MM-DD`, as the host gives it.
+pub type Date = String;
+
 /// A rule failed; the message reaches the user with the plugin, stage and subject.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error(pub String);
@@ -202,15 +205,15 @@ views! {
         /// Whether `category` was bought.
         fn bought(category: &str) -> bool;
         /// The first sale's date.
-        fn first_date() -> Option<String>;
+        fn first_date() -> Option<Date>;
         /// The last sale's date.
-        fn last_date() -> Option<String>;
+        fn last_date() -> Option<Date>;
         /// The period, e.g. `2026-Q2`.
         fn period() -> String;
         /// The period's first day.
-        fn start() -> String;
+        fn start() -> Date;
         /// The period's last day.
-        fn end() -> String;
+        fn end() -> Date;
     }
 
     /// A client (Rhai `Client`).
@@ -224,7 +227,7 @@ views! {
         /// Region.
         fn region() -> String;
         /// A client since.
-        fn since() -> Option<String>;
+        fn since() -> Option<Date>;
         /// Whole years from `since` to the end of the run period.
         fn years() -> i64;
         /// Share of its market.
@@ -234,9 +237,9 @@ views! {
         /// The client's manager (`""` if none).
         fn manager_id() -> String;
         /// First purchase ever.
-        fn first_purchase() -> Option<String>;
+        fn first_purchase() -> Option<Date>;
         /// Last purchase.
-        fn last_purchase() -> Option<String>;
+        fn last_purchase() -> Option<Date>;
         /// The first purchase falls in the run period.
         fn is_new() -> bool;
         /// Share of company revenue in the run period.
@@ -344,11 +347,11 @@ views! {
         /// The client's id.
         fn client_id() -> String;
         /// First day.
-        fn start() -> String;
+        fn start() -> Date;
         /// Last day.
-        fn end() -> String;
+        fn end() -> Date;
         /// When it was renewed, if it was.
-        fn renewed_on() -> Option<String>;
+        fn renewed_on() -> Option<Date>;
         /// It ends in the run period.
         fn due() -> bool;
         /// Renewed by the end of the run period.
