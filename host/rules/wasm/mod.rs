@@ -394,6 +394,46 @@ pub struct BatchOutcome<T> {
     pub traces: Vec<(u32, String)>,
 }
 
+impl<T> BatchOutcome<T> {
+    /// Converts what the plugin returned for each item (checking decimals and shapes); a
+    /// value that does not convert fails naming the item's subject.
+    fn convert<U>(
+        self,
+        plugin: &Plugin,
+        stage: &str,
+        subject: &dyn Fn(u32) -> String,
+        mut f: impl FnMut(T) -> Result<U, String>,
+    ) -> Result<BatchOutcome<U>, PluginError> {
+        let mut values = Vec::with_capacity(self.values.len());
+        for (i, v) in self.values.into_iter().enumerate() {
+            values.push(f(v).map_err(|m| plugin.error(stage, subject(i as u32), m))?);
+        }
+        Ok(BatchOutcome {
+            values,
+            warnings: self.warnings,
+            traces: self.traces,
+        })
+    }
+}
+
+/// A payout line as the plugin returned it, its amount converted by `amount`.
+fn raw_line(
+    n: usize,
+    amount: Result<Decimal, String>,
+    label: String,
+    kind: String,
+    kpi: Option<String>,
+    note: String,
+) -> Result<RawLine, String> {
+    Ok(RawLine {
+        amount: amount.map_err(|m| format!("payout line {} amount {m}", n + 1))?,
+        label,
+        kind,
+        kpi: kpi.filter(|k| !k.is_empty()),
+        note,
+    })
+}
+
 /// What a batch call needs besides the plugin: who, where, how many.
 pub(crate) struct Batch<'a> {
     shared: &'a Arc<HostShared>,

@@ -193,20 +193,13 @@ pub(super) fn classify(
         |s| pre.instantiate(s),
         |r, s| r.call_classify(s, &clients),
     )?;
-    let mut values = Vec::with_capacity(out.values.len());
-    for (i, d) in out.values.into_iter().enumerate() {
-        let bad = |m: String| plugin.error("key_clients", subject(i as u32), m);
-        values.push(KeyDecision {
+    out.convert(plugin, "key_clients", &subject, |d| {
+        Ok(KeyDecision {
             key: d.key,
             tier: d.tier,
-            score: wire_decimal(&d.score, "score").map_err(bad)?,
+            score: wire_decimal(&d.score, "score")?,
             reasons: d.reasons,
-        });
-    }
-    Ok(BatchOutcome {
-        values,
-        warnings: out.warnings,
-        traces: out.traces,
+        })
     })
 }
 
@@ -236,35 +229,28 @@ pub(super) fn kpis(
         |s| pre.instantiate(s),
         |r, s| r.call_kpis(s, ids, &managers),
     )?;
-    let mut values = Vec::with_capacity(out.values.len());
-    for (i, per_manager) in out.values.into_iter().enumerate() {
-        let bad = |m: String| plugin.error("kpis", subject(i as u32), m);
+    out.convert(plugin, "kpis", &subject, |per_manager| {
         if per_manager.len() != ids.len() {
-            return Err(bad(format!(
+            return Err(format!(
                 "returned {} KPI value(s) for {} KPI(s)",
                 per_manager.len(),
                 ids.len()
-            )));
+            ));
         }
         let mut row = Vec::with_capacity(ids.len());
         for (id, v) in ids.iter().zip(per_manager) {
             let what = |f: &str| format!("KPI '{id}' {f}");
             row.push((
-                wire_decimal(&v.value, &what("value")).map_err(bad)?,
-                wire_decimal(&v.target, &what("target")).map_err(bad)?,
+                wire_decimal(&v.value, &what("value"))?,
+                wire_decimal(&v.target, &what("target"))?,
                 match &v.attainment {
-                    Some(a) => Some(wire_decimal(a, &what("attainment")).map_err(bad)?),
+                    Some(a) => Some(wire_decimal(a, &what("attainment"))?),
                     None => None,
                 },
                 v.note,
             ));
         }
-        values.push(row);
-    }
-    Ok(BatchOutcome {
-        values,
-        warnings: out.warnings,
-        traces: out.traces,
+        Ok(row)
     })
 }
 
@@ -295,26 +281,12 @@ pub(super) fn bonus(
         |s| pre.instantiate(s),
         |r, s| r.call_bonus(s, &managers, &kpi_records),
     )?;
-    let mut values = Vec::with_capacity(out.values.len());
-    for (i, lines) in out.values.into_iter().enumerate() {
-        let bad = |m: String| plugin.error("bonus", subject(i as u32), m);
-        let mut converted = Vec::with_capacity(lines.len());
-        for (n, l) in lines.into_iter().enumerate() {
-            converted.push(RawLine {
-                amount: wire_decimal(&l.amount, &format!("payout line {} amount", n + 1))
-                    .map_err(bad)?,
-                label: l.label,
-                kind: l.kind,
-                kpi: l.kpi.filter(|k| !k.is_empty()),
-                note: l.note,
-            });
-        }
-        values.push(converted);
-    }
-    Ok(BatchOutcome {
-        values,
-        warnings: out.warnings,
-        traces: out.traces,
+    out.convert(plugin, "bonus", &subject, |lines| {
+        let line = |(n, l): (usize, wit::PayoutLine)| {
+            let amount = wire_decimal(&l.amount, "").map_err(|m| m.trim_start().to_string());
+            super::raw_line(n, amount, l.label, l.kind, l.kpi, l.note)
+        };
+        lines.into_iter().enumerate().map(line).collect()
     })
 }
 

@@ -415,20 +415,13 @@ pub(super) fn classify(
         |s| pre.instantiate(s),
         each,
     )?;
-    let mut values = Vec::with_capacity(out.values.len());
-    for (i, d) in out.values.into_iter().enumerate() {
-        let bad = |m: String| plugin.error("key_clients", subject(i as u32), m);
-        values.push(KeyDecision {
+    out.convert(plugin, "key_clients", &subject, |d| {
+        Ok(KeyDecision {
             key: d.key,
             tier: d.tier,
-            score: returned(d.score, "score").map_err(bad)?,
+            score: returned(d.score, "score")?,
             reasons: d.reasons,
-        });
-    }
-    Ok(BatchOutcome {
-        values,
-        warnings: out.warnings,
-        traces: out.traces,
+        })
     })
 }
 
@@ -474,28 +467,21 @@ pub(super) fn kpis(
         |s| pre.instantiate(s),
         each,
     )?;
-    let mut values = Vec::with_capacity(out.values.len());
-    for (i, per_manager) in out.values.into_iter().enumerate() {
-        let bad = |m: String| plugin.error("kpis", subject(i as u32), m);
+    out.convert(plugin, "kpis", &subject, |per_manager| {
         let mut row = Vec::with_capacity(ids.len());
         for (id, v) in ids.iter().zip(per_manager) {
             let what = |f: &str| format!("KPI '{id}' {f}");
             row.push((
-                returned(v.value, &what("value")).map_err(bad)?,
-                returned(v.target, &what("target")).map_err(bad)?,
+                returned(v.value, &what("value"))?,
+                returned(v.target, &what("target"))?,
                 match v.attainment {
-                    Some(a) => Some(returned(a, &what("attainment")).map_err(bad)?),
+                    Some(a) => Some(returned(a, &what("attainment"))?),
                     None => None,
                 },
                 v.note,
             ));
         }
-        values.push(row);
-    }
-    Ok(BatchOutcome {
-        values,
-        warnings: out.warnings,
-        traces: out.traces,
+        Ok(row)
     })
 }
 
@@ -541,25 +527,11 @@ pub(super) fn bonus(
         |s| pre.instantiate(s),
         each,
     )?;
-    let mut values = Vec::with_capacity(out.values.len());
-    for (i, lines) in out.values.into_iter().enumerate() {
-        let bad = |m: String| plugin.error("bonus", subject(i as u32), m);
-        let mut converted = Vec::with_capacity(lines.len());
-        for (n, l) in lines.into_iter().enumerate() {
-            converted.push(RawLine {
-                amount: returned(l.amount, &format!("payout line {} amount", n + 1))
-                    .map_err(bad)?,
-                label: l.label,
-                kind: l.kind,
-                kpi: l.kpi.filter(|k| !k.is_empty()),
-                note: l.note,
-            });
-        }
-        values.push(converted);
-    }
-    Ok(BatchOutcome {
-        values,
-        warnings: out.warnings,
-        traces: out.traces,
+    out.convert(plugin, "bonus", &subject, |lines| {
+        let line = |(n, l): (usize, wit::PayoutLine)| {
+            let amount = wit::from_wit(l.amount).map_err(|m| format!("is {m}"));
+            super::raw_line(n, amount, l.label, l.kind, l.kpi, l.note)
+        };
+        lines.into_iter().enumerate().map(line).collect()
     })
 }
