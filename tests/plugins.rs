@@ -708,6 +708,8 @@ fn the_walk_through_in_docs_plugins_md_builds_runs_and_pays_what_it_says() {
     let out = std::process::Command::new("bash")
         .args(["-euo", "pipefail", "-c", &build])
         .current_dir(&krate)
+        // The walk-through's `cp target/...` needs cargo's default build directory.
+        .env_remove("CARGO_TARGET_DIR")
         .output()
         .unwrap();
     assert!(
