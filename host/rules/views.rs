@@ -1,6 +1,6 @@
 //! The one description of the facts a rule reads: every property and method of the views
 //! (`Window`, `Client`, `Manager`, `Account`, `Contract`, `Kpis`, `Kpi`), written once in the
-//! [`views!`] table below.
+//! `views!` table below.
 //!
 //! From each row the macro generates both the Rhai registration (a property getter, a
 //! method or an indexer on the view type) and the method of the WIT resource of
@@ -11,8 +11,8 @@
 //! docs/rule-packs.md and docs/plugins.md.
 //!
 //! A view is an `Arc` of the run's context and a position: cloning is cheap, nothing can be
-//! written back. A plugin's handle is a slot of the store's arena ([`super::wasm::v02::Views`])
-//! holding the same position.
+//! written back. A plugin's handle is a slot of the store's arena (`Views` in
+//! `host/rules/wasm/v02.rs`) holding the same position.
 
 use super::api::{Context, KeyDecision, KpiResult};
 use super::wasm::v02::{wit, Views};
@@ -196,7 +196,7 @@ pub struct ContractAt(pub u32);
 /// A manager's KPI results as a whole.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KpisAt;
-/// One KPI result (index in [[kpis]] order).
+/// One KPI result (index in `[[kpis]]` order).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KpiAt(pub usize);
 
@@ -466,7 +466,7 @@ views! {
         get key -> bool = |cx, at| Ok(decision(cx, cx.data.contracts[at.0 as usize].client)?.key);
     }
 
-    /// `Kpis`: a manager's KPI results, in [[kpis]] order, passed to stage bonus.
+    /// `Kpis`: a manager's KPI results, in `[[kpis]]` order, passed to stage bonus.
     "Kpis" KpisView(Vec<KpiResult>, KpisAt) KpisH HostKpis "kpis" {
         index get(id) -> KpiAt = |k, _, id| kpi_index(k, id);
         call list -> Vec<KpiAt> = |k, _| Ok((0..k.len()).map(KpiAt).collect());

@@ -1,8 +1,8 @@
 //! WebAssembly rule plugins: components of the world `bonusrun:rules@0.2.0`
-//! (`plugins/wit/v0.2/bonusrun.wit`, [`v02`]) or the older `bonusrun:rules@0.1.0`
-//! (`plugins/wit/v0.1/bonusrun.wit`, [`v01`]), run with wasmtime.
+//! (`plugins/wit/v0.2/bonusrun.wit`, module `v02`) or the older `bonusrun:rules@0.1.0`
+//! (`plugins/wit/v0.1/bonusrun.wit`, module `v01`), run with wasmtime.
 //!
-//! A plugin is compiled once per content hash and cached on disk ([`cache`]); the world it
+//! A plugin is compiled once per content hash and cached on disk (module `cache`); the world it
 //! imports decides how it is linked, and it is type-checked against that world when the
 //! pack loads, before any data is read. Each batch of clients or managers runs in a fresh
 //! store with a fuel budget, a wall-clock deadline and a memory limit, and the store is thrown
