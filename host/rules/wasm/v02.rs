@@ -535,3 +535,60 @@ pub(super) fn bonus(
         lines.into_iter().enumerate().map(line).collect()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::wit::{from_wit, to_wit, Decimal as WitDecimal};
+    use rust_decimal::Decimal;
+    use std::str::FromStr;
+
+    #[test]
+    fn decimals_cross_exactly_both_ways() {
+        for text in [
+            "0",
+            "-0",
+            "-0.00",
+            "1234.50",
+            "-0.125",
+            "0.0000000000000000000000000001",
+            "79228162514264337593543950335",
+            "-79228162514264337593543950335",
+            "7.9228162514264337593543950335",
+        ] {
+            let d = Decimal::from_str(text).unwrap();
+            let back = from_wit(to_wit(d)).unwrap();
+            // Same value, scale and sign: the text is the same, -0 included.
+            assert_eq!(back.to_string(), d.to_string(), "{text}");
+            assert_eq!(back.serialize(), d.serialize(), "{text}");
+        }
+        let mut minus_zero = Decimal::ZERO;
+        minus_zero.set_sign_negative(true);
+        let wire = to_wit(minus_zero);
+        assert!(wire.negative && wire.lo == 0 && wire.hi == 0);
+        assert!(from_wit(wire).unwrap().is_sign_negative());
+    }
+
+    #[test]
+    fn a_scale_above_28_is_refused_not_a_panic() {
+        for scale in [29u8, 200, 255] {
+            let bad = WitDecimal {
+                lo: 1,
+                hi: 0,
+                scale,
+                negative: false,
+            };
+            let err = from_wit(bad).unwrap_err();
+            assert!(err.contains(&format!("scale {scale}")), "{err}");
+        }
+        let top = WitDecimal {
+            lo: u64::MAX,
+            hi: u32::MAX,
+            scale: 28,
+            negative: true,
+        };
+        assert_eq!(
+            from_wit(top).unwrap().to_string(),
+            "-7.9228162514264337593543950335"
+        );
+    }
+}
