@@ -765,3 +765,17 @@ fn the_walk_through_in_docs_plugins_md_builds_runs_and_pays_what_it_says() {
     }
     assert!(doc.contains("286000.02 RUB") && doc.contains("M4 1000.02"));
 }
+
+#[test]
+fn a_plugin_that_warns_without_end_is_stopped() {
+    plugin_fails(
+        "w2-chatter",
+        Ok("misbehave.wasm"),
+        "chatter",
+        "",
+        &[
+            AT_C2,
+            "warn: sent more than 4194304 bytes of warnings and log lines in one batch",
+        ],
+    );
+}

@@ -348,8 +348,41 @@ pub(crate) struct PluginState {
     warnings: Vec<(u32, String)>,
     traces: Vec<(u32, String)>,
     stderr: MemoryOutputPipe,
+    /// Bytes of warnings and log lines the plugin has sent in this batch.
+    said: usize,
     /// The facts plugins of world 0.2.0 read through handles.
     views: Option<v02::Views>,
+}
+
+/// Bytes of warnings and log lines a plugin may send in one batch: the host keeps warnings
+/// in memory for run.json, and a plugin in a loop could otherwise fill it.
+const MAX_SAID_PER_BATCH: usize = 4 << 20;
+
+impl PluginState {
+    /// Counts `message` against [`MAX_SAID_PER_BATCH`]; past it, the run stops.
+    fn say(&mut self, what: &str, message: &str) -> wasmtime::Result<()> {
+        self.said = self.said.saturating_add(message.len());
+        if self.said > MAX_SAID_PER_BATCH {
+            return Err(fault(format!(
+                "{what}: sent more than {MAX_SAID_PER_BATCH} bytes of warnings and log lines in one batch; a plugin warns about what needs a person's attention, not about every line"
+            )));
+        }
+        Ok(())
+    }
+
+    /// A warning for the current subject.
+    fn warning(&mut self, message: String) -> wasmtime::Result<()> {
+        self.say("warn", &message)?;
+        self.warnings.push((self.item, message));
+        Ok(())
+    }
+
+    /// A debugging line on the host's stderr.
+    fn log_line(&mut self, message: &str) -> wasmtime::Result<()> {
+        self.say("log", message)?;
+        eprintln!("[plugin] {message}");
+        Ok(())
+    }
 }
 
 impl WasiView for PluginState {
@@ -540,6 +573,7 @@ impl Plugin {
             warnings: Vec::new(),
             traces: Vec::new(),
             stderr,
+            said: 0,
             views,
         };
         let engine = match &self.linked {

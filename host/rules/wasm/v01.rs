@@ -19,6 +19,11 @@ mod bindings {
     wasmtime::component::bindgen!({
         path: "plugins/wit/v0.1",
         world: "rules",
+        imports: {
+            "bonusrun:rules/host.warn": trappable,
+            "bonusrun:rules/host.log": trappable,
+            "bonusrun:rules/host.round-money": trappable,
+        },
     });
 }
 
@@ -105,27 +110,26 @@ impl bindings::bonusrun::rules::host::Host for PluginState {
     fn table(&mut self, name: String) -> Option<wit::TableData> {
         self.shared.v01.tables.get(&name).cloned()
     }
-    fn round_money(&mut self, amount: String) -> String {
-        match parse_decimal(amount.trim().as_bytes()) {
+    fn round_money(&mut self, amount: String) -> wasmtime::Result<String> {
+        Ok(match parse_decimal(amount.trim().as_bytes()) {
             Some(d) => self
                 .shared
                 .currency
                 .round(d, self.shared.rounding)
                 .to_string(),
             None => {
-                self.warnings.push((
-                    self.item,
-                    format!("round-money got '{amount}', not a decimal; returned it unchanged"),
-                ));
+                let note =
+                    format!("round-money got '{amount}', not a decimal; returned it unchanged");
+                self.warning(note)?;
                 amount
             }
-        }
+        })
     }
-    fn warn(&mut self, message: String) {
-        self.warnings.push((self.item, message));
+    fn warn(&mut self, message: String) -> wasmtime::Result<()> {
+        self.warning(message)
     }
-    fn log(&mut self, message: String) {
-        eprintln!("[plugin] {message}");
+    fn log(&mut self, message: String) -> wasmtime::Result<()> {
+        self.log_line(&message)
     }
     fn item(&mut self, index: u32) {
         self.item = index;

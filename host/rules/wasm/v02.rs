@@ -324,13 +324,11 @@ impl bindings::bonusrun::rules::host::Host for PluginState {
     }
 
     fn warn(&mut self, message: String) -> wasmtime::Result<()> {
-        self.warnings.push((self.item, message));
-        Ok(())
+        self.warning(message)
     }
 
     fn log(&mut self, message: String) -> wasmtime::Result<()> {
-        eprintln!("[plugin] {message}");
-        Ok(())
+        self.log_line(&message)
     }
 }
 
