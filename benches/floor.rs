@@ -14,6 +14,12 @@
 #[path = "native/romashka.rs"]
 mod romashka;
 
+// The allocator `bonusrun` runs with (it counts each rule call's memory), so that the floor
+// differs from `bonusrun run` in the rules alone.
+#[global_allocator]
+static ALLOCATOR: bonusrun::rules::memory::CountingAllocator =
+    bonusrun::rules::memory::CountingAllocator;
+
 use bonusrun::evaluate::{self, RunOptions};
 use bonusrun::load::{self, DataSource};
 use bonusrun::pack::{PackSource, RulePack};
