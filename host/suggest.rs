@@ -27,8 +27,15 @@ pub fn distance(a: &str, b: &str) -> usize {
     d[a.len()][b.len()]
 }
 
+/// Names longer than this get no hint: no name is that long, and the distance takes time
+/// and memory in proportion to the length (a plugin may pass a string of any size).
+const LONGEST_NAME: usize = 256;
+
 /// The closest candidate to `word`, if it is close enough to be a likely typo.
 pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    if word.len() > LONGEST_NAME {
+        return None;
+    }
     let limit = (word.chars().count() / 3).clamp(1, 3);
     candidates
         .into_iter()
@@ -37,6 +44,15 @@ pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .filter(|(d, _)| *d <= limit)
         .min()
         .map(|(_, c)| c)
+}
+
+/// A name from a rule or plugin as a message quotes it: whole up to 80 characters, else its
+/// start and its size, so that a huge string cannot make a huge message.
+pub fn shown(word: &str) -> std::borrow::Cow<'_, str> {
+    match word.char_indices().nth(80) {
+        None => word.into(),
+        Some((end, _)) => format!("{}… ({} bytes)", &word[..end], word.len()).into(),
+    }
 }
 
 /// `" (did you mean 'x'?)"`, or nothing.
@@ -50,6 +66,22 @@ pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_words_get_no_hint_and_are_shown_short() {
+        let huge = "m".repeat(10_000_000);
+        assert_eq!(closest(&huge, ["margin", "revenue"]), None);
+        assert_eq!(shown("margin"), "margin");
+        let s = shown(&huge);
+        assert!(
+            s.starts_with(&"m".repeat(80)) && s.ends_with("… (10000000 bytes)"),
+            "{s}"
+        );
+        assert_eq!(
+            shown(&"я".repeat(81)).chars().count(),
+            80 + "… (162 bytes)".chars().count()
+        );
+    }
 
     #[test]
     fn suggests_close_names_only() {

@@ -779,3 +779,18 @@ fn a_plugin_that_warns_without_end_is_stopped() {
         ],
     );
 }
+
+#[test]
+fn a_huge_unknown_name_makes_a_short_message_not_a_huge_one() {
+    let fuel = "plugin_fuel_per_item = 10000000000";
+    let dir = plugin_pack("w2-huge", Ok("misbehave.wasm"), "huge-param", fuel);
+    let err = fails(&dir, &["run", "--rules", "pack", "--out", "out"], 1);
+    let expected = format!("unknown parameter '{}… (16777216 bytes)'", "p".repeat(80));
+    assert!(
+        err.contains(AT_C2) && err.contains(&expected),
+        "{}",
+        &err[..err.len().min(2000)]
+    );
+    assert!(err.len() < 4096, "a {}-byte message", err.len());
+    assert!(!dir.join("out").exists());
+}

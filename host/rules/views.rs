@@ -651,7 +651,8 @@ fn kpi_index(k: &[KpiResult], id: &str) -> Result<KpiAt, String> {
     match k.iter().position(|r| r.id == id) {
         Some(i) => Ok(KpiAt(i)),
         None => Err(format!(
-            "no KPI '{id}'{}; the pack declares: {}",
+            "no KPI '{}'{}; the pack declares: {}",
+            crate::suggest::shown(id),
             crate::suggest::did_you_mean(id, k.iter().map(|r| r.id.as_str())),
             k.iter()
                 .map(|r| r.id.as_str())
@@ -702,8 +703,9 @@ impl Extras<'_> {
         {
             Some(i) => Ok(self.values[i].clone()),
             None => Err(format!(
-                "{} has no column '{column}'; its extra columns are: {}",
+                "{} has no column '{}'; its extra columns are: {}",
                 self.file,
+                crate::suggest::shown(column),
                 if self.columns.is_empty() {
                     "(none)".to_string()
                 } else {

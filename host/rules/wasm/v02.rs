@@ -236,7 +236,8 @@ impl bindings::bonusrun::rules::host::Host for PluginState {
         let Some(value) = self.shared.params.get(&name) else {
             let known: Vec<&str> = self.shared.params.keys().map(String::as_str).collect();
             return Err(fault(format!(
-                "unknown parameter '{name}'{}; pack.toml [params] has: {}",
+                "unknown parameter '{}'{}; pack.toml [params] has: {}",
+                crate::suggest::shown(&name),
                 crate::suggest::did_you_mean(&name, known.iter().copied()),
                 if known.is_empty() {
                     "(none)".to_string()
@@ -336,7 +337,8 @@ impl PluginState {
     fn unknown_table(&self, name: &str) -> String {
         let known: Vec<&str> = self.shared.tables.keys().map(String::as_str).collect();
         format!(
-            "unknown table '{name}'{}; pack.toml [tables] has: {}",
+            "unknown table '{}'{}; pack.toml [tables] has: {}",
+            crate::suggest::shown(name),
             crate::suggest::did_you_mean(name, known.iter().copied()),
             if known.is_empty() {
                 "(none)".to_string()
