@@ -794,3 +794,42 @@ fn a_huge_unknown_name_makes_a_short_message_not_a_huge_one() {
     assert!(err.len() < 4096, "a {}-byte message", err.len());
     assert!(!dir.join("out").exists());
 }
+
+#[test]
+fn explain_tells_the_same_story_for_the_wasm_pack_as_for_the_rhai_pack() {
+    plugins();
+    let dir = scratch("wasm-explain");
+    let rhai = root().join("rules/romashka");
+    let wasm = root().join("rules/romashka-wasm");
+    let data = root().join("rules/romashka/data");
+    let explain = |pack: &Path, who: &[&str]| {
+        let mut args = vec!["explain", "--rules", pack.to_str().unwrap()];
+        args.extend(["--data", data.to_str().unwrap()]);
+        args.extend(who);
+        // The second line names the pack; everything else must agree, lookups included.
+        let text = ok(&dir, &args);
+        let mut lines: Vec<&str> = text.lines().collect();
+        lines.remove(1);
+        lines.join("\n")
+    };
+    let managers = read(&data.join("managers.csv"));
+    let clients = read(&data.join("clients.csv"));
+    let ids = |csv: &str, n: usize| -> Vec<String> {
+        csv.lines()
+            .skip(1)
+            .take(n)
+            .map(|l| l.split(',').next().unwrap().to_string())
+            .collect()
+    };
+    for (flag, id) in ids(&managers, 8)
+        .into_iter()
+        .map(|m| ("--manager", m))
+        .chain(ids(&clients, 12).into_iter().map(|c| ("--client", c)))
+    {
+        let (r, w) = (explain(&rhai, &[flag, &id]), explain(&wasm, &[flag, &id]));
+        assert_eq!(
+            r, w,
+            "explain {flag} {id} differs between the Rhai and the WASM pack"
+        );
+    }
+}

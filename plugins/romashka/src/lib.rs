@@ -10,6 +10,9 @@ use bonusrun_plugin::{
 
 struct Romashka;
 
+/// The scripts' literal `1.0`: one, with one decimal, as `explain` prints it.
+const ONE_POINT_ZERO: Decimal = Decimal::from_parts(10, 0, 0, false, 1);
+
 impl Rules for Romashka {
     fn classify(client: &Client) -> Result<KeyDecision> {
         let mut reasons = Vec::new();
@@ -183,7 +186,7 @@ fn renewals(m: &Manager) -> Result<KpiValue> {
     let target = param("renewal_target")?;
     if due == 0 {
         return Ok(KpiValue::new(Decimal::ZERO, target)
-            .attainment(Decimal::ONE)
+            .attainment(ONE_POINT_ZERO)
             .note("no key-client contracts fell due: neutral"));
     }
     let rate = ratio(renewed.into(), due.into());
@@ -217,14 +220,14 @@ fn new_key_clients(m: &Manager) -> Result<KpiValue> {
         None => {
             warn("no plan for new_key_clients: attainment counted as 100% when at least one is found");
             let att = if found > Decimal::ZERO {
-                Decimal::ONE
+                ONE_POINT_ZERO
             } else {
                 Decimal::ZERO
             };
             Ok(KpiValue::new(found, Decimal::ZERO).attainment(att))
         }
         Some(t) if t.is_zero() => Ok(KpiValue::new(found, Decimal::ZERO)
-            .attainment(Decimal::ONE)
+            .attainment(ONE_POINT_ZERO)
             .note("no new key clients planned: neutral")),
         Some(t) => Ok(KpiValue::new(found, t).attainment(ratio(found, t))),
     }
@@ -236,7 +239,7 @@ fn category_growth(m: &Manager) -> Result<KpiValue> {
     let target = param("category_growth_target")?;
     if before.is_zero() {
         let att = if now > Decimal::ZERO {
-            Decimal::ONE
+            ONE_POINT_ZERO
         } else {
             Decimal::ZERO
         };
