@@ -394,6 +394,19 @@ fn component_of_another_world_is_refused() {
 }
 
 #[test]
+fn a_component_of_a_later_bonusrun_world_is_refused_by_its_version() {
+    check_fails(
+        "w-future",
+        Ok("future_world.wasm"),
+        "",
+        &[
+            "pack/plugin.wasm: imports bonusrun:rules@0.3.0",
+            "this bonusrun runs the worlds bonusrun:rules@0.2.0 and bonusrun:rules@0.1.0",
+        ],
+    );
+}
+
+#[test]
 fn a_file_that_is_not_wasm_is_refused() {
     check_fails(
         "w-text",
