@@ -608,6 +608,24 @@ fn a_handle_kept_beyond_its_call_is_refused() {
 }
 
 #[test]
+fn a_handle_kept_from_one_kpi_to_the_next_is_refused_naming_both_calls() {
+    let dir = plugin_pack("w2-keep-kpi", Ok("misbehave.wasm"), "keep-kpi", "");
+    edit(
+        &dir.join("pack/pack.toml"),
+        "[stages.kpis]\nscript = \"rules.rhai\"",
+        "[stages.kpis]\nplugin = \"plugin.wasm\"",
+    );
+    let err = fails(&dir, &["run", "--rules", "pack", "--out", "out"], 1);
+    for e in [
+        "pack/plugin.wasm: export 'kpi' (stage kpis) for manager M1",
+        "window.revenue: a window handle made during the call for manager M1 (KPI 'revenue') was used in the call for manager M1 (KPI 'margin')",
+    ] {
+        assert!(err.contains(e), "expected {e:?} in:\n{err}");
+    }
+    assert!(!dir.join("out").exists());
+}
+
+#[test]
 fn a_handle_of_another_subject_is_refused() {
     bonus_fails(
         "w2-foreign",

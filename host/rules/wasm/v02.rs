@@ -107,30 +107,55 @@ pub(crate) struct Views {
     slots: Vec<Slot>,
     base: u32,
     /// Earlier calls in this store: (first handle, what the call served).
-    calls: Vec<(u32, String)>,
-    /// What the current call serves: `manager M03 (KPI 'margin')`.
-    what: String,
+    calls: Vec<(u32, Served)>,
+    /// What the current call serves.
+    served: Served,
+    /// The KPI ids of stage kpis, to name a call in messages.
+    kpi_ids: Vec<String>,
+}
+
+/// What one export call serves: indices, put into words only for a message.
+#[derive(Clone, Copy, Debug)]
+enum Served {
+    Client(u32),
+    Manager(u32),
+    /// A manager and the position of a KPI id in `Views::kpi_ids`.
+    Kpi(u32, usize),
 }
 
 impl Views {
-    fn new(ctx: Arc<Context>) -> Views {
+    fn new(ctx: Arc<Context>, kpi_ids: &[String]) -> Views {
         Views {
             ctx,
             kpis: Arc::new(Vec::new()),
             slots: Vec::new(),
             base: 0,
             calls: Vec::new(),
-            what: String::new(),
+            served: Served::Client(0),
+            kpi_ids: kpi_ids.to_vec(),
+        }
+    }
+
+    /// `manager M03 (KPI 'margin')`.
+    fn describe(&self, served: Served) -> String {
+        let data = &self.ctx.data;
+        match served {
+            Served::Client(i) => format!("client {}", data.clients[i as usize].id),
+            Served::Manager(m) => format!("manager {}", data.managers[m as usize].id),
+            Served::Kpi(m, k) => format!(
+                "manager {} (KPI '{}')",
+                data.managers[m as usize].id, self.kpi_ids[k]
+            ),
         }
     }
 
     /// Starts a new export call: every earlier handle becomes stale.
-    fn begin(&mut self, what: String, kpis: Option<Arc<Vec<KpiResult>>>) -> wasmtime::Result<()> {
+    fn begin(&mut self, served: Served, kpis: Option<Arc<Vec<KpiResult>>>) -> wasmtime::Result<()> {
         let next = u32::try_from(self.slots.len())
             .ok()
             .and_then(|n| self.base.checked_add(n))
             .ok_or_else(|| fault("made more than 4,294,967,295 handles in one batch".into()))?;
-        let previous = std::mem::replace(&mut self.what, what);
+        let previous = std::mem::replace(&mut self.served, served);
         if !self.slots.is_empty() {
             self.calls.push((self.base, previous));
         }
@@ -173,14 +198,13 @@ impl Views {
             let made = self
                 .calls
                 .get(call.wrapping_sub(1))
-                .map(|(_, what)| what.as_str())
-                .unwrap_or("an earlier call");
+                .map_or("an earlier call".to_string(), |&(_, s)| self.describe(s));
             return Err(fault(format!(
                 "{}.{}: a {} handle made during the call for {made} was used in the call for {}; handles live only for the call that made them",
                 H::NAME,
                 kebab(method),
                 H::NAME,
-                self.what
+                self.describe(self.served)
             )));
         };
         self.slots
@@ -215,16 +239,16 @@ impl PluginState {
             .ok_or_else(|| fault("the facts are not available outside an export call".into()))
     }
 
-    /// Starts the call for item `k` of the batch, serving `what`.
+    /// Starts the call for item `k` of the batch, serving `served`.
     fn begin(
         &mut self,
         k: usize,
-        what: String,
+        served: Served,
         kpis: Option<Arc<Vec<KpiResult>>>,
     ) -> wasmtime::Result<&mut Views> {
         self.item = k as u32;
         let views = self.views()?;
-        views.begin(what, kpis)?;
+        views.begin(served, kpis)?;
         Ok(views)
     }
 }
@@ -379,6 +403,18 @@ fn returned(d: wit::Decimal, what: &str) -> Result<rust_decimal::Decimal, String
 
 type Instance = Rules;
 
+/// Runs one batch in a fresh store with the facts of `ctx`: `each` calls the export once
+/// per subject (or per subject and KPI).
+fn call_each<T>(
+    plugin: &Plugin,
+    pre: &RulesPre<PluginState>,
+    batch: Batch<'_>,
+    views: Views,
+    each: impl FnOnce(&Instance, &mut Store<PluginState>) -> wasmtime::Result<Result<Vec<T>, String>>,
+) -> Result<BatchOutcome<T>, PluginError> {
+    plugin.call(batch, Some(views), |s| pre.instantiate(s), each)
+}
+
 /// Stage a for clients `range`: one `classify` call per client.
 pub(super) fn classify(
     plugin: &Plugin,
@@ -398,10 +434,9 @@ pub(super) fn classify(
     let each = |r: &Instance, s: &mut Store<PluginState>| {
         let mut out = Vec::with_capacity(items);
         for (k, i) in range.clone().enumerate() {
-            let root = s
-                .data_mut()
-                .begin(k, subject(k as u32), None)?
-                .push(Slot::ClientH(ClientAt(i as u32)))?;
+            let client = i as u32;
+            let views = s.data_mut().begin(k, Served::Client(client), None)?;
+            let root = views.push(Slot::ClientH(ClientAt(client)))?;
             match r.call_classify(&mut *s, Resource::new_borrow(root))? {
                 Ok(d) => out.push(d),
                 Err(m) => return Ok(Err(m)),
@@ -409,12 +444,7 @@ pub(super) fn classify(
         }
         Ok(Ok(out))
     };
-    let out = plugin.call(
-        batch,
-        Some(Views::new(ctx.clone())),
-        |s| pre.instantiate(s),
-        each,
-    )?;
+    let out = call_each(plugin, pre, batch, Views::new(ctx.clone(), &[]), each)?;
     out.convert(plugin, "key_clients", &subject, |d| {
         Ok(KeyDecision {
             key: d.key,
@@ -445,13 +475,11 @@ pub(super) fn kpis(
     let each = |r: &Instance, s: &mut Store<PluginState>| {
         let mut out = Vec::with_capacity(items);
         for (k, m) in range.clone().enumerate() {
+            let manager = m as u32;
             let mut row = Vec::with_capacity(ids.len());
-            for id in ids {
-                let what = format!("{} (KPI '{id}')", subject(k as u32));
-                let root = s
-                    .data_mut()
-                    .begin(k, what, None)?
-                    .push(Slot::ManagerH(ManagerAt(m as u32)))?;
+            for (j, id) in ids.iter().enumerate() {
+                let views = s.data_mut().begin(k, Served::Kpi(manager, j), None)?;
+                let root = views.push(Slot::ManagerH(ManagerAt(manager)))?;
                 match r.call_kpi(&mut *s, id, Resource::new_borrow(root))? {
                     Ok(v) => row.push(v),
                     Err(e) => return Ok(Err(format!("KPI '{id}': {e}"))),
@@ -461,12 +489,7 @@ pub(super) fn kpis(
         }
         Ok(Ok(out))
     };
-    let out = plugin.call(
-        batch,
-        Some(Views::new(ctx.clone())),
-        |s| pre.instantiate(s),
-        each,
-    )?;
+    let out = call_each(plugin, pre, batch, Views::new(ctx.clone(), ids), each)?;
     out.convert(plugin, "kpis", &subject, |per_manager| {
         let mut row = Vec::with_capacity(ids.len());
         for (id, v) in ids.iter().zip(per_manager) {
@@ -505,9 +528,8 @@ pub(super) fn bonus(
     let each = |r: &Instance, s: &mut Store<PluginState>| {
         let mut out = Vec::with_capacity(items);
         for (k, m) in range.clone().enumerate() {
-            let views = s
-                .data_mut()
-                .begin(k, subject(k as u32), Some(kpis[m].clone()))?;
+            let served = Served::Manager(m as u32);
+            let views = s.data_mut().begin(k, served, Some(kpis[m].clone()))?;
             let manager = views.push(Slot::ManagerH(ManagerAt(m as u32)))?;
             let results = views.push(Slot::KpisH(KpisAt))?;
             match r.call_bonus(
@@ -521,12 +543,7 @@ pub(super) fn bonus(
         }
         Ok(Ok(out))
     };
-    let out = plugin.call(
-        batch,
-        Some(Views::new(ctx.clone())),
-        |s| pre.instantiate(s),
-        each,
-    )?;
+    let out = call_each(plugin, pre, batch, Views::new(ctx.clone(), &[]), each)?;
     out.convert(plugin, "bonus", &subject, |lines| {
         let line = |(n, l): (usize, wit::PayoutLine)| {
             let amount = wit::from_wit(l.amount).map_err(|m| format!("is {m}"));
