@@ -671,6 +671,34 @@ fn unknown_parameters_tables_and_columns_stop_the_run() {
 }
 
 #[test]
+fn a_plugin_that_makes_and_drops_handles_without_end_is_stopped() {
+    plugin_fails(
+        "w2-churn",
+        Ok("misbehave.wasm"),
+        "churn",
+        "plugin_fuel_per_item = 10000000000",
+        &[
+            AT_C2,
+            "made more than 1048576 handles in one call, the most one call may make",
+        ],
+    );
+}
+
+#[test]
+fn a_list_of_lists_parameter_is_refused_by_name() {
+    let dir = plugin_pack("w2-nested", Ok("misbehave.wasm"), "nested-param", "");
+    edit(
+        &dir.join("pack/pack.toml"),
+        "cap = 1.2",
+        "cap = 1.2\nnested = [[1, 2], [3]]",
+    );
+    let err = fails(&dir, &["run", "--rules", "pack", "--out", "out"], 1);
+    let e = "parameter 'nested' is a list of lists, which world bonusrun:rules@0.2.0 cannot pass";
+    assert!(err.contains(AT_C2) && err.contains(e), "{err}");
+    assert!(!dir.join("out").exists());
+}
+
+#[test]
 fn a_decimal_with_scale_29_is_refused() {
     plugin_fails(
         "w2-scale",

@@ -170,7 +170,7 @@ impl Views {
     fn push(&mut self, slot: Slot) -> wasmtime::Result<u32> {
         if self.slots.len() >= MAX_HANDLES_PER_CALL {
             return Err(fault(format!(
-                "made more than {MAX_HANDLES_PER_CALL} handles in one call (a leak?); drop handles when done with them"
+                "made more than {MAX_HANDLES_PER_CALL} handles in one call, the most one call may make; keep a handle and use it again rather than asking for it anew"
             )));
         }
         let rep = u32::try_from(self.slots.len())
