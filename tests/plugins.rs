@@ -699,6 +699,20 @@ fn a_list_of_lists_parameter_is_refused_by_name() {
 }
 
 #[test]
+fn a_decimal_with_scale_29_sent_to_the_host_is_refused() {
+    plugin_fails(
+        "w2-bad-round",
+        Ok("misbehave.wasm"),
+        "bad-round",
+        "",
+        &[
+            AT_C2,
+            "round-money: a decimal with scale 29 (digits after the point); at most 28 fit",
+        ],
+    );
+}
+
+#[test]
 fn a_decimal_with_scale_29_is_refused() {
     plugin_fails(
         "w2-scale",
