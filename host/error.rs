@@ -36,6 +36,9 @@ pub enum Error {
     Generate(GenerateError),
     /// A command ran but its checks did not pass (`bonusrun test`).
     Failed(String),
+    /// The payout ledger refused a step (a closed period, an unknown run, a damaged file):
+    /// the message says why and that nothing was changed.
+    Ledger(String),
 }
 
 impl Error {
@@ -61,6 +64,7 @@ impl fmt::Display for Error {
             Error::Output { path, message } => write!(f, "cannot write {path}: {message}"),
             Error::Generate(e) => write!(f, "{e}"),
             Error::Failed(m) => write!(f, "{m}"),
+            Error::Ledger(m) => write!(f, "{m}"),
         }
     }
 }

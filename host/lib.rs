@@ -11,7 +11,9 @@
 //! 4. [`rules`] runs the pack's three stages (key clients, KPIs, bonus) through a sandboxed
 //!    Rhai engine over read-only views of those facts;
 //! 5. [`evaluate`] drives the stages in parallel with rayon, rounds money and reconciles;
-//! 6. [`outputs`] writes the bonus run (CSV, statements, `run.json`) through a staging
+//! 6. [`ledger`] remembers each run in a SQLite file, closes periods and carries balances
+//!    (true-ups, draws) from one period to the next;
+//! 7. [`outputs`] writes the bonus run (CSV, statements, `run.json`) through a staging
 //!    directory, so a failed run leaves nothing behind.
 //!
 //! [`generate`] makes synthetic data sets in the canonical format, and [`explain`] tells in
@@ -31,6 +33,7 @@ pub mod evaluate;
 pub mod explain;
 pub mod facts;
 pub mod generate;
+pub mod ledger;
 pub mod load;
 pub mod mapping;
 pub mod money;

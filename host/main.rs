@@ -6,8 +6,10 @@
 //! one line on stderr, no backtrace, no outputs).
 
 use bonusrun::error::Error;
-use bonusrun::evaluate::{self, RunOptions, RunResult};
+use bonusrun::evaluate::{self, LedgerHook, RunOptions, RunResult};
 use bonusrun::generate::{self, GenerateOptions};
+use bonusrun::ledger::record::{Invocation, Recorder};
+use bonusrun::ledger::{Access, Ledger};
 use bonusrun::load::DataSource;
 use bonusrun::pack::{PackSource, RulePack};
 use bonusrun::period::{MonthIndex, Period};
@@ -91,6 +93,77 @@ enum Command {
         /// A CSV file or an Excel workbook.
         file: PathBuf,
     },
+    /// Approve a draft run recorded in the ledger (a retro run: its true-ups become due).
+    Approve {
+        /// The run id (`bonusrun history` lists them).
+        run: i64,
+        /// Who approves.
+        #[arg(long, value_name = "NAME")]
+        by: String,
+        #[command(flatten)]
+        ledger: LedgerArgs,
+    },
+    /// Close a period: its approved run becomes the paid one, balances move, the period locks.
+    Close {
+        /// The period, e.g. 2026-Q1.
+        period: String,
+        /// The approved run to pay.
+        #[arg(long, value_name = "RUN")]
+        run: i64,
+        /// Who closes.
+        #[arg(long, value_name = "NAME")]
+        by: String,
+        /// Why this period is paid under another pack version than the year's earlier ones.
+        #[arg(long, value_name = "REASON")]
+        pack_change: Option<String>,
+        #[command(flatten)]
+        ledger: LedgerArgs,
+    },
+    /// Reopen a closed period (logged forever, with the reason).
+    Reopen {
+        /// The period, e.g. 2026-Q1.
+        period: String,
+        /// Why.
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+        /// Who reopens.
+        #[arg(long, value_name = "NAME")]
+        by: String,
+        #[command(flatten)]
+        ledger: LedgerArgs,
+    },
+    /// List the ledger's periods and runs with their status.
+    History {
+        /// Only this period.
+        #[arg(long, value_name = "P")]
+        period: Option<String>,
+        #[command(flatten)]
+        ledger: LedgerArgs,
+    },
+    /// Print one recorded run: payouts, settlement lines, true-ups.
+    Show {
+        /// The run id.
+        run: i64,
+        /// Also print every payout line.
+        #[arg(long)]
+        lines: bool,
+        #[command(flatten)]
+        ledger: LedgerArgs,
+    },
+    /// Run a recorded run again from its pack and inputs, and say whether every output is
+    /// byte-identical (and which inputs changed, if not).
+    Verify {
+        /// The run id.
+        run: i64,
+        /// The pack (default: where the run found it).
+        #[arg(long, value_name = "DIR")]
+        rules: Option<PathBuf>,
+        /// The data (default: where the run found it).
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+        #[command(flatten)]
+        ledger: LedgerArgs,
+    },
     /// Write a deterministic synthetic data set in the canonical format.
     Generate {
         /// Directory to write (created if missing); its five files are replaced only with
@@ -168,6 +241,26 @@ struct RunArgs {
     /// Print the wall time of each step (pack load, sales pass, stages, outputs) to stderr.
     #[arg(long)]
     timings: bool,
+    #[command(flatten)]
+    ledger: LedgerArgs,
+    /// Who runs it: recorded with the draft in the ledger (default: $BONUSRUN_BY). Without
+    /// it, a run records nothing, unless a ledger exists or is named, which it then refuses.
+    #[arg(long, value_name = "NAME")]
+    by: Option<String>,
+    /// Run without the ledger: nothing is read from it or recorded (a calculation only).
+    #[arg(long, conflicts_with_all = ["by", "retro"])]
+    no_ledger: bool,
+    /// Recalculate a closed period with today's data and pack; the differences against the
+    /// paid run become true-ups that the next open period pays once this run is approved.
+    #[arg(long)]
+    retro: bool,
+}
+
+#[derive(Args)]
+struct LedgerArgs {
+    /// The ledger file (default: $BONUSRUN_LEDGER, else ./bonusrun.db).
+    #[arg(long, value_name = "PATH")]
+    ledger: Option<PathBuf>,
 }
 
 /// Counts each thread's allocations, for `[limits] max_memory_per_call`.
@@ -226,49 +319,76 @@ fn install_panic_hook() {
 
 fn try_main(cli: Cli) -> Result<(), Error> {
     match cli.command {
-        Command::Run(args) => {
-            for note in outputs::recover(&args.out)? {
-                eprintln!("note: {note}");
-            }
-            outputs::check_target(&args.out, args.force)?;
-            let started = std::time::Instant::now();
-            let result = run(&args.inputs)?;
-            let written = std::time::Instant::now();
-            outputs::write_run(&result, &args.out, args.force)?;
-            if args.timings {
-                let run_steps: std::time::Duration = result.timings.iter().map(|(_, d)| *d).sum();
-                let mut steps = vec![(
-                    "pack load and data mapping".to_string(),
-                    (written - started).saturating_sub(run_steps),
-                )];
-                steps.extend(result.timings.iter().cloned());
-                steps.push(("outputs".to_string(), written.elapsed()));
-                for (step, d) in &steps {
-                    eprintln!("timing: {:>9.1} ms  {step}", d.as_secs_f64() * 1000.0);
-                }
-                eprintln!(
-                    "timing: {:>9.1} ms  total",
-                    started.elapsed().as_secs_f64() * 1000.0
-                );
-                if let Some(mib) = bonusrun::evaluate::peak_memory_mib() {
-                    eprintln!("timing: peak memory {mib:.1} MiB");
-                }
-            }
-            if !args.quiet {
-                print_table(&result);
-                println!("Outputs written to {}", args.out.display());
-            }
-            for w in result.warnings.iter().take(10) {
-                eprintln!("warning: {w}");
-            }
-            if result.warnings.len() > 10 {
-                eprintln!(
-                    "warning: ... and {} more in run.json",
-                    result.warnings.len() - 10
-                );
-            }
+        Command::Run(args) => cmd_run(args),
+        Command::Approve { run, by, ledger } => {
+            let by = bonusrun::ledger::require_text("--by", "name a person", &by)?;
+            let mut l = open_ledger(&ledger, Access::Write)?;
+            println!(
+                "{}",
+                bonusrun::ledger::lifecycle::approve(&mut l, run, &by)?
+            );
             Ok(())
         }
+        Command::Close {
+            period,
+            run,
+            by,
+            pack_change,
+            ledger,
+        } => {
+            let by = bonusrun::ledger::require_text("--by", "name a person", &by)?;
+            let pack_change = match &pack_change {
+                Some(r) => Some(bonusrun::ledger::require_text(
+                    "--pack-change",
+                    "say why",
+                    r,
+                )?),
+                None => None,
+            };
+            let mut l = open_ledger(&ledger, Access::Write)?;
+            let args = bonusrun::ledger::lifecycle::CloseArgs {
+                period: &period,
+                run,
+                by: &by,
+                pack_change: pack_change.as_deref(),
+            };
+            println!("{}", bonusrun::ledger::lifecycle::close(&mut l, &args)?);
+            Ok(())
+        }
+        Command::Reopen {
+            period,
+            reason,
+            by,
+            ledger,
+        } => {
+            let by = bonusrun::ledger::require_text("--by", "name a person", &by)?;
+            let reason = bonusrun::ledger::require_text("--reason", "say why", &reason)?;
+            let mut l = open_ledger(&ledger, Access::Write)?;
+            println!(
+                "{}",
+                bonusrun::ledger::lifecycle::reopen(&mut l, &period, &reason, &by)?
+            );
+            Ok(())
+        }
+        Command::History { period, ledger } => {
+            let l = open_ledger(&ledger, Access::Read)?;
+            print!(
+                "{}",
+                bonusrun::ledger::report::history(&l, period.as_deref())?
+            );
+            Ok(())
+        }
+        Command::Show { run, lines, ledger } => {
+            let l = open_ledger(&ledger, Access::Read)?;
+            print!("{}", bonusrun::ledger::report::show(&l, run, lines)?);
+            Ok(())
+        }
+        Command::Verify {
+            run,
+            rules,
+            data,
+            ledger,
+        } => cmd_verify(run, rules, data, &ledger),
         Command::Check { rules } => {
             let source = rules.map(PackSource::Dir).unwrap_or_else(bundled::pack);
             let pack = RulePack::load(&source)?;
@@ -561,6 +681,10 @@ fn parse_month(text: &str) -> Result<MonthIndex, Error> {
 }
 
 fn run(inputs: &InputArgs) -> Result<RunResult, Error> {
+    run_with_ledger(inputs, None)
+}
+
+fn run_with_ledger(inputs: &InputArgs, ledger: Option<LedgerHook>) -> Result<RunResult, Error> {
     let period = match &inputs.period {
         Some(p) => Some(Period::parse(p).map_err(|e| Error::Usage(format!("--period: {e}")))?),
         None => None,
@@ -609,6 +733,7 @@ fn run(inputs: &InputArgs) -> Result<RunResult, Error> {
             threads: inputs.threads,
             max_field_bytes: inputs.max_field_bytes,
             deadline: inputs.deadline.map(std::time::Duration::from_secs),
+            ledger,
         },
     )
 }
@@ -671,4 +796,205 @@ fn print_table(r: &RunResult) {
         keys,
         r.facts.rows
     );
+}
+
+fn open_ledger(args: &LedgerArgs, access: Access) -> Result<Ledger, Error> {
+    let (path, _) = bonusrun::ledger::choose_path(args.ledger.as_deref());
+    Ledger::open(&path, access)
+}
+
+/// The ledger a `run` records in, if any: with `--by` (or `$BONUSRUN_BY`) it is opened or
+/// created; without, a run records nothing, unless a ledger is named or exists, because a
+/// run that finance expects in the ledger must not silently be missing from it.
+fn recorder(args: &RunArgs) -> Result<Option<Arc<Recorder>>, Error> {
+    if args.no_ledger {
+        return Ok(None);
+    }
+    let (path, named) = bonusrun::ledger::choose_path(args.ledger.ledger.as_deref());
+    let by = args.by.clone().or_else(|| {
+        std::env::var("BONUSRUN_BY")
+            .ok()
+            .filter(|b| !b.trim().is_empty())
+    });
+    let Some(by) = by else {
+        if !named && !path.exists() && !args.retro {
+            return Ok(None);
+        }
+        return Err(Error::Usage(format!(
+            "bonusrun run records a draft in the ledger {} and needs who ran it: give --by NAME (or set BONUSRUN_BY), or --no-ledger to run without recording",
+            path.display()
+        )));
+    };
+    let by = bonusrun::ledger::require_text("--by", "name a person", &by)?;
+    let ledger = Ledger::open(&path, Access::Create)?;
+    let absolute = |p: &Option<PathBuf>| {
+        p.as_ref().map(|p| {
+            std::path::absolute(p)
+                .unwrap_or_else(|_| p.clone())
+                .display()
+                .to_string()
+        })
+    };
+    let invocation = Invocation {
+        rules: absolute(&args.inputs.rules),
+        data: absolute(&args.inputs.data),
+        period_given: args.inputs.period.is_some(),
+        out: absolute(&Some(args.out.clone())).unwrap_or_default(),
+    };
+    Ok(Some(Arc::new(Recorder::new(
+        ledger, args.retro, by, invocation,
+    ))))
+}
+
+fn cmd_run(args: RunArgs) -> Result<(), Error> {
+    for note in outputs::recover(&args.out)? {
+        eprintln!("note: {note}");
+    }
+    outputs::check_target(&args.out, args.force)?;
+    let rec = recorder(&args)?;
+    let started = std::time::Instant::now();
+    let hook = rec
+        .clone()
+        .map(|r| LedgerHook(r as Arc<dyn evaluate::CarrySource>));
+    let result = match run_with_ledger(&args.inputs, hook) {
+        Ok(r) => r,
+        Err(e) => {
+            if let Some(r) = &rec {
+                if !matches!(e, Error::Usage(_) | Error::Ledger(_)) {
+                    let period = args
+                        .inputs
+                        .period
+                        .as_deref()
+                        .and_then(|p| Period::parse(p).ok());
+                    r.record_failure(period, &e, None);
+                }
+            }
+            return Err(e);
+        }
+    };
+    let written = std::time::Instant::now();
+    let mut recorded = None;
+    match &rec {
+        Some(r) => {
+            let mut record =
+                |json: &serde_json::Value,
+                 stage: &mut dyn FnMut(&serde_json::Value) -> Result<(), Error>| {
+                    recorded = Some(r.record(&result, json, stage)?);
+                    Ok(())
+                };
+            outputs::write_run_recorded(&result, &args.out, args.force, Some(&mut record))?
+        }
+        None => outputs::write_run(&result, &args.out, args.force)?,
+    }
+    if args.timings {
+        print_timings(&result, started, written);
+    }
+    if !args.quiet {
+        print_table(&result);
+        println!("Outputs written to {}", args.out.display());
+    }
+    if let (Some(r), Some((id, diffs))) = (&rec, &recorded) {
+        print_recorded(&result, r, *id, diffs);
+    }
+    for w in result.warnings.iter().take(10) {
+        eprintln!("warning: {w}");
+    }
+    if result.warnings.len() > 10 {
+        eprintln!(
+            "warning: ... and {} more in run.json",
+            result.warnings.len() - 10
+        );
+    }
+    Ok(())
+}
+
+fn print_timings(result: &RunResult, started: std::time::Instant, written: std::time::Instant) {
+    let run_steps: std::time::Duration = result.timings.iter().map(|(_, d)| *d).sum();
+    let mut steps = vec![(
+        "pack load and data mapping".to_string(),
+        (written - started).saturating_sub(run_steps),
+    )];
+    steps.extend(result.timings.iter().cloned());
+    steps.push(("outputs".to_string(), written.elapsed()));
+    for (step, d) in &steps {
+        eprintln!("timing: {:>9.1} ms  {step}", d.as_secs_f64() * 1000.0);
+    }
+    eprintln!(
+        "timing: {:>9.1} ms  total",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    if let Some(mib) = bonusrun::evaluate::peak_memory_mib() {
+        eprintln!("timing: peak memory {mib:.1} MiB");
+    }
+}
+
+fn print_recorded(
+    result: &RunResult,
+    rec: &Recorder,
+    id: i64,
+    diffs: &[bonusrun::ledger::record::Difference],
+) {
+    let period = result.period();
+    if !rec.retro {
+        println!(
+            "Recorded run {id} (draft) for {period} in {}; approve it with: bonusrun approve {id} --by NAME",
+            rec.shown()
+        );
+        return;
+    }
+    if diffs.is_empty() {
+        println!(
+            "Recorded retro run {id} for {period} in {}: it pays exactly what the paid run paid; there is nothing to true up",
+            rec.shown()
+        );
+        return;
+    }
+    println!("Differences against the paid run of {period}:");
+    println!(
+        "{:<10} {:<12} {:<10} {:>14} {:>14} {:>14}  line",
+        "manager", "kind", "kpi", "paid", "now", "true-up"
+    );
+    for d in diffs {
+        println!(
+            "{:<10} {:<12} {:<10} {:>14} {:>14} {:>14}  {}",
+            d.manager,
+            d.kind,
+            d.kpi.as_deref().unwrap_or(""),
+            d.paid,
+            d.now,
+            d.amount(),
+            d.label
+        );
+    }
+    let total = bonusrun::money::exact_sum(diffs.iter().map(|d| d.amount())).unwrap_or_default();
+    println!(
+        "Recorded retro run {id} for {period} in {}: true-ups total {total} {}; approve it with: bonusrun approve {id} --by NAME, and the next open period pays them",
+        rec.shown(),
+        result.pack.currency.code
+    );
+}
+
+fn cmd_verify(
+    id: i64,
+    rules: Option<PathBuf>,
+    data: Option<PathBuf>,
+    ledger: &LedgerArgs,
+) -> Result<(), Error> {
+    use bonusrun::ledger::verify;
+    let l = open_ledger(ledger, Access::Read)?;
+    let rec = verify::recorded(&l, id)?;
+    let inputs = InputArgs {
+        rules: rules.or_else(|| rec.rules.as_ref().map(PathBuf::from)),
+        data: data.or_else(|| rec.data.as_ref().map(PathBuf::from)),
+        period: Some(rec.period.clone()),
+        threads: None,
+        set: rec.overrides.clone(),
+        deadline: None,
+        max_field_bytes: bonusrun::load::DEFAULT_MAX_FIELD_BYTES,
+    };
+    let hook = LedgerHook(Arc::new(verify::FixedCarry(rec.carry.clone())));
+    let result = run_with_ledger(&inputs, Some(hook))?;
+    let outputs = outputs::render_outputs(&result)?;
+    println!("{}", verify::compare(&rec, &result, &outputs)?);
+    Ok(())
 }

@@ -304,6 +304,14 @@ impl Period {
         }
     }
 
+    /// The period just after this one (2026-Q3 → 2026-Q4).
+    pub fn next(self) -> Period {
+        Period {
+            kind: self.kind,
+            start: MonthIndex(self.start.0 + self.kind.months()),
+        }
+    }
+
     /// The same period one year earlier (2026-Q3 → 2025-Q3).
     pub fn year_ago(self) -> Period {
         Period {

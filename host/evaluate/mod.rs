@@ -6,8 +6,11 @@
 //! rules fail on several subjects, the error reported is the first in file order, whatever
 //! the thread count.
 
+pub mod settle;
+
 use crate::error::Error;
 use crate::facts::{self, Facts, WindowPlan};
+use crate::ledger::carry::Carry;
 use crate::load::{self, DataSource, Dataset, InputFile, LoadError};
 use crate::pack::RulePack;
 use crate::pack::StageCode;
@@ -42,6 +45,25 @@ pub struct RunOptions {
     /// Wall-clock time the whole run may take (`bonusrun run --deadline`); `None`: no limit
     /// beyond the pack's per-call limits.
     pub deadline: Option<Duration>,
+    /// The payout ledger's state, asked for once the period is known; `None`: no ledger.
+    pub ledger: Option<LedgerHook>,
+}
+
+/// Gives a run what the ledger knows for its period (or refuses the period, e.g. a closed
+/// one). Called once, before any rule runs.
+pub trait CarrySource: Send + Sync {
+    /// The ledger's state for a run of `period` over `data`.
+    fn carry(&self, period: Period, pack: &RulePack, data: &Dataset) -> Result<Carry, Error>;
+}
+
+/// A [`CarrySource`] in [`RunOptions`].
+#[derive(Clone)]
+pub struct LedgerHook(pub Arc<dyn CarrySource>);
+
+impl std::fmt::Debug for LedgerHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LedgerHook")
+    }
 }
 
 impl Default for RunOptions {
@@ -51,6 +73,7 @@ impl Default for RunOptions {
             threads: None,
             max_field_bytes: load::DEFAULT_MAX_FIELD_BYTES,
             deadline: None,
+            ledger: None,
         }
     }
 }
@@ -70,6 +93,16 @@ pub struct PayoutLine {
     pub amount: Decimal,
     /// A note from the rule.
     pub note: String,
+    /// Where a settlement line comes from; `None` for the lines the rules made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<settle::LineRef>,
+}
+
+impl PayoutLine {
+    /// Whether the host added the line after stage bonus (an adjustment, a true-up, ...).
+    pub fn is_settlement(&self) -> bool {
+        self.reference.is_some()
+    }
 }
 
 /// One manager's result.
@@ -116,6 +149,8 @@ pub struct RunResult {
     /// Whether the period was given (`--period`) rather than taken as the latest complete
     /// period in the sales: a result that rests on that choice says so in `run.json`.
     pub period_given: bool,
+    /// What the ledger knew for this run (empty without a ledger).
+    pub carry: Arc<Carry>,
 }
 
 impl RunResult {
@@ -286,6 +321,12 @@ fn run_in_pool(
             ));
         }
     }
+    check_adjustments(&pack, &data, period)?;
+    let carry = match &options.ledger {
+        Some(hook) => hook.0.carry(period, &pack, &data)?,
+        None => Carry::default(),
+    };
+    warn_settlement(&pack, &data, &mut warnings);
     data.inputs.push(sales_file);
     let mut inputs = data.inputs.clone();
     inputs.extend(source.sources().iter().cloned());
@@ -476,6 +517,7 @@ fn run_in_pool(
                 kind: l.kind,
                 kpi: l.kpi,
                 note: l.note,
+                reference: None,
             })
             .collect();
         let id = &data.managers[i].id;
@@ -502,9 +544,6 @@ fn run_in_pool(
                 .chain(b.warnings)
                 .map(|w| format!("manager {id}: {w}")),
         );
-        if payout.is_sign_negative() && !payout.is_zero() {
-            warnings.push(format!("manager {id}: the payout is negative ({payout})"));
-        }
         managers.push(ManagerResult {
             manager: i as u32,
             kpis: k.value,
@@ -512,6 +551,16 @@ fn run_in_pool(
             payout,
             trace,
         });
+    }
+    settle::settle(&pack, &data, period, &carry, &mut managers)?;
+    for m in &managers {
+        if m.payout.is_sign_negative() && !m.payout.is_zero() {
+            let id = &data.managers[m.manager as usize].id;
+            warnings.push(format!(
+                "manager {id}: the payout is negative ({})",
+                m.payout
+            ));
+        }
     }
     let total = crate::money::exact_sum(managers.iter().map(|m| m.payout))
         .filter(|t| pack.currency.holds(*t))
@@ -539,6 +588,7 @@ fn run_in_pool(
         started,
         timings: Vec::new(),
         period_given: options.period.is_some(),
+        carry: Arc::new(carry),
     };
     reconcile(&result)?;
     clock.lap("reconcile");
@@ -718,6 +768,69 @@ fn check_plans(pack: &RulePack, data: &Dataset, source: &DataSource) -> Result<(
         }
     }
     Ok(())
+}
+
+/// Every adjustment must be for a period of the pack's kind and name a declared KPI, if any.
+fn check_adjustments(pack: &RulePack, data: &Dataset, period: Period) -> Result<(), LoadError> {
+    let file = &data.adjustments_file;
+    for a in &data.adjustments {
+        if a.period.kind() != period.kind() {
+            return Err(LoadError::field(
+                file,
+                a.line,
+                "period",
+                format!(
+                    "'{}' is a {}, but the pack '{}' pays per {}; give a {} such as {}",
+                    a.period,
+                    a.period.kind().name(),
+                    pack.manifest.pack.name,
+                    period.kind().name(),
+                    period.kind().name(),
+                    period.kind().example()
+                ),
+            ));
+        }
+        if let Some(k) = &a.kpi {
+            if !pack.manifest.kpis.iter().any(|d| d.id == *k) {
+                let ids: Vec<&str> = pack.manifest.kpis.iter().map(|k| k.id.as_str()).collect();
+                return Err(LoadError::field(
+                    file,
+                    a.line,
+                    "kpi",
+                    format!(
+                        "unknown KPI '{k}'{}; the pack '{}' declares: {}",
+                        crate::suggest::did_you_mean(k, ids.iter().copied()),
+                        pack.manifest.pack.name,
+                        ids.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A guarantee or draw for a manager the data does not have is reported, not applied.
+fn warn_settlement(pack: &RulePack, data: &Dataset, warnings: &mut Vec<String>) {
+    let rows = pack
+        .settlement
+        .guarantees
+        .iter()
+        .map(|g| (&g.manager, &g.at, "guarantee"))
+        .chain(
+            pack.settlement
+                .draws
+                .iter()
+                .map(|d| (&d.manager, &d.at, "draw")),
+        );
+    for (id, at, what) in rows {
+        if !data.manager_index.contains_key(id.as_str()) {
+            warnings.push(format!(
+                "{at}: the {what} for manager '{id}' is not applied: {id} is not in {}",
+                data.managers_file
+            ));
+        }
+    }
 }
 
 /// Evaluates `f` for 0..n in parallel and returns results in order, or the error of the

@@ -77,6 +77,27 @@ pub struct Contract {
     pub renewed_on: Option<Date>,
 }
 
+/// A manual adjustment from `adjustments.csv`: its own payout line, with reason and approver.
+#[derive(Clone, Debug)]
+pub struct Adjustment {
+    /// Manager index.
+    pub manager: u32,
+    /// The period whose run pays it.
+    pub period: Period,
+    /// The amount (negative to recover), rounded once like any payout line.
+    pub amount: Decimal,
+    /// Why.
+    pub reason: String,
+    /// Who approved it.
+    pub approved_by: String,
+    /// The KPI it belongs to, if any (checked against the pack when the run starts).
+    pub kpi: Option<String>,
+    /// The line kind (default `adjustment`).
+    pub kind: String,
+    /// Line in `adjustments.csv`, for messages and the statement.
+    pub line: u64,
+}
+
 /// The validated small tables of one data set. Sales are streamed separately.
 #[derive(Clone, Debug, Default)]
 pub struct Dataset {
@@ -92,6 +113,10 @@ pub struct Dataset {
     pub plans: Vec<Plan>,
     /// Contracts (empty when there is no `contracts.csv`).
     pub contracts: Vec<Contract>,
+    /// Adjustments (empty when there is no `adjustments.csv`).
+    pub adjustments: Vec<Adjustment>,
+    /// The file name `adjustments.csv` was shown as, for messages about adjustments.
+    pub adjustments_file: String,
     /// client_id → index.
     pub client_index: FxHashMap<String, u32>,
     /// manager_id → index.
@@ -129,6 +154,7 @@ pub fn load_tables_with(source: &DataSource, max_field: usize) -> Result<Dataset
     load_clients(source, &mut ds, max_field)?;
     load_plans(source, &mut ds, max_field)?;
     load_contracts(source, &mut ds, max_field)?;
+    load_adjustments(source, &mut ds, max_field)?;
     Ok(ds)
 }
 
@@ -371,6 +397,79 @@ fn load_contracts(
             start,
             end,
             renewed_on,
+        });
+    }
+    ds.inputs.push(t.finish()?);
+    Ok(())
+}
+
+/// Kinds a settlement line of the host has; an adjustment may not take one of them.
+pub const SETTLEMENT_KINDS: [&str; 5] = ["true_up", "guarantee", "draw", "recovery", "clawback"];
+
+fn load_adjustments(
+    source: &DataSource,
+    ds: &mut Dataset,
+    max_field: usize,
+) -> Result<(), LoadError> {
+    let Some(mut t) = TableReader::open(source, "adjustments.csv", max_field)? else {
+        return Ok(());
+    };
+    ds.adjustments_file = t.file.clone();
+    let c_manager = t.require("manager_id")?;
+    let c_period = t.require("period")?;
+    let c_amount = t.require("amount")?;
+    let c_reason = t.require("reason")?;
+    let c_by = t.require("approved_by")?;
+    let c_kpi = t.optional("kpi");
+    let c_kind = t.optional("kind");
+    let mut rec = ByteRecord::new();
+    while let Some(row) = t.next_row(&mut rec)? {
+        let m = row.required_text(c_manager)?;
+        let manager = *ds.manager_index.get(m).ok_or_else(|| {
+            row.error(
+                c_manager,
+                format!(
+                    "adjustment for unknown manager_id '{m}'; it is not in managers.csv{}",
+                    crate::suggest::did_you_mean(m, ds.managers.iter().map(|x| x.id.as_str()))
+                ),
+            )
+        })?;
+        let period =
+            Period::parse(row.required_text(c_period)?).map_err(|e| row.error(c_period, e))?;
+        let amount = row.decimal(c_amount)?;
+        let reason = row.required_text(c_reason)?.to_string();
+        let approved_by = row.required_text(c_by)?.to_string();
+        let kpi = match c_kpi {
+            Some(c) => Some(row.text(c)?.to_string()).filter(|k| !k.is_empty()),
+            None => None,
+        };
+        let kind = match c_kind {
+            Some(c) => row.text(c)?.to_string(),
+            None => String::new(),
+        };
+        let kind = if kind.is_empty() {
+            "adjustment".to_string()
+        } else {
+            kind
+        };
+        if SETTLEMENT_KINDS.contains(&kind.as_str()) {
+            return Err(row.error(
+                c_kind.unwrap_or(c_amount),
+                format!(
+                    "kind '{kind}' is made by bonusrun itself ({}); give another word, or leave it empty for 'adjustment'",
+                    SETTLEMENT_KINDS.join(", ")
+                ),
+            ));
+        }
+        ds.adjustments.push(Adjustment {
+            manager,
+            period,
+            amount,
+            reason,
+            approved_by,
+            kpi,
+            kind,
+            line: row.line,
         });
     }
     ds.inputs.push(t.finish()?);

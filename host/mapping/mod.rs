@@ -133,13 +133,21 @@ fn kind(table: &str, column: &str) -> Kind {
         ("sales", "quantity" | "amount" | "cost")
         | ("clients", "market_share")
         | ("managers", "target_bonus")
-        | ("plans", "target") => Kind::Number,
+        | ("plans", "target")
+        | ("adjustments", "amount") => Kind::Number,
         ("clients", "strategic") => Kind::Flag,
         _ => Kind::Text,
     }
 }
 
-const TABLES: [&str; 5] = ["clients", "managers", "sales", "plans", "contracts"];
+const TABLES: [&str; 6] = [
+    "clients",
+    "managers",
+    "sales",
+    "plans",
+    "contracts",
+    "adjustments",
+];
 
 enum Resolved {
     Column(usize),

@@ -13,11 +13,19 @@ mod manifest;
 mod statement;
 mod xlsx;
 
+pub use manifest::rfc3339;
 pub use statement::statement_json;
+
+/// Records a run in the ledger once its outputs are staged: given run.json, it writes the
+/// run and, before committing, calls the second argument with what run.json says of the
+/// ledger, which writes run.json into the staging directory.
+pub type Record<'a> =
+    &'a mut dyn FnMut(&Value, &mut dyn FnMut(&Value) -> Result<(), Error>) -> Result<(), Error>;
 
 use crate::error::Error;
 use crate::evaluate::RunResult;
 use rayon::prelude::*;
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 /// Checks before a run that its outputs can be written (call [`recover`] first). An
@@ -228,6 +236,17 @@ fn sync_dir(dir: &Path) -> Result<(), Error> {
 /// flushed to disk before the staging directory is renamed into place, so a crash leaves
 /// either the old outputs or the new ones (and leftovers that the next run tidies).
 pub fn write_run(result: &RunResult, out: &Path, force: bool) -> Result<(), Error> {
+    write_run_recorded(result, out, force, None)
+}
+
+/// [`write_run`], recording the run in the ledger (through `record`) after every output
+/// is staged and before any is put in place: a failed record writes nothing.
+pub fn write_run_recorded(
+    result: &RunResult,
+    out: &Path,
+    force: bool,
+    record: Option<Record>,
+) -> Result<(), Error> {
     check_target(out, force)?;
     let (parent, base) = parent_and_base(out);
     std::fs::create_dir_all(&parent).map_err(|e| io_err(&parent, e))?;
@@ -236,8 +255,18 @@ pub fn write_run(result: &RunResult, out: &Path, force: bool) -> Result<(), Erro
         std::fs::remove_dir_all(&staging).map_err(|e| io_err(&staging, e))?;
     }
     std::fs::create_dir_all(&staging).map_err(|e| io_err(&staging, e))?;
-    let written =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write_all(result, &staging)));
+    let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let run_json = write_all(result, &staging)?;
+        let mut stage = |ledger: &Value| {
+            let mut run_json = run_json.clone();
+            run_json["ledger"] = ledger.clone();
+            write_run_json(&staging, &run_json)
+        };
+        match record {
+            Some(record) => record(&run_json, &mut stage),
+            None => stage(&Value::Null),
+        }
+    }));
     let written = match written {
         Ok(w) => w,
         Err(panic) => {
@@ -282,7 +311,7 @@ pub fn render_csvs(result: &RunResult) -> Result<Vec<(String, Vec<u8>)>, Error> 
 
 /// Renders every output on as many threads as the run used (the files are independent),
 /// then writes them in a fixed order.
-fn write_all(result: &RunResult, dir: &Path) -> Result<(), Error> {
+fn write_all(result: &RunResult, dir: &Path) -> Result<Value, Error> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(result.threads.max(1))
         .thread_name(|i| format!("bonusrun-out-{i}"))
@@ -292,6 +321,11 @@ fn write_all(result: &RunResult, dir: &Path) -> Result<(), Error> {
             message: format!("cannot start the output threads: {e}"),
         })?;
     pool.install(|| write_files(result, dir, render_all(result)?))
+}
+
+/// Every output except `run.json`, in memory, in the order `run.json` lists them.
+pub fn render_outputs(result: &RunResult) -> Result<Vec<(String, Vec<u8>)>, Error> {
+    render_all(result)
 }
 
 fn render_all(result: &RunResult) -> Result<Vec<(String, Vec<u8>)>, Error> {
@@ -326,7 +360,7 @@ fn write_files(
     result: &RunResult,
     dir: &Path,
     written: Vec<(String, Vec<u8>)>,
-) -> Result<(), Error> {
+) -> Result<Value, Error> {
     std::fs::create_dir_all(dir.join("statements"))
         .map_err(|e| io_err(&dir.join("statements"), e))?;
     // Files are written in parallel, and run.json's hashes are taken meanwhile; a failure
@@ -344,7 +378,13 @@ fn write_files(
         || manifest::run_json(result, &written),
     );
     writes.into_iter().collect::<Result<(), Error>>()?;
-    let mut bytes = serde_json::to_vec_pretty(&run_json).map_err(|e| Error::Output {
+    sync_dir(&dir.join("statements"))?;
+    Ok(run_json)
+}
+
+/// Writes `run.json` last, then flushes the directory.
+fn write_run_json(dir: &Path, run_json: &Value) -> Result<(), Error> {
+    let mut bytes = serde_json::to_vec_pretty(run_json).map_err(|e| Error::Output {
         path: "run.json".into(),
         message: e.to_string(),
     })?;
@@ -354,7 +394,6 @@ fn write_files(
         // For the tests of the last-resort guard: a bug while writing leaves nothing.
         panic!("BONUSRUN_TEST_PANIC_WRITING is set");
     }
-    sync_dir(&dir.join("statements"))?;
     sync_dir(dir)
 }
 

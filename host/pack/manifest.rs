@@ -26,6 +26,30 @@ pub struct Manifest {
     /// `[limits]`: resource limits for scripts.
     #[serde(default)]
     pub limits: Limits,
+    /// `[ledger]`: guarantees and draws, settled by the host after stage bonus.
+    #[serde(default)]
+    pub ledger: LedgerDecl,
+}
+
+/// `[ledger]`: the settlement rules of the regulation, as data finance edits.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerDecl {
+    /// A `[tables]` name: `manager_id, from, to, minimum` (periods `from..=to` pay at least
+    /// `minimum`).
+    #[serde(default)]
+    pub guarantees: Option<String>,
+    /// A `[tables]` name: `manager_id, period, amount` (an advance paid in that period and
+    /// recovered from later payouts).
+    #[serde(default)]
+    pub draws: Option<String>,
+    /// The largest share of a payout that recovers draws (default 1: all of it).
+    #[serde(default, deserialize_with = "optional_decimal")]
+    pub draw_recovery_share: Option<Decimal>,
+}
+
+fn optional_decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
+    decimal(d).map(Some)
 }
 
 /// `[pack]`.

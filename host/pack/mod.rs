@@ -5,6 +5,7 @@
 //! [`PackError`]s. This layer does not run rules; [`crate::rules`] does.
 
 pub mod manifest;
+pub mod settle;
 mod table;
 
 pub use manifest::{HitPolicy, KpiDecl, Limits, Manifest};
@@ -225,6 +226,8 @@ pub struct RulePack {
     pub bonus: StageCode,
     /// `--set name=value` overrides applied to the parameters, in order.
     pub overrides: Vec<String>,
+    /// `[ledger]`: guarantees and draws.
+    pub settlement: settle::Settlement,
 }
 
 /// A parameter value.
@@ -398,7 +401,14 @@ impl RulePack {
             };
             compiled.insert(key, code);
         }
+        let settlement = settle::Settlement::read(
+            &manifest.ledger,
+            manifest.pack.period,
+            &tables,
+            |needle, m| manifest_err(needle, m),
+        )?;
         let pack = RulePack {
+            settlement,
             location: match source {
                 PackSource::Dir(d) => d.display().to_string(),
                 PackSource::Embedded { label, .. } => label.clone(),

@@ -1,0 +1,220 @@
+//! Settlement: the lines the host adds after stage bonus, from the data (`adjustments.csv`),
+//! the pack (`[ledger]` guarantees and draws) and the ledger (pending true-ups, draw
+//! balances). In this order, after the rule lines: adjustments, true-ups, guarantee, draw,
+//! recovery. Each is rounded once, like any payout line, and carries its reference.
+
+use super::{ManagerResult, PayoutLine};
+use crate::error::Error;
+use crate::ledger::carry::Carry;
+use crate::load::Dataset;
+use crate::money::exact_sum;
+use crate::pack::RulePack;
+use crate::period::Period;
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+/// Where a settlement line comes from; `None` on the lines the rules made.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct LineRef {
+    /// The earlier period a true-up corrects.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ref_period: Option<String>,
+    /// The ledger run it refers to (the paid run a true-up corrects).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ref_run: Option<i64>,
+    /// The retro run that found a true-up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retro_run: Option<i64>,
+    /// The ledger row of a true-up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub true_up: Option<i64>,
+    /// Who approved an adjustment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
+    /// The file and line the line comes from (`adjustments.csv:4`, `tables/draws.csv:2`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+/// Adds the settlement lines of every manager, and their payouts.
+pub fn settle(
+    pack: &RulePack,
+    data: &Dataset,
+    period: Period,
+    carry: &Carry,
+    managers: &mut [ManagerResult],
+) -> Result<(), Error> {
+    for m in managers.iter_mut() {
+        let id = &data.managers[m.manager as usize].id;
+        let mut s = Settler {
+            pack,
+            id,
+            lines: Vec::new(),
+        };
+        let computed = s.sum(&m.lines)?;
+        for a in data
+            .adjustments
+            .iter()
+            .filter(|a| a.manager == m.manager && a.period == period)
+        {
+            let source = format!("{}:{}", data.adjustments_file, a.line);
+            s.push(
+                &a.kind,
+                a.kpi.clone(),
+                a.reason.clone(),
+                a.amount,
+                format!("approved by {}; {source}", a.approved_by),
+                LineRef {
+                    approved_by: Some(a.approved_by.clone()),
+                    source: Some(source),
+                    ..LineRef::default()
+                },
+            );
+        }
+        let history = carry.manager(id);
+        for t in history.map(|h| h.true_ups.as_slice()).unwrap_or_default() {
+            s.push(
+                "true_up",
+                t.kpi.clone(),
+                format!("True-up {}: {}", t.period, t.label),
+                t.amount,
+                format!(
+                    "retro run {} recalculated {}; paid run {} paid it",
+                    t.retro_run, t.period, t.paid_run
+                ),
+                LineRef {
+                    ref_period: Some(t.period.clone()),
+                    ref_run: Some(t.paid_run),
+                    retro_run: Some(t.retro_run),
+                    true_up: Some(t.id),
+                    ..LineRef::default()
+                },
+            );
+        }
+        let before_guarantee = s.add(computed, s.sum(&s.lines)?, "the payout before guarantee")?;
+        let mut guarantee = Decimal::ZERO;
+        if let Some(g) = pack.settlement.guarantees.iter().find(|g| {
+            g.manager == *id
+                && g.from.start_date() <= period.start_date()
+                && period.end_date() <= g.to.end_date()
+        }) {
+            let minimum = pack.currency.round(g.minimum, pack.rounding);
+            guarantee = s
+                .sub(minimum, computed, "the guarantee")?
+                .max(Decimal::ZERO);
+            if !guarantee.is_zero() {
+                s.push(
+                    "guarantee",
+                    None,
+                    format!("Guaranteed minimum for {period}"),
+                    guarantee,
+                    format!("the rules computed {computed}; the guaranteed minimum is {minimum}"),
+                    LineRef {
+                        source: Some(g.at.clone()),
+                        ..LineRef::default()
+                    },
+                );
+            }
+        }
+        for d in pack
+            .settlement
+            .draws
+            .iter()
+            .filter(|d| d.manager == *id && d.period == period)
+        {
+            s.push(
+                "draw",
+                None,
+                format!("Draw for {period}"),
+                d.amount,
+                "an advance, recovered from later payouts".into(),
+                LineRef {
+                    source: Some(d.at.clone()),
+                    ..LineRef::default()
+                },
+            );
+        }
+        let balance = history.map_or(Decimal::ZERO, |h| h.draw_balance);
+        let base = s.add(before_guarantee, guarantee, "the payout before draws")?;
+        if balance > Decimal::ZERO && base > Decimal::ZERO {
+            let share = pack.settlement.recovery_share;
+            let most = base.checked_mul(share).ok_or_else(|| {
+                s.overflow(format!("{share} x {base}, the most a recovery may take"))
+            })?;
+            let most = pack.currency.round(most, crate::money::RoundingMode::Down);
+            let recovery = balance.min(most);
+            if !recovery.is_zero() {
+                s.push(
+                    "recovery",
+                    None,
+                    "Draw recovery".into(),
+                    -recovery,
+                    format!("draw balance before this run {balance}; at most {share} of {base}"),
+                    LineRef::default(),
+                );
+            }
+        }
+        m.lines.append(&mut s.lines);
+        m.payout = s.sum(&m.lines)?;
+    }
+    Ok(())
+}
+
+/// One manager's settlement lines, as they are made.
+struct Settler<'a> {
+    pack: &'a RulePack,
+    id: &'a str,
+    lines: Vec<PayoutLine>,
+}
+
+impl Settler<'_> {
+    fn push(
+        &mut self,
+        kind: &str,
+        kpi: Option<String>,
+        label: String,
+        exact: Decimal,
+        note: String,
+        reference: LineRef,
+    ) {
+        self.lines.push(PayoutLine {
+            amount: self.pack.currency.round(exact, self.pack.rounding),
+            amount_exact: exact,
+            label,
+            kind: kind.to_string(),
+            kpi,
+            note,
+            reference: Some(reference),
+        });
+    }
+
+    fn overflow(&self, what: String) -> Error {
+        Error::Money(format!(
+            "settlement for manager {}: {what} does not fit an amount in {} (28 digits in all)",
+            self.id, self.pack.currency.code
+        ))
+    }
+
+    fn sum(&self, lines: &[PayoutLine]) -> Result<Decimal, Error> {
+        exact_sum(lines.iter().map(|l| l.amount))
+            .filter(|p| self.pack.currency.holds(*p))
+            .ok_or_else(|| {
+                let shown: Vec<String> = lines
+                    .iter()
+                    .take(5)
+                    .map(|l| format!("'{}' {}", l.label, l.amount))
+                    .collect();
+                self.overflow(format!("the sum of the lines {}", shown.join(", ")))
+            })
+    }
+
+    fn add(&self, a: Decimal, b: Decimal, what: &str) -> Result<Decimal, Error> {
+        a.checked_add(b)
+            .ok_or_else(|| self.overflow(format!("{what} ({a} + {b})")))
+    }
+
+    fn sub(&self, a: Decimal, b: Decimal, what: &str) -> Result<Decimal, Error> {
+        a.checked_sub(b)
+            .ok_or_else(|| self.overflow(format!("{what} ({a} - {b})")))
+    }
+}

@@ -1,0 +1,84 @@
+//! What the ledger knows for one run, as plain values: the paid payouts of closed periods,
+//! draw balances and pending true-ups. Built once before any rule runs (never SQLite inside
+//! a rule call), recorded with the run so that `verify` replays it exactly.
+
+use crate::money::ExactSum;
+use crate::period::Period;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The ledger's state for one run of one period.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Carry {
+    /// Whether a ledger was read: false under `--no-ledger`, for a run without one, and in
+    /// golden cases without a ledger state.
+    pub attached: bool,
+    /// The ledger event the state was read at (0 without a ledger).
+    pub as_of_event: i64,
+    /// Per manager id; a manager the ledger has never seen is absent (all zero).
+    pub managers: BTreeMap<String, ManagerCarry>,
+}
+
+/// One manager's history, as of the run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ManagerCarry {
+    /// Closed periods before the run period → the payout of their paid run (all lines).
+    pub paid: BTreeMap<String, Decimal>,
+    /// Closed periods before the run period → the rule lines of their paid run only.
+    pub computed: BTreeMap<String, Decimal>,
+    /// Draws advanced and not yet recovered, before this run.
+    pub draw_balance: Decimal,
+    /// True-ups of approved retro runs that no closed run has paid yet; this run pays them.
+    pub true_ups: Vec<PendingTrueUp>,
+}
+
+/// A difference found by a retro run, waiting to be paid (or recovered).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PendingTrueUp {
+    /// Its row in the ledger.
+    pub id: i64,
+    /// The closed period it corrects.
+    pub period: String,
+    /// The retro run that found it.
+    pub retro_run: i64,
+    /// The paid run it corrects.
+    pub paid_run: i64,
+    /// The KPI of the corrected line, if any.
+    pub kpi: Option<String>,
+    /// The corrected line's kind and label.
+    pub kind: String,
+    /// The corrected line's label.
+    pub label: String,
+    /// Retro amount minus paid amount.
+    pub amount: Decimal,
+}
+
+impl Carry {
+    /// One manager's history (empty if the ledger has none).
+    pub fn manager(&self, id: &str) -> Option<&ManagerCarry> {
+        self.managers.get(id)
+    }
+
+    /// The sum of `pick` over the closed periods of the run period's year that end before it:
+    /// `paid_ytd` and `computed_ytd`. `None` only if the sum does not fit a decimal.
+    pub fn year_to_date(
+        &self,
+        id: &str,
+        period: Period,
+        pick: fn(&ManagerCarry) -> &BTreeMap<String, Decimal>,
+    ) -> Option<Decimal> {
+        let Some(m) = self.managers.get(id) else {
+            return Some(Decimal::ZERO);
+        };
+        let year = period.start_date().ymd().0;
+        let mut sum = ExactSum::default();
+        for (p, amount) in pick(m) {
+            let Ok(p) = Period::parse(p) else { continue };
+            if p.start_date().ymd().0 == year && p.end_date() <= period.start_date() {
+                sum.add(*amount);
+            }
+        }
+        sum.to_decimal()
+    }
+}
