@@ -3,7 +3,9 @@
 //!
 //! A case is a folder `tests/<case>/` inside the pack with a `data/` folder (the canonical
 //! CSV files), an `expected/` folder with any of `payouts.csv`, `kpis.csv` and
-//! `key_clients.csv`, and optionally `case.toml` (`period = "2026-Q2"`, `description`).
+//! `key_clients.csv`, and optionally `case.toml` (`period = "2026-Q2"`, `description`) and
+//! `ledger.toml`: what the payout ledger knows when the case runs (paid periods, draw
+//! balances, pending true-ups), so that a pack's carry-over rules are testable.
 //! Each case is run in memory and its outputs compared cell by cell.
 
 use crate::error::Error;
@@ -32,6 +34,32 @@ struct CaseFile {
     period: Option<String>,
     #[serde(default)]
     description: String,
+}
+
+/// A case's `ledger.toml`, if it has one: the ledger state its run reads.
+fn ledger_state(path: &Path) -> Result<Option<evaluate::LedgerHook>, Error> {
+    let Ok(bytes) = crate::confine::read_regular(path) else {
+        return Ok(None);
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let mut carry: crate::ledger::carry::Carry = toml::from_str(&text).map_err(|e| {
+        let at = e
+            .span()
+            .map(|s| {
+                let line = text[..s.start].matches('\n').count() + 1;
+                format!(":{line}")
+            })
+            .unwrap_or_default();
+        Error::Usage(format!(
+            "{}{at}: {}; see docs/ledger.md (golden cases) for its shape",
+            path.display(),
+            e.message().trim()
+        ))
+    })?;
+    carry.attached = true;
+    Ok(Some(evaluate::LedgerHook(Arc::new(
+        crate::ledger::verify::FixedCarry(carry),
+    ))))
 }
 
 /// The case folders of a pack, sorted by name.
@@ -87,6 +115,7 @@ pub fn run_case(
         ),
         None => None,
     };
+    let ledger = ledger_state(&confined(case.join("ledger.toml"))?)?;
     let expected_dir = case.join("expected");
     let result = evaluate::run(
         pack.clone(),
@@ -97,6 +126,7 @@ pub fn run_case(
         &RunOptions {
             period,
             threads,
+            ledger,
             ..RunOptions::default()
         },
     );

@@ -14,6 +14,7 @@ mod exports;
 mod finance;
 mod fuzz;
 mod key_clients;
+mod ledger;
 mod native;
 mod payouts;
 mod plugins;

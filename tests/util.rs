@@ -79,6 +79,8 @@ pub fn bonusrun_with_cache(dir: &Path, args: &[&str], cache: &Path) -> Output {
         .args(args)
         .current_dir(dir)
         .env_remove("RUST_LOG")
+        .env_remove("BONUSRUN_BY")
+        .env_remove("BONUSRUN_LEDGER")
         .env("BONUSRUN_CACHE_DIR", cache)
         .output()
         .expect("the bonusrun binary runs")

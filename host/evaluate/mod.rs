@@ -352,7 +352,8 @@ fn run_in_pool(
     let n_managers = data.managers.len();
 
     // Stage a: clients in parallel (per client for scripts, per batch for plugins).
-    let ctx = Arc::new(Context::new(data.clone(), facts.clone()));
+    let carry = Arc::new(carry);
+    let ctx = Arc::new(Context::new(data.clone(), facts.clone()).with_carry(carry.clone()));
     let classified = match (native, &pack.key_clients) {
         (Some(rules), _) => first_error_in_order(n_clients, |i| {
             let mut warnings = Vec::new();
@@ -387,7 +388,9 @@ fn run_in_pool(
     }
     let ctx = Arc::new(
         Arc::try_unwrap(ctx)
-            .unwrap_or_else(|shared| Context::new(shared.data.clone(), shared.facts.clone()))
+            .unwrap_or_else(|shared| {
+                Context::new(shared.data.clone(), shared.facts.clone()).with_carry(carry.clone())
+            })
             .with_decisions(decisions.clone())
             .map_err(|m| LoadError::file(&source.display(load::sales::SALES_FILE), m))?,
     );
@@ -588,7 +591,7 @@ fn run_in_pool(
         started,
         timings: Vec::new(),
         period_given: options.period.is_some(),
-        carry: Arc::new(carry),
+        carry,
     };
     reconcile(&result)?;
     clock.lap("reconcile");

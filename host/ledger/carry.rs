@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 /// The ledger's state for one run of one period.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Carry {
     /// Whether a ledger was read: false under `--no-ledger`, for a run without one, and in
     /// golden cases without a ledger state.
@@ -22,6 +23,7 @@ pub struct Carry {
 
 /// One manager's history, as of the run.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ManagerCarry {
     /// Closed periods before the run period → the payout of their paid run (all lines).
     pub paid: BTreeMap<String, Decimal>,
@@ -31,10 +33,13 @@ pub struct ManagerCarry {
     pub draw_balance: Decimal,
     /// True-ups of approved retro runs that no closed run has paid yet; this run pays them.
     pub true_ups: Vec<PendingTrueUp>,
+    /// Closed periods before the run period → KPI id → (value, target) of their paid run.
+    pub kpis: BTreeMap<String, BTreeMap<String, (Decimal, Decimal)>>,
 }
 
 /// A difference found by a retro run, waiting to be paid (or recovered).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PendingTrueUp {
     /// Its row in the ledger.
     pub id: i64,
@@ -55,6 +60,29 @@ pub struct PendingTrueUp {
 }
 
 impl Carry {
+    /// The sum over the closed periods of the run period's year before it of one KPI's
+    /// recorded value (`target = false`) or target: `value_ytd` and `target_ytd`.
+    pub fn kpi_year_to_date(
+        &self,
+        id: &str,
+        period: Period,
+        kpi: &str,
+        target: bool,
+    ) -> Option<Decimal> {
+        let Some(m) = self.managers.get(id) else {
+            return Some(Decimal::ZERO);
+        };
+        let mut sum = ExactSum::default();
+        for (p, kpis) in &m.kpis {
+            if same_year_before(p, period) {
+                if let Some((v, t)) = kpis.get(kpi) {
+                    sum.add(if target { *t } else { *v });
+                }
+            }
+        }
+        sum.to_decimal()
+    }
+
     /// One manager's history (empty if the ledger has none).
     pub fn manager(&self, id: &str) -> Option<&ManagerCarry> {
         self.managers.get(id)
@@ -71,14 +99,19 @@ impl Carry {
         let Some(m) = self.managers.get(id) else {
             return Some(Decimal::ZERO);
         };
-        let year = period.start_date().ymd().0;
         let mut sum = ExactSum::default();
         for (p, amount) in pick(m) {
-            let Ok(p) = Period::parse(p) else { continue };
-            if p.start_date().ymd().0 == year && p.end_date() <= period.start_date() {
+            if same_year_before(p, period) {
                 sum.add(*amount);
             }
         }
         sum.to_decimal()
     }
+}
+
+/// Whether period `p` (as text) is of the same calendar year as `period` and ends before it.
+fn same_year_before(p: &str, period: Period) -> bool {
+    Period::parse(p).is_ok_and(|p| {
+        p.start_date().ymd().0 == period.start_date().ymd().0 && p.end_date() <= period.start_date()
+    })
 }

@@ -63,6 +63,15 @@ impl Ledger {
         }
         if exists {
             check_header(path, &shown)?;
+            // A file marked read-only is not written, even by a user the system would let
+            // (root): finance marks a year's ledger read-only to archive it.
+            let marked = std::fs::metadata(path).is_ok_and(|m| m.permissions().readonly());
+            if marked && access != Access::Read {
+                return Err(Error::Ledger(format!(
+                    "the ledger {shown} is read-only; this step records in it: make it writable, choose another --ledger{}",
+                    if access == Access::Create { ", or run with --no-ledger" } else { "" }
+                )));
+            }
         }
         let flags = match access {
             Access::Read => OpenFlags::SQLITE_OPEN_READ_ONLY,

@@ -228,6 +228,28 @@ fn read_carry(conn: &Connection, period: Period, as_of: i64) -> rusqlite::Result
             m.computed.insert(p, dec(&computed));
         }
     }
+    let mut st = conn.prepare(
+        "SELECT p.period, k.manager_id, k.kpi, k.value, k.target FROM periods p JOIN run_kpis k ON k.run_id = p.paid_run WHERE p.status = 'closed'",
+    )?;
+    let rows = st.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, String>(4)?,
+        ))
+    })?;
+    for row in rows {
+        let (p, id, kpi, value, target) = row?;
+        if before(&p) {
+            let m = carry.managers.entry(id).or_default();
+            m.kpis
+                .entry(p)
+                .or_default()
+                .insert(kpi, (dec(&value), dec(&target)));
+        }
+    }
     let mut st = conn
         .prepare("SELECT manager_id, period, advance, recovery FROM draw_movements ORDER BY id")?;
     let rows = st.query_map([], |r| {

@@ -57,6 +57,16 @@ pub(crate) fn payouts_csv(r: &RunResult) -> Result<Vec<u8>, Error> {
             .iter()
             .map(|k| format!("{}_attainment", k.id)),
     );
+    // Settlement columns only when the run has a settlement line, so that runs without a
+    // ledger, adjustments, guarantees or draws keep their bytes.
+    let settled = r
+        .managers
+        .iter()
+        .any(|m| m.lines.iter().any(|l| l.is_settlement()));
+    if settled {
+        header.push("computed".into());
+        header.extend(SETTLEMENT_COLUMNS.iter().map(|s| s.to_string()));
+    }
     w.write_record(&header).map_err(werr(name))?;
     let period = r.period().to_string();
     for m in &r.managers {
@@ -74,6 +84,9 @@ pub(crate) fn payouts_csv(r: &RunResult) -> Result<Vec<u8>, Error> {
                 .iter()
                 .map(|k| format_figure(k.attainment, FIGURE_DP)),
         );
+        if settled {
+            row.extend(settlement_row(r, m)?);
+        }
         w.write_record(&row).map_err(werr(name))?;
     }
     finish(w, name)
@@ -149,4 +162,34 @@ pub(crate) fn key_clients_csv(r: &RunResult) -> Result<Vec<u8>, Error> {
         .map_err(werr(name))?;
     }
     finish(w, name)
+}
+
+/// The settlement columns of `payouts.csv`, after `computed` (the rule lines).
+const SETTLEMENT_COLUMNS: [&str; 5] = ["adjustment", "true_up", "guarantee", "draw", "recovery"];
+
+/// One manager's computed amount and settlement sums, in [`SETTLEMENT_COLUMNS`] order; an
+/// adjustment of any kind (from `adjustments.csv`) counts as `adjustment`.
+fn settlement_row(r: &RunResult, m: &crate::evaluate::ManagerResult) -> Result<Vec<String>, Error> {
+    let mut sums = [crate::money::ExactSum::default(); 6];
+    for l in &m.lines {
+        let column = match (&l.reference, l.kind.as_str()) {
+            (None, _) => 0,
+            (Some(_), "true_up") => 2,
+            (Some(_), "guarantee") => 3,
+            (Some(_), "draw") => 4,
+            (Some(_), "recovery") => 5,
+            (Some(_), _) => 1,
+        };
+        sums[column].add(l.amount);
+    }
+    sums.iter()
+        .map(|s| {
+            s.to_decimal()
+                .map(|d| r.pack.currency.format(d))
+                .ok_or_else(|| Error::Money(format!(
+                    "manager {}: a settlement column of payouts.csv sums to more than a decimal holds",
+                    r.data.managers[m.manager as usize].id
+                )))
+        })
+        .collect()
 }

@@ -109,14 +109,18 @@ pub fn statement_json<'a>(r: &'a RunResult, m: &'a ManagerResult) -> Statement<'
         .lines
         .iter()
         .map(|l| {
-            json!({
+            let mut line = json!({
                 "label": l.label,
                 "kind": l.kind,
                 "kpi": l.kpi,
                 "amount_exact": l.amount_exact.normalize().to_string(),
                 "amount": cur.format(l.amount),
                 "note": l.note,
-            })
+            });
+            if let Some(reference) = &l.reference {
+                line["settlement"] = serde_json::to_value(reference).unwrap_or_default();
+            }
+            line
         })
         .collect();
     let key_windows = &r.key_windows[m.manager as usize];

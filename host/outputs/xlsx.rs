@@ -140,5 +140,63 @@ fn build(r: &RunResult) -> Result<Vec<u8>, XlsxError> {
         row += 1;
     }
     ws.autofilter(0, 0, row.saturating_sub(1).max(1), (cols.len() - 1) as u16)?;
+    settlement_sheet(&mut wb, r, &bold, &money)?;
     wb.save_to_buffer()
+}
+
+/// One row per settlement line (adjustments, true-ups, guarantees, draws, recoveries), with
+/// where it comes from; no sheet when the run has none.
+fn settlement_sheet(
+    wb: &mut Workbook,
+    r: &RunResult,
+    bold: &Format,
+    money: &Format,
+) -> Result<(), XlsxError> {
+    let lines: Vec<(&str, &crate::evaluate::PayoutLine)> = r
+        .managers
+        .iter()
+        .flat_map(|m| {
+            let id = r.data.managers[m.manager as usize].id.as_str();
+            m.lines
+                .iter()
+                .filter(|l| l.is_settlement())
+                .map(move |l| (id, l))
+        })
+        .collect();
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let ws = wb.add_worksheet();
+    ws.set_name("Settlement")?;
+    let cols = [
+        "manager_id",
+        "kind",
+        "kpi",
+        "label",
+        "amount",
+        "note",
+        "ref_period",
+        "ref_run",
+        "approved_by",
+        "source",
+    ];
+    header(ws, &cols, bold)?;
+    ws.set_column_width(3, 36)?;
+    for (row, (id, l)) in lines.iter().enumerate() {
+        let row = row as u32 + 1;
+        let rf = l.reference.clone().unwrap_or_default();
+        ws.write_string(row, 0, *id)?;
+        ws.write_string(row, 1, &l.kind)?;
+        ws.write_string(row, 2, l.kpi.as_deref().unwrap_or(""))?;
+        ws.write_string(row, 3, &l.label)?;
+        ws.write_number_with_format(row, 4, num(l.amount), money)?;
+        ws.write_string(row, 5, &l.note)?;
+        ws.write_string(row, 6, rf.ref_period.as_deref().unwrap_or(""))?;
+        if let Some(run) = rf.ref_run {
+            ws.write_number(row, 7, run as f64)?;
+        }
+        ws.write_string(row, 8, rf.approved_by.as_deref().unwrap_or(""))?;
+        ws.write_string(row, 9, rf.source.as_deref().unwrap_or(""))?;
+    }
+    Ok(())
 }

@@ -61,6 +61,8 @@ pub struct Context {
     pub key_windows: Vec<Windows>,
     /// Plan targets for the run period: (manager, kpi) → target.
     pub plans: FxHashMap<(u32, String), Decimal>,
+    /// What the ledger knows (empty without one).
+    pub carry: Arc<crate::ledger::carry::Carry>,
 }
 
 impl Context {
@@ -79,7 +81,13 @@ impl Context {
             decisions: Vec::new(),
             key_windows: Vec::new(),
             plans,
+            carry: Arc::default(),
         }
+    }
+
+    /// Adds what the ledger knows.
+    pub fn with_carry(self, carry: Arc<crate::ledger::carry::Carry>) -> Context {
+        Context { carry, ..self }
     }
 
     /// Adds stage a results and the key-client subtotals they imply. Fails with a message

@@ -4,7 +4,7 @@
 //!
 //! From each row the macro generates both the Rhai registration (a property getter, a
 //! method or an indexer on the view type) and the method of the WIT resource of
-//! `bonusrun:rules@0.2.0` (`plugins/wit/v0.2/bonusrun.wit`, interface `facts`) that the host
+//! `bonusrun:rules@0.2.1` (`plugins/wit/v0.2/bonusrun.wit`, interface `facts`) that the host
 //! implements for plugins. If the WIT and the table disagree on a name, an argument or a
 //! type, the host does not compile; the table also feeds [`FACTS`], which the contract test
 //! (`tests/contract.rs`) compares with rhai's metadata, the WIT file and the API tables of
@@ -441,6 +441,13 @@ views! {
         call extra_number(column) -> Decimal = |cx, at, column| manager_extra(cx, at).number(column);
         call extra_flag(column) -> bool = |cx, at, column| manager_extra(cx, at).flag(column);
         call has_extra(column) -> bool = |cx, at, column| Ok(manager_extra(cx, at).has(column));
+        get has_ledger -> bool = |cx, _| Ok(cx.carry.attached);
+        get paid_ytd -> Decimal = |cx, at| ledger_ytd(cx, at, |m| &m.paid);
+        get computed_ytd -> Decimal = |cx, at| ledger_ytd(cx, at, |m| &m.computed);
+        call paid(period) -> Option<Decimal> = |cx, at, period| paid(cx, at, period);
+        get draw_balance -> Decimal = |cx, at| Ok(history(cx, at).map_or(Decimal::ZERO, |h| h.draw_balance));
+        call value_ytd(kpi) -> Decimal = |cx, at, kpi| kpi_ytd(cx, at, kpi, false);
+        call target_ytd(kpi) -> Decimal = |cx, at, kpi| kpi_ytd(cx, at, kpi, true);
     }
 
     /// `Account`: one client as seen from one manager.
@@ -634,6 +641,50 @@ fn contracts(cx: &Context, at: ManagerAt) -> Vec<ContractAt> {
 
 fn plan(cx: &Context, at: ManagerAt, kpi: &str) -> Option<Decimal> {
     cx.plans.get(&(at.0, kpi.to_string())).copied()
+}
+
+fn history(cx: &Context, at: ManagerAt) -> Option<&crate::ledger::carry::ManagerCarry> {
+    cx.carry.manager(&cx.data.managers[at.0 as usize].id)
+}
+
+type Amounts = std::collections::BTreeMap<String, Decimal>;
+
+fn ledger_ytd(
+    cx: &Context,
+    at: ManagerAt,
+    pick: fn(&crate::ledger::carry::ManagerCarry) -> &Amounts,
+) -> Result<Decimal, String> {
+    cx.carry
+        .year_to_date(&cx.data.managers[at.0 as usize].id, cx.facts.period(), pick)
+        .ok_or_else(|| "the year's paid amounts sum to more than a decimal holds".to_string())
+}
+
+fn kpi_ytd(cx: &Context, at: ManagerAt, kpi: &str, target: bool) -> Result<Decimal, String> {
+    cx.carry
+        .kpi_year_to_date(
+            &cx.data.managers[at.0 as usize].id,
+            cx.facts.period(),
+            kpi,
+            target,
+        )
+        .ok_or_else(|| {
+            format!("the year's recorded values of KPI '{kpi}' sum to more than a decimal holds")
+        })
+}
+
+fn paid(cx: &Context, at: ManagerAt, period: &str) -> Result<Option<Decimal>, String> {
+    let kind = cx.facts.period().kind();
+    let p = crate::period::Period::parse(period)
+        .ok()
+        .filter(|p| p.kind() == kind)
+        .ok_or_else(|| {
+            format!(
+                "paid: '{period}' is not a {} such as {}",
+                kind.name(),
+                kind.example()
+            )
+        })?;
+    Ok(history(cx, at).and_then(|h| h.paid.get(&p.to_string()).copied()))
 }
 
 fn account_client(cx: &Context, at: AccountAt) -> u32 {

@@ -1,4 +1,4 @@
-//! WebAssembly rule plugins: components of the world `bonusrun:rules@0.2.0`
+//! WebAssembly rule plugins: components of the world `bonusrun:rules@0.2.1`
 //! (`plugins/wit/v0.2/bonusrun.wit`, module `v02`) or the older `bonusrun:rules@0.1.0`
 //! (`plugins/wit/v0.1/bonusrun.wit`, module `v01`), run with wasmtime.
 //!
@@ -101,6 +101,7 @@ pub struct Plugin {
     pub cache: CacheUse,
     linked: Linked,
     limits: PluginLimits,
+    world: &'static str,
 }
 
 /// The component, linked against the world it was built for.
@@ -180,21 +181,29 @@ impl Plugin {
         let (component, cache) = cache::compile_cached(engine, bytes, &sha256)
             .map_err(|e| err(format!("cannot compile: {e:#}")))?;
         let linked = match imported_world(engine, &component) {
-            Some(v) if v.starts_with("0.2.") => v02::link(engine, &component).map(Linked::V02),
+            Some(v) if v == "0.2.0" || v == "0.2.1" => {
+                v02::link(engine, &component).map(Linked::V02)
+            }
             Some(v) if v.starts_with("0.1.") => v01::link(engine, &component).map(Linked::V01),
             Some(v) => Err(format!(
-                "imports bonusrun:rules@{v}; this bonusrun runs the worlds bonusrun:rules@0.2.0 and bonusrun:rules@0.1.0"
+                "imports bonusrun:rules@{v}; this bonusrun runs the worlds bonusrun:rules@0.2.1 (and 0.2.0) and bonusrun:rules@0.1.0"
             )),
             None => match (v02::link(engine, &component), v01::link(engine, &component)) {
                 (Ok(pre), _) => Ok(Linked::V02(pre)),
                 (_, Ok(pre)) => Ok(Linked::V01(pre)),
                 (Err(e2), Err(e1)) => Err(format!(
-                    "is not a bonusrun rule plugin: it fits neither the world bonusrun:rules@0.2.0 ({e2}) nor the world bonusrun:rules@0.1.0 ({e1})"
+                    "is not a bonusrun rule plugin: it fits neither the world bonusrun:rules@0.2.1 ({e2}) nor the world bonusrun:rules@0.1.0 ({e1})"
                 )),
             },
         }
         .map_err(err)?;
+        let world = match (&linked, imported_world(engine, &component)) {
+            (Linked::V02(_), Some(v)) if v == "0.2.0" => "bonusrun:rules@0.2.0",
+            (Linked::V02(_), _) => "bonusrun:rules@0.2.1",
+            (Linked::V01(_), _) => "bonusrun:rules@0.1.0",
+        };
         Ok(Plugin {
+            world,
             shown: shown.to_string(),
             sha256,
             cache,
@@ -203,12 +212,10 @@ impl Plugin {
         })
     }
 
-    /// The world the plugin was built for: `bonusrun:rules@0.2.0` or `bonusrun:rules@0.1.0`.
+    /// The world the plugin was built for: `bonusrun:rules@0.2.1`, `bonusrun:rules@0.2.0`
+    /// (linked as 0.2.1, of which it uses a part) or `bonusrun:rules@0.1.0`.
     pub fn world(&self) -> &'static str {
-        match self.linked {
-            Linked::V01(_) => "bonusrun:rules@0.1.0",
-            Linked::V02(_) => "bonusrun:rules@0.2.0",
-        }
+        self.world
     }
 
     /// The export that serves `stage` (`key_clients`, `kpis` or `bonus`) in the plugin's world.
@@ -350,7 +357,7 @@ pub(crate) struct PluginState {
     stderr: MemoryOutputPipe,
     /// Bytes of warnings and log lines the plugin has sent in this batch.
     said: usize,
-    /// The facts plugins of world 0.2.0 read through handles.
+    /// The facts plugins of world 0.2 read through handles.
     views: Option<v02::Views>,
 }
 

@@ -1,5 +1,5 @@
 //! Romashka LLC's KAM bonus regulation as a WebAssembly plugin of world
-//! `bonusrun:rules@0.2.0`: the same rules as the Rhai pack `rules/romashka`
+//! `bonusrun:rules@0.2.1`: the same rules as the Rhai pack `rules/romashka`
 //! (key_clients.rhai, kpis.rhai, bonus.rhai), line by line. The test suite checks that both
 //! give byte-identical payouts, KPIs and key clients.
 

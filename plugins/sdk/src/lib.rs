@@ -1,7 +1,7 @@
 //! The SDK for bonusrun rule plugins written in Rust.
 //!
 //! A plugin is a WebAssembly component (target `wasm32-wasip2`) of the world
-//! `bonusrun:rules@0.2.0` (`plugins/wit/v0.2/bonusrun.wit`). It reads the facts it needs on
+//! `bonusrun:rules@0.2.1` (`plugins/wit/v0.2/bonusrun.wit`). It reads the facts it needs on
 //! demand, through views with the names of the Rhai API (docs/rule-packs.md, section 3), and
 //! returns plain Rust values:
 //!
@@ -320,6 +320,20 @@ views! {
         fn extra_flag(column: &str) -> bool;
         /// Whether managers.csv has the column.
         fn has_extra(column: &str) -> bool;
+        /// Whether the run reads a payout ledger (false: no ledger, or `--no-ledger`).
+        fn has_ledger() -> bool;
+        /// Paid payouts of the year's closed periods before the run period.
+        fn paid_ytd() -> Decimal;
+        /// The same, rule lines only (no settlement lines).
+        fn computed_ytd() -> Decimal;
+        /// The paid payout of a closed period, e.g. `2026-Q1`; `None` if not closed.
+        fn paid(period: &str) -> Option<Decimal>;
+        /// Draws advanced and not yet recovered, before this run.
+        fn draw_balance() -> Decimal;
+        /// A KPI's recorded values over the year's closed periods before the run period.
+        fn value_ytd(kpi: &str) -> Decimal;
+        /// The same for its targets.
+        fn target_ytd(kpi: &str) -> Decimal;
     }
 
     /// One client as seen from one manager (Rhai `Account`).

@@ -1,0 +1,923 @@
+//! The payout ledger through the real binary. `tests/data/ledger` is a quarterly pack (10%
+//! commission, a guaranteed minimum for M3 in Q1-Q2, a draw of 1000.00 for M2 in Q1
+//! recovered at most half of each later payout, an annual true-up to 12% in Q4) with an
+//! adjustment for M1 in Q2. Every figure below is worked out by hand in the comments.
+
+use crate::util::{copy_dir, csv_cell, fails, fixture, json, ok, read, scratch};
+use std::path::{Path, PathBuf};
+
+/// A scratch directory holding the pack as `pack/` (its data in `pack/data`).
+fn year(name: &str) -> PathBuf {
+    let dir = scratch(name);
+    copy_dir(&fixture("ledger"), &dir.join("pack"));
+    dir
+}
+
+/// `bonusrun run` of quarter `q` into `out-<q>` (or `out-<q>-retro`), recorded by Ivan.
+fn run_q(dir: &Path, q: &str, extra: &[&str]) -> String {
+    let out = if extra.contains(&"--retro") {
+        format!("out-{q}-retro")
+    } else {
+        format!("out-{q}")
+    };
+    let mut args = vec![
+        "run",
+        "--rules",
+        "pack",
+        "--period",
+        q,
+        "--out",
+        &out,
+        "--ledger",
+        "ledger.db",
+        "--by",
+        "Ivan",
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    ok(dir, &args)
+}
+
+fn l<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut v = args.to_vec();
+    v.extend(["--ledger", "ledger.db"]);
+    v
+}
+
+fn approve(dir: &Path, run: &str) -> String {
+    ok(dir, &l(&["approve", run, "--by", "E. Petrova"]))
+}
+
+fn close(dir: &Path, q: &str, run: &str) -> String {
+    ok(dir, &l(&["close", q, "--run", run, "--by", "E. Petrova"]))
+}
+
+/// Run, approve and close a quarter; the run id is `id`.
+fn pay(dir: &Path, q: &str, id: &str) {
+    let said = run_q(dir, q, &[]);
+    assert!(
+        said.contains(&format!("Recorded run {id} (draft) for {q}")),
+        "{said}"
+    );
+    approve(dir, id);
+    close(dir, q, id);
+}
+
+fn payout(dir: &Path, out: &str, manager: &str, column: &str) -> String {
+    csv_cell(&dir.join(out).join("payouts.csv"), manager, column)
+}
+
+/// The ledger as `history` prints it, for "nothing was changed".
+fn history(dir: &Path) -> String {
+    ok(dir, &l(&["history"]))
+}
+
+/// M2's draw balance, as `show` prints it for `run`.
+fn balance(dir: &Path, run: &str, manager: &str) -> String {
+    let shown = ok(dir, &l(&["show", run]));
+    let row = shown
+        .lines()
+        .find(|l| l.starts_with(manager))
+        .unwrap_or_else(|| panic!("no {manager} in:\n{shown}"));
+    row.split_whitespace().nth(3).unwrap().to_string()
+}
+
+#[test]
+fn a_scripted_year_pays_guarantees_draws_adjustments_true_ups_and_the_annual_true_up_to_the_cent() {
+    let dir = year("ledger-year");
+    // Q1: M1 300.00 (10% of 3000); M2 200.00 + draw 1000.00; M3 100.00 + guarantee 400.00.
+    pay(&dir, "2026-Q1", "1");
+    assert_eq!(payout(&dir, "out-2026-Q1", "M1", "payout"), "300.00");
+    assert_eq!(payout(&dir, "out-2026-Q1", "M2", "payout"), "1200.00");
+    assert_eq!(payout(&dir, "out-2026-Q1", "M2", "draw"), "1000.00");
+    assert_eq!(payout(&dir, "out-2026-Q1", "M3", "computed"), "100.00");
+    assert_eq!(payout(&dir, "out-2026-Q1", "M3", "guarantee"), "400.00");
+    assert_eq!(payout(&dir, "out-2026-Q1", "M3", "payout"), "500.00");
+    assert_eq!(balance(&dir, "1", "M2"), "1000.00");
+
+    // A return of 1000.00 dated in March arrives after Q1 is closed.
+    crate::util::append(
+        &dir.join("pack/data/sales.csv"),
+        "2026-03-30,C1,M1,P1,Dairy,-1,-1000.00,0\n",
+    );
+    let refused = fails(
+        &dir,
+        &[
+            "run",
+            "--rules",
+            "pack",
+            "--period",
+            "2026-Q1",
+            "--out",
+            "x",
+            "--ledger",
+            "ledger.db",
+            "--by",
+            "Ivan",
+        ],
+        1,
+    );
+    assert!(
+        refused.contains("2026-Q1 is closed: run 1 was paid, closed by E. Petrova at ")
+            && refused.contains("use --retro"),
+        "{refused}"
+    );
+    // The retro run: M1's commission is now 200.00 against 300.00 paid: a true-up of -100.00,
+    // the difference of the two runs to the cent; nothing else changed.
+    let retro = run_q(&dir, "2026-Q1", &["--retro"]);
+    assert!(
+        retro.contains("Differences against the paid run of 2026-Q1:"),
+        "{retro}"
+    );
+    let diff: Vec<&str> = retro.lines().filter(|l| l.starts_with("M")).collect();
+    assert_eq!(diff.len(), 1, "{retro}");
+    assert_eq!(
+        diff[0].split_whitespace().collect::<Vec<_>>(),
+        [
+            "M1",
+            "kpi",
+            "revenue",
+            "300.00",
+            "200.00",
+            "-100.00",
+            "commission"
+        ]
+    );
+    let paid = payout(&dir, "out-2026-Q1", "M1", "payout");
+    let now = payout(&dir, "out-2026-Q1-retro", "M1", "payout");
+    assert_eq!((paid.as_str(), now.as_str()), ("300.00", "200.00"));
+    assert!(retro.contains("true-ups total -100.00 RUB"), "{retro}");
+    assert!(approve(&dir, "2").contains("Approved retro run 2 (2026-Q1"));
+
+    // Q2: M1 400.00 + adjustment 150.00 + true-up -100.00 = 450.00; M2 600.00, recovery
+    // min(1000.00, 0.5 x 600.00) = 300.00, paid 300.00, balance 700.00; M3 200.00 + 300.00.
+    pay(&dir, "2026-Q2", "3");
+    for (column, want) in [
+        ("computed", "400.00"),
+        ("adjustment", "150.00"),
+        ("true_up", "-100.00"),
+        ("payout", "450.00"),
+    ] {
+        assert_eq!(payout(&dir, "out-2026-Q2", "M1", column), want, "{column}");
+    }
+    assert_eq!(payout(&dir, "out-2026-Q2", "M2", "recovery"), "-300.00");
+    assert_eq!(payout(&dir, "out-2026-Q2", "M2", "payout"), "300.00");
+    assert_eq!(payout(&dir, "out-2026-Q2", "M3", "payout"), "500.00");
+    assert_eq!(balance(&dir, "3", "M2"), "700.00");
+    let statement = json(&dir.join("out-2026-Q2/statements/M1.json"));
+    let lines = statement["lines"].as_array().unwrap();
+    let adjustment = lines.iter().find(|l| l["kind"] == "adjustment").unwrap();
+    assert_eq!(adjustment["label"], "Trade fair support");
+    assert_eq!(adjustment["settlement"]["approved_by"], "E. Petrova (CFO)");
+    assert_eq!(
+        adjustment["settlement"]["source"],
+        "pack/data/adjustments.csv:2"
+    );
+    let true_up = lines.iter().find(|l| l["kind"] == "true_up").unwrap();
+    assert_eq!(true_up["label"], "True-up 2026-Q1: commission");
+    assert_eq!(true_up["settlement"]["ref_period"], "2026-Q1");
+    assert_eq!(true_up["settlement"]["ref_run"], 1);
+    assert_eq!(true_up["settlement"]["retro_run"], 2);
+    let shown = ok(&dir, &l(&["show", "2", "--lines"]));
+    assert!(shown.contains("[settled by run 3]"), "{shown}");
+
+    // Q3: M2 1000.00 - min(700.00, 500.00) = 500.00, balance 200.00; M3's guarantee is over.
+    pay(&dir, "2026-Q3", "4");
+    assert_eq!(payout(&dir, "out-2026-Q3", "M2", "payout"), "500.00");
+    assert_eq!(payout(&dir, "out-2026-Q3", "M3", "payout"), "100.00");
+    assert_eq!(balance(&dir, "4", "M2"), "200.00");
+
+    // Q4: the annual true-up is 12% of the year's recorded revenue less the quarters'
+    // computed lines and this quarter's commission.
+    // M1: 12% of 13000 = 1560.00 - (300 + 400 + 100) - 500 = 260.00; 500 + 260 = 760.00.
+    // M2: 12% of 20000 = 2400.00 - 1800.00 - 200.00 = 400.00; 600.00 less the recovery of
+    //     min(200.00, 300.00): 400.00, balance 0.00.
+    // M3: 12% of 7000 = 840.00 - 400.00 - 300.00 = 140.00; 440.00.
+    pay(&dir, "2026-Q4", "5");
+    assert_eq!(payout(&dir, "out-2026-Q4", "M1", "payout"), "760.00");
+    assert_eq!(payout(&dir, "out-2026-Q4", "M2", "payout"), "400.00");
+    assert_eq!(payout(&dir, "out-2026-Q4", "M3", "payout"), "440.00");
+    assert_eq!(balance(&dir, "5", "M2"), "0.00");
+    let m1 = json(&dir.join("out-2026-Q4/statements/M1.json"));
+    let annual = m1["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["kind"] == "annual_true_up")
+        .unwrap();
+    // paid_ytd: 300.00 + 450.00 + 100.00; paid("2026-Q1") is the paid run's 300.00.
+    assert_eq!(
+        annual["note"],
+        "year revenue 13000.00; quarters computed 800.00, paid 850.00 (Q1 300.00); draw balance 0"
+    );
+    let h = history(&dir);
+    for q in ["2026-Q1", "2026-Q2", "2026-Q3", "2026-Q4"] {
+        assert!(h.contains(&format!("{q}  closed")), "{h}");
+    }
+    assert!(h.contains("run 2    retro   approved"), "{h}");
+    // Every recorded run reproduces byte for byte from the recorded inputs... except Q1,
+    // whose sales changed since: verify names the file.
+    assert!(ok(&dir, &l(&["verify", "5"])).contains("run 5: all 7 outputs are byte-identical"));
+    let changed = fails(&dir, &l(&["verify", "1"]), 1);
+    assert!(
+        changed.contains("run 1: ") && changed.contains("inputs changed: sales.csv (was "),
+        "{changed}"
+    );
+    assert!(changed.contains("the pack is unchanged"), "{changed}");
+}
+
+/// A ledger with Q1 run (1), approved and closed; Q2 run (2) as a draft.
+fn q1_closed_q2_draft(name: &str) -> PathBuf {
+    let dir = year(name);
+    pay(&dir, "2026-Q1", "1");
+    run_q(&dir, "2026-Q2", &[]);
+    dir
+}
+
+/// Runs a step that must be refused with exit `code`, and checks its message and that the
+/// ledger did not change.
+fn refused(dir: &Path, args: &[&str], code: i32, message: &str) {
+    let before = history(dir);
+    let err = fails(dir, &l(args), code);
+    assert!(err.contains(message), "expected {message:?} in:\n{err}");
+    assert_eq!(history(dir), before, "the ledger changed after: {args:?}");
+}
+
+#[test]
+fn refused_steps_say_why_and_change_nothing() {
+    let dir = q1_closed_q2_draft("ledger-refused");
+    let by = ["--by", "E. Petrova"];
+    refused(
+        &dir,
+        &["close", "2026-Q1", "--run", "1", by[0], by[1]],
+        1,
+        "2026-Q1 is already closed (paid run 1, closed by E. Petrova at ",
+    );
+    refused(
+        &dir,
+        &["close", "2026-Q2", "--run", "2", by[0], by[1]],
+        1,
+        "run 2 is a draft; only an approved run can be closed: bonusrun approve 2 --by NAME first; nothing was changed",
+    );
+    refused(
+        &dir,
+        &["close", "2026-Q3", "--run", "2", by[0], by[1]],
+        1,
+        "run 2 is for 2026-Q2, not 2026-Q3; nothing was changed",
+    );
+    refused(
+        &dir,
+        &["approve", "42", by[0], by[1]],
+        1,
+        "no run 42 in the ledger ledger.db; its latest runs are 1, 2 (bonusrun history lists them all)",
+    );
+    refused(
+        &dir,
+        &["approve", "1", by[0], by[1]],
+        1,
+        "run 1 is already approved (by E. Petrova at ",
+    );
+    refused(
+        &dir,
+        &["reopen", "2026-Q3", "--reason", "typo", by[0], by[1]],
+        1,
+        "2026-Q3 is not closed; nothing to reopen",
+    );
+    refused(
+        &dir,
+        &["reopen", "2026-Q1", "--reason", " ", by[0], by[1]],
+        2,
+        "--reason must say why (got an empty value)",
+    );
+    refused(
+        &dir,
+        &["approve", "2", "--by", ""],
+        2,
+        "--by must name a person (got an empty value)",
+    );
+    // Q3 cannot close before Q2.
+    run_q(&dir, "2026-Q3", &[]);
+    approve(&dir, "3");
+    refused(
+        &dir,
+        &["close", "2026-Q3", "--run", "3", by[0], by[1]],
+        1,
+        "2026-Q2 is not closed, and 2026-Q3 comes after it; close the periods in order",
+    );
+    // --retro on an open period; a run without --by where a ledger exists.
+    refused(
+        &dir,
+        &[
+            "run", "--rules", "pack", "--period", "2026-Q2", "--out", "x", "--by", "I",
+            "--retro",
+        ],
+        2,
+        "--retro recalculates a closed period, and 2026-Q2 is open in the ledger ledger.db; run it without --retro",
+    );
+    refused(
+        &dir,
+        &["run", "--rules", "pack", "--period", "2026-Q2", "--out", "x"],
+        2,
+        "bonusrun run records a draft in the ledger ledger.db and needs who ran it: give --by NAME (or set BONUSRUN_BY), or --no-ledger to run without recording",
+    );
+    assert!(!dir.join("x").exists());
+}
+
+#[test]
+fn a_failed_run_is_recorded_as_failed_and_cannot_be_approved() {
+    let dir = year("ledger-failed");
+    crate::util::edit(
+        &dir.join("pack/rules.rhai"),
+        "let commission = m.cur.revenue * param(\"rate\");",
+        "let commission = m.cur.revenue * param(\"no_such_rate\");",
+    );
+    fails(
+        &dir,
+        &[
+            "run",
+            "--rules",
+            "pack",
+            "--period",
+            "2026-Q1",
+            "--ledger",
+            "ledger.db",
+            "--by",
+            "Ivan",
+        ],
+        1,
+    );
+    assert!(!dir.join("bonusrun-out").exists());
+    let h = history(&dir);
+    assert!(
+        h.contains("run 1    regular failed") && h.contains("no_such_rate"),
+        "{h}"
+    );
+    refused(
+        &dir,
+        &["approve", "1", "--by", "E. Petrova"],
+        1,
+        "run 1 failed and cannot be approved: it stopped with \"rule error: ",
+    );
+    let err = fails(&dir, &l(&["verify", "1"]), 1);
+    assert!(
+        err.contains("run 1 failed; there are no outputs to compare"),
+        "{err}"
+    );
+}
+
+#[test]
+fn adjustments_are_checked_against_managers_periods_and_the_ledger() {
+    let dir = year("ledger-adjustments");
+    pay(&dir, "2026-Q1", "1");
+    let adjustments = dir.join("pack/data/adjustments.csv");
+    let run = |dir: &Path| {
+        fails(
+            dir,
+            &[
+                "run",
+                "--rules",
+                "pack",
+                "--period",
+                "2026-Q2",
+                "--out",
+                "x",
+                "--ledger",
+                "ledger.db",
+                "--by",
+                "Ivan",
+            ],
+            1,
+        )
+    };
+    crate::util::append(&adjustments, "M9,2026-Q2,10.00,Typo,CFO\n");
+    let err = run(&dir);
+    assert!(
+        err.contains("adjustments.csv:3: column 'manager_id': adjustment for unknown manager_id 'M9'; it is not in managers.csv (did you mean"),
+        "{err}"
+    );
+    std::fs::write(
+        &adjustments,
+        "manager_id,period,amount,reason,approved_by\nM1,2026-Q1,10.00,Late,CFO\n",
+    )
+    .unwrap();
+    let err = run(&dir);
+    assert!(
+        err.contains("adjustments.csv:2: column 'period': 2026-Q1 is closed (paid run 1, closed by E. Petrova at ")
+            && err.contains("put it in the next open period, 2026-Q2"),
+        "{err}"
+    );
+    std::fs::write(
+        &adjustments,
+        "manager_id,period,amount,reason,approved_by\nM1,2026-05,10.00,Late,CFO\n",
+    )
+    .unwrap();
+    let err = run(&dir);
+    assert!(
+        err.contains("adjustments.csv:2: column 'period': '2026-05' is a month, but the pack 'year' pays per quarter"),
+        "{err}"
+    );
+    std::fs::write(
+        &adjustments,
+        "manager_id,period,amount,reason,approved_by,kind\nM1,2026-Q2,10.00,Late,CFO,draw\n",
+    )
+    .unwrap();
+    let err = run(&dir);
+    assert!(
+        err.contains("adjustments.csv:2: column 'kind': kind 'draw' is made by bonusrun itself"),
+        "{err}"
+    );
+    // Every failure above was recorded as failed, and nothing was written.
+    assert!(!dir.join("x").exists());
+    assert_eq!(history(&dir).matches("regular failed").count(), 4);
+}
+
+#[test]
+fn without_by_and_without_a_ledger_a_run_records_nothing() {
+    let dir = year("ledger-none");
+    ok(
+        &dir,
+        &["run", "--rules", "pack", "--period", "2026-Q1", "--quiet"],
+    );
+    assert!(!dir.join("bonusrun.db").exists());
+    let run = json(&dir.join("bonusrun-out/run.json"));
+    assert!(run["ledger"].is_null());
+    // No ledger: the draw is paid, nothing is recovered, the facts read zero.
+    assert_eq!(payout(&dir, "bonusrun-out", "M2", "payout"), "1200.00");
+    let err = fails(&dir, &["history"], 1);
+    assert!(
+        err.contains("no ledger at bonusrun.db (give --ledger PATH or set BONUSRUN_LEDGER; bonusrun run --by NAME creates one)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn run_json_names_the_recorded_run() {
+    let dir = year("ledger-run-json");
+    run_q(&dir, "2026-Q1", &[]);
+    let run = json(&dir.join("out-2026-Q1/run.json"));
+    assert_eq!(run["ledger"]["run_id"], 1);
+    assert_eq!(run["ledger"]["status"], "draft");
+    assert_eq!(run["ledger"]["kind"], "regular");
+    assert_eq!(run["ledger"]["path"], "ledger.db");
+}
+
+#[test]
+fn reopen_is_logged_reverses_balances_and_allows_a_new_close() {
+    let dir = year("ledger-reopen");
+    pay(&dir, "2026-Q1", "1");
+    pay(&dir, "2026-Q2", "2");
+    refused(
+        &dir,
+        &["reopen", "2026-Q1", "--reason", "late return", "--by", "CFO"],
+        1,
+        "2026-Q2 is closed and comes after 2026-Q1, so it carries balances from it; reopen 2026-Q2 first",
+    );
+    let said = ok(
+        &dir,
+        &l(&[
+            "reopen",
+            "2026-Q2",
+            "--reason",
+            "plan corrected",
+            "--by",
+            "CFO",
+        ]),
+    );
+    assert!(
+        said.contains(
+            "Reopened 2026-Q2 (was paid by run 2); this is logged: \"plan corrected\", CFO, "
+        ),
+        "{said}"
+    );
+    // The recovery of Q2 is reversed: M2 owes 1000.00 again.
+    assert_eq!(balance(&dir, "2", "M2"), "1000.00");
+    let h = history(&dir);
+    assert!(
+        h.contains("2026-Q2  open") && h.contains("reopened 2026-Q2 (paid by run 2) by CFO at "),
+        "{h}"
+    );
+    // The approved run can be closed again, and the balance moves again.
+    close(&dir, "2026-Q2", "2");
+    assert_eq!(balance(&dir, "2", "M2"), "700.00");
+}
+
+#[test]
+fn a_second_retro_approved_first_makes_the_older_one_unapprovable() {
+    let dir = year("ledger-two-retros");
+    pay(&dir, "2026-Q1", "1");
+    crate::util::append(
+        &dir.join("pack/data/sales.csv"),
+        "2026-03-30,C1,M1,P1,Dairy,-1,-1000.00,0\n",
+    );
+    run_q(&dir, "2026-Q1", &["--retro"]);
+    ok(
+        &dir,
+        &[
+            "run",
+            "--rules",
+            "pack",
+            "--period",
+            "2026-Q1",
+            "--out",
+            "r2",
+            "--ledger",
+            "ledger.db",
+            "--by",
+            "Ivan",
+            "--retro",
+            "--quiet",
+        ],
+    );
+    approve(&dir, "3");
+    refused(
+        &dir,
+        &["approve", "2", "--by", "CFO"],
+        1,
+        "retro run 3 of 2026-Q1 was approved after retro run 2 was computed, so approving 2 would pay the same differences twice; run --retro again",
+    );
+}
+
+#[test]
+fn a_run_computed_before_a_retro_was_approved_cannot_close() {
+    let dir = year("ledger-stale");
+    pay(&dir, "2026-Q1", "1");
+    run_q(&dir, "2026-Q2", &[]);
+    approve(&dir, "2");
+    crate::util::append(
+        &dir.join("pack/data/sales.csv"),
+        "2026-03-30,C1,M1,P1,Dairy,-1,-1000.00,0\n",
+    );
+    run_q(&dir, "2026-Q1", &["--retro"]);
+    approve(&dir, "3");
+    refused(
+        &dir,
+        &["close", "2026-Q2", "--run", "2", "--by", "CFO"],
+        1,
+        "run 2 was computed against a ledger state that has changed since",
+    );
+}
+
+#[test]
+fn another_pack_version_in_the_same_year_needs_a_reason() {
+    let dir = year("ledger-version");
+    pay(&dir, "2026-Q1", "1");
+    crate::util::edit(
+        &dir.join("pack/pack.toml"),
+        "version = \"1\"",
+        "version = \"2\"",
+    );
+    run_q(&dir, "2026-Q2", &[]);
+    approve(&dir, "2");
+    refused(
+        &dir,
+        &["close", "2026-Q2", "--run", "2", "--by", "CFO"],
+        1,
+        "run 2 was made with pack year version 2, but 2026-Q1 of the same year was paid with version 1; closing with another version of the regulation needs --pack-change REASON",
+    );
+    let said = ok(
+        &dir,
+        &l(&[
+            "close",
+            "2026-Q2",
+            "--run",
+            "2",
+            "--by",
+            "CFO",
+            "--pack-change",
+            "new regulation from Q2",
+        ]),
+    );
+    assert!(
+        said.starts_with("Closed 2026-Q2: run 2 is the paid run"),
+        "{said}"
+    );
+}
+
+#[test]
+fn another_pack_in_the_same_ledger_is_refused() {
+    let dir = year("ledger-other-pack");
+    run_q(&dir, "2026-Q1", &[]);
+    crate::util::edit(
+        &dir.join("pack/pack.toml"),
+        "name = \"year\"",
+        "name = \"other\"",
+    );
+    let err = fails(
+        &dir,
+        &[
+            "run",
+            "--rules",
+            "pack",
+            "--period",
+            "2026-Q1",
+            "--out",
+            "x",
+            "--ledger",
+            "ledger.db",
+            "--by",
+            "Ivan",
+        ],
+        1,
+    );
+    assert!(
+        err.contains("the ledger ledger.db holds runs of pack 'year', not 'other'; give each pack its own --ledger"),
+        "{err}"
+    );
+}
+
+/// Runs `args` with `BONUSRUN_TEST_KILL_AT=point` and expects the process to be killed.
+fn killed_at(dir: &Path, point: &str, args: &[&str]) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bonusrun"))
+        .args(args)
+        .current_dir(dir)
+        .env("BONUSRUN_TEST_KILL_AT", point)
+        .env("BONUSRUN_CACHE_DIR", crate::util::test_cache_dir())
+        .output()
+        .unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        out.status.signal(),
+        Some(9),
+        "not killed at {point}: {out:?}"
+    );
+}
+
+#[test]
+fn a_kill_during_close_or_run_leaves_the_ledger_as_before() {
+    let dir = year("ledger-kill");
+    pay(&dir, "2026-Q1", "1");
+    run_q(&dir, "2026-Q2", &[]);
+    let before = history(&dir);
+    killed_at(&dir, "approve:in-txn", &l(&["approve", "2", "--by", "CFO"]));
+    assert_eq!(history(&dir), before);
+    approve(&dir, "2");
+    let before = history(&dir);
+    killed_at(
+        &dir,
+        "close:in-txn",
+        &l(&["close", "2026-Q2", "--run", "2", "--by", "CFO"]),
+    );
+    assert_eq!(history(&dir), before);
+    for point in ["run:staged", "run:in-txn"] {
+        killed_at(
+            &dir,
+            point,
+            &[
+                "run",
+                "--rules",
+                "pack",
+                "--period",
+                "2026-Q2",
+                "--out",
+                "killed",
+                "--ledger",
+                "ledger.db",
+                "--by",
+                "Ivan",
+            ],
+        );
+        assert_eq!(history(&dir), before, "after a kill at {point}");
+        assert!(!dir.join("killed").exists());
+    }
+    // The next run tidies the staging left behind and is recorded as run 3.
+    let said = ok(
+        &dir,
+        &[
+            "run",
+            "--rules",
+            "pack",
+            "--period",
+            "2026-Q2",
+            "--out",
+            "killed",
+            "--ledger",
+            "ledger.db",
+            "--by",
+            "Ivan",
+        ],
+    );
+    assert!(
+        said.contains("Recorded run 3 (draft) for 2026-Q2"),
+        "{said}"
+    );
+    close(&dir, "2026-Q2", "2");
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".killed"))
+        .collect();
+    assert!(leftovers.is_empty());
+}
+
+#[test]
+fn two_processes_closing_one_period_one_wins_and_the_other_is_told() {
+    let dir = year("ledger-race");
+    pay(&dir, "2026-Q1", "1");
+    run_q(&dir, "2026-Q2", &[]);
+    approve(&dir, "2");
+    let spawn = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_bonusrun"))
+            .args(l(&["close", "2026-Q2", "--run", "2", "--by", "CFO"]))
+            .current_dir(&dir)
+            .env("BONUSRUN_TEST_PAUSE_AT", "close:in-txn:1500")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let outs = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
+    let won: Vec<_> = outs.iter().filter(|o| o.status.success()).collect();
+    assert_eq!(won.len(), 1, "{outs:?}");
+    let lost = outs.iter().find(|o| !o.status.success()).unwrap();
+    let err = String::from_utf8_lossy(&lost.stderr);
+    assert!(
+        err.contains("2026-Q2 is already closed (paid run 2, closed by CFO at "),
+        "{err}"
+    );
+    assert_eq!(history(&dir).matches("2026-Q2  closed").count(), 1);
+}
+
+#[test]
+fn a_run_while_its_period_is_closed_elsewhere_records_nothing() {
+    let dir = year("ledger-changed");
+    pay(&dir, "2026-Q1", "1");
+    run_q(&dir, "2026-Q2", &[]);
+    approve(&dir, "2");
+    let slow = std::process::Command::new(env!("CARGO_BIN_EXE_bonusrun"))
+        .args(l(&[
+            "run", "--rules", "pack", "--period", "2026-Q2", "--out", "slow", "--by", "Ivan",
+        ]))
+        .current_dir(&dir)
+        .env("BONUSRUN_TEST_PAUSE_AT", "run:staged:2500")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    close(&dir, "2026-Q2", "2");
+    let out = slow.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("the ledger ledger.db changed while this run was computed (2026-Q2 was closed by E. Petrova at ")
+            && err.contains("nothing was recorded or written; run again"),
+        "{err}"
+    );
+    assert!(!dir.join("slow").exists());
+}
+
+fn sha(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap()
+}
+
+#[test]
+fn a_file_that_is_not_a_ledger_is_refused_and_not_touched() {
+    let dir = year("ledger-files");
+    let run = |dir: &Path, ledger: &str| {
+        fails(
+            dir,
+            &[
+                "run", "--rules", "pack", "--period", "2026-Q1", "--out", "x", "--ledger", ledger,
+                "--by", "Ivan",
+            ],
+            1,
+        )
+    };
+    // Random bytes.
+    let junk: Vec<u8> = (0..4096u32).map(|i| (i * 7919 % 251) as u8).collect();
+    std::fs::write(dir.join("junk.db"), &junk).unwrap();
+    let err = run(&dir, "junk.db");
+    assert!(
+        err.contains("junk.db is not a bonusrun ledger (it is not an SQLite database); the file was not changed"),
+        "{err}"
+    );
+    assert_eq!(sha(&dir.join("junk.db")), junk);
+    // Another application's SQLite file.
+    {
+        let c = rusqlite::Connection::open(dir.join("other.db")).unwrap();
+        c.execute_batch("CREATE TABLE t(x); PRAGMA application_id = 7;")
+            .unwrap();
+    }
+    let other = sha(&dir.join("other.db"));
+    let err = run(&dir, "other.db");
+    assert!(
+        err.contains("other.db is an SQLite database but not a bonusrun ledger (application_id 7); the file was not changed"),
+        "{err}"
+    );
+    assert_eq!(sha(&dir.join("other.db")), other);
+    // A ledger of a newer schema.
+    run_q(&dir, "2026-Q1", &[]);
+    {
+        let c = rusqlite::Connection::open(dir.join("ledger.db")).unwrap();
+        c.execute_batch("PRAGMA user_version = 9;").unwrap();
+    }
+    let err = fails(&dir, &l(&["history"]), 1);
+    assert!(
+        err.contains("the ledger ledger.db has schema version 9, but this bonusrun knows versions up to 1; use a newer bonusrun; the file was not changed"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_read_only_ledger_can_be_read_but_not_written() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = year("ledger-read-only");
+    pay(&dir, "2026-Q1", "1");
+    let db = dir.join("ledger.db");
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let before = sha(&db);
+    assert!(history(&dir).contains("2026-Q1  closed"));
+    let err = fails(
+        &dir,
+        &[
+            "run",
+            "--rules",
+            "pack",
+            "--period",
+            "2026-Q2",
+            "--out",
+            "x",
+            "--ledger",
+            "ledger.db",
+            "--by",
+            "Ivan",
+        ],
+        1,
+    );
+    // Root ignores file modes: then the run succeeds, and this check does not apply.
+    assert!(
+        err.contains("the ledger ledger.db is read-only; this step records in it: make it writable, choose another --ledger, or run with --no-ledger"),
+        "{err}"
+    );
+    assert_eq!(sha(&db), before);
+    assert!(!dir.join("x").exists());
+}
+
+#[test]
+fn a_damaged_ledger_is_refused() {
+    let dir = year("ledger-damaged");
+    pay(&dir, "2026-Q1", "1");
+    let db = dir.join("ledger.db");
+    // Checkpoint the WAL into the main file, then cut the file in the middle.
+    {
+        let c = rusqlite::Connection::open(&db).unwrap();
+        c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").unwrap();
+    }
+    let bytes = sha(&db);
+    std::fs::write(&db, &bytes[..bytes.len() / 2]).unwrap();
+    let err = fails(&dir, &l(&["approve", "1", "--by", "CFO"]), 1);
+    assert!(
+        err.contains("ledger.db is not a bonusrun ledger, or it is damaged")
+            || err.contains("the ledger ledger.db is damaged (SQLite's quick_check: "),
+        "{err}"
+    );
+    let _ = read(&dir.join("pack/pack.toml"));
+}
+
+#[test]
+fn a_golden_case_can_hold_a_ledger_state() {
+    let dir = year("ledger-golden");
+    let case = dir.join("pack/tests/q4");
+    std::fs::create_dir_all(case.join("expected")).unwrap();
+    copy_dir(&dir.join("pack/data"), &case.join("data"));
+    std::fs::remove_file(case.join("data/adjustments.csv")).unwrap();
+    std::fs::write(case.join("case.toml"), "period = \"2026-Q4\"\n").unwrap();
+    // M2 has paid 1200.00, 300.00 and 500.00 with 200.00, 600.00 and 1000.00 computed, and
+    // owes 200.00 of its draw: Q4 pays 200.00 + 400.00 - 200.00 = 400.00. M1 and M3 have no
+    // history: their annual true-ups are 12% of Q4 alone less Q4's commission (100.00, 60.00).
+    std::fs::write(
+        case.join("ledger.toml"),
+        r#"[managers.M2]
+draw_balance = "200.00"
+paid = { "2026-Q1" = "1200.00", "2026-Q2" = "300.00", "2026-Q3" = "500.00" }
+computed = { "2026-Q1" = "200.00", "2026-Q2" = "600.00", "2026-Q3" = "1000.00" }
+[managers.M2.kpis]
+"2026-Q1" = { revenue = ["2000", "1000"] }
+"2026-Q2" = { revenue = ["6000", "1000"] }
+"2026-Q3" = { revenue = ["10000", "1000"] }
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        case.join("expected/payouts.csv"),
+        "manager_id,name,period,currency,target_bonus,payout,revenue_attainment,computed,adjustment,true_up,guarantee,draw,recovery\n\
+         M1,Anna,2026-Q4,RUB,1000.00,600.00,5,600.00,0.00,0.00,0.00,0.00,0.00\n\
+         M2,Boris,2026-Q4,RUB,1000.00,400.00,2,600.00,0.00,0.00,0.00,0.00,-200.00\n\
+         M3,Vera (hired in Q1),2026-Q4,RUB,1000.00,360.00,3,360.00,0.00,0.00,0.00,0.00,0.00\n",
+    )
+    .unwrap();
+    let out = ok(&dir, &["test", "--rules", "pack"]);
+    assert!(out.contains("q4"), "{out}");
+    // A ledger.toml of the wrong shape names its line.
+    std::fs::write(
+        case.join("ledger.toml"),
+        "[managers.M2]\ndraw_balans = \"1\"\n",
+    )
+    .unwrap();
+    let err = fails(&dir, &["test", "--rules", "pack"], 2);
+    assert!(
+        err.contains("ledger.toml:2: unknown field `draw_balans`"),
+        "{err}"
+    );
+}
