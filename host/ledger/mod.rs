@@ -293,11 +293,11 @@ pub fn now() -> String {
     crate::outputs::rfc3339(std::time::SystemTime::now())
 }
 
-/// A period's row: (status, paid run, closed by, closed at), if the ledger has one.
-pub fn period_row(
-    conn: &Connection,
-    period: &str,
-) -> rusqlite::Result<Option<(String, Option<i64>, Option<String>, Option<String>)>> {
+/// A period's row: (status, paid run, closed by, closed at).
+pub type PeriodRow = (String, Option<i64>, Option<String>, Option<String>);
+
+/// A period's row, if the ledger has one.
+pub fn period_row(conn: &Connection, period: &str) -> rusqlite::Result<Option<PeriodRow>> {
     conn.query_row(
         "SELECT status, paid_run, closed_by, closed_at FROM periods WHERE period = ?1",
         [period],

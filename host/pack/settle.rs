@@ -144,7 +144,7 @@ struct Cells<'a>(&'a Table, usize, &'a [Cell], PeriodKind);
 impl Cells<'_> {
     fn error(&self, col: usize, message: String) -> PackError {
         PackError::new(
-            &format!("{}:{}", self.0.shown, self.0.lines[self.1]),
+            format!("{}:{}", self.0.shown, self.0.lines[self.1]),
             format!("column {}: {message}", self.0.columns[col]),
         )
     }
