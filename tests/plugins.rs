@@ -906,3 +906,109 @@ fn explain_tells_the_same_story_for_the_wasm_pack_as_for_the_rhai_pack() {
         );
     }
 }
+
+#[test]
+fn a_plugin_of_world_0_2_0_still_runs_on_the_0_2_1_host() {
+    // world_v020.wasm is built from the frozen 0.2.0 WIT: key = strategic, each KPI is the
+    // revenue against plan, the bonus is the target bonus as one line.
+    let dir = plugin_pack("w2-v020", Ok("world_v020.wasm"), "", "");
+    let manifest = dir.join("pack/pack.toml");
+    for stage in ["kpis", "bonus"] {
+        edit(
+            &manifest,
+            &format!("[stages.{stage}]\nscript = \"rules.rhai\""),
+            &format!("[stages.{stage}]\nplugin = \"plugin.wasm\""),
+        );
+    }
+    let checked = ok(&dir, &["check", "--rules", "pack"]);
+    assert!(
+        checked.contains("plugin pack/plugin.wasm (world bonusrun:rules@0.2.0"),
+        "{checked}"
+    );
+    ok(
+        &dir,
+        &[
+            "run", "--rules", "pack", "--period", "2026-03", "--out", "out",
+        ],
+    );
+    let run = json(&dir.join("out/run.json"));
+    assert_eq!(run["plugins"][0]["world"], "bonusrun:rules@0.2.0");
+    assert_eq!(
+        csv_cell(&dir.join("out/payouts.csv"), "M1", "payout"),
+        "100000.00"
+    );
+    assert_eq!(
+        csv_cell(&dir.join("out/payouts.csv"), "M4", "payout"),
+        "1000.01"
+    );
+    assert_eq!(
+        csv_cell(&dir.join("out/key_clients.csv"), "C2", "key"),
+        "true"
+    );
+}
+
+#[test]
+fn a_plugin_reads_the_ledger_facts_of_world_0_2_1() {
+    plugins();
+    let dir = scratch("w2-ledger-facts");
+    let pack = dir.join("pack");
+    copy_dir(&fixture("ledger"), &pack);
+    std::fs::copy(plugins().join("misbehave.wasm"), pack.join("plugin.wasm")).unwrap();
+    let manifest = pack.join("pack.toml");
+    edit(
+        &manifest,
+        "[stages.bonus]\nscript = \"rules.rhai\"",
+        "[stages.bonus]\nplugin = \"plugin.wasm\"",
+    );
+    edit(
+        &manifest,
+        "annual_rate = 0.12",
+        "annual_rate = 0.12\nmode = \"ledger\"",
+    );
+    let ledger = ["--ledger", "l.db"];
+    let run = |q: &str| {
+        let mut args = vec![
+            "run", "--rules", "pack", "--period", q, "--out", q, "--by", "I",
+        ];
+        args.extend(ledger);
+        ok(&dir, &args)
+    };
+    run("2026-Q1");
+    ok(&dir, &["approve", "1", "--by", "CFO", ledger[0], ledger[1]]);
+    ok(
+        &dir,
+        &[
+            "close", "2026-Q1", "--run", "1", "--by", "CFO", ledger[0], ledger[1],
+        ],
+    );
+    run("2026-Q2");
+    // Q1 paid M2 only its draw of 1000.00 (every probe line was 0); Q1's revenue was 2000.00
+    // against a plan of 1000.
+    let m2 = json(&dir.join("2026-Q2/statements/M2.json"));
+    let amounts: Vec<(String, String)> = m2["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["label"].as_str().unwrap().to_string(),
+                l["amount"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let want = [
+        ("paid_ytd", "1000.00"),
+        ("computed_ytd", "0.00"),
+        ("draw_balance", "1000.00"),
+        ("paid 2026-Q1", "1000.00"),
+        ("value_ytd revenue", "2000.00"),
+        ("target_ytd revenue", "1000.00"),
+    ];
+    for (label, amount) in want {
+        assert!(
+            amounts.iter().any(|(l, a)| l == label && a == amount),
+            "{label} {amount} not in {amounts:?}"
+        );
+    }
+    assert_eq!(m2["lines"][0]["note"], "has_ledger true");
+}
