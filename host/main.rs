@@ -827,19 +827,15 @@ fn recorder(args: &RunArgs) -> Result<Option<Arc<Recorder>>, Error> {
     };
     let by = bonusrun::ledger::require_text("--by", "name a person", &by)?;
     let ledger = Ledger::open(&path, Access::Create)?;
-    let absolute = |p: &Option<PathBuf>| {
-        p.as_ref().map(|p| {
-            std::path::absolute(p)
-                .unwrap_or_else(|_| p.clone())
-                .display()
-                .to_string()
-        })
-    };
+    let given = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
     let invocation = Invocation {
-        rules: absolute(&args.inputs.rules),
-        data: absolute(&args.inputs.data),
+        rules: given(&args.inputs.rules),
+        data: given(&args.inputs.data),
+        cwd: std::env::current_dir()
+            .ok()
+            .map(|d| d.display().to_string()),
         period_given: args.inputs.period.is_some(),
-        out: absolute(&Some(args.out.clone())).unwrap_or_default(),
+        out: given(&Some(args.out.clone())).unwrap_or_default(),
     };
     Ok(Some(Arc::new(Recorder::new(
         ledger, args.retro, by, invocation,
@@ -847,11 +843,15 @@ fn recorder(args: &RunArgs) -> Result<Option<Arc<Recorder>>, Error> {
 }
 
 fn cmd_run(args: RunArgs) -> Result<(), Error> {
-    for note in outputs::recover(&args.out)? {
+    let rec = recorder(&args)?;
+    let notes = match &rec {
+        Some(r) => outputs::recover_recorded(&args.out, &|json| r.recorded(json))?,
+        None => outputs::recover(&args.out)?,
+    };
+    for note in notes {
         eprintln!("note: {note}");
     }
     outputs::check_target(&args.out, args.force)?;
-    let rec = recorder(&args)?;
     let started = std::time::Instant::now();
     let hook = rec
         .clone()
@@ -983,6 +983,17 @@ fn cmd_verify(
     use bonusrun::ledger::verify;
     let l = open_ledger(ledger, Access::Read)?;
     let rec = verify::recorded(&l, id)?;
+    // Paths given to verify are the user's, from here; the recorded ones are from where the
+    // run was made, so that every file is named as it was.
+    let here = |p: Option<PathBuf>| p.map(|p| std::path::absolute(&p).unwrap_or(p));
+    let (rules, data) = (here(rules), here(data));
+    if let Some(cwd) = &rec.cwd {
+        std::env::set_current_dir(cwd).map_err(|e| {
+            Error::Usage(format!(
+                "run {id} was made in {cwd}, which cannot be entered now ({e}); verify runs it from there so that files are named as they were"
+            ))
+        })?;
+    }
     let inputs = InputArgs {
         rules: rules.or_else(|| rec.rules.as_ref().map(PathBuf::from)),
         data: data.or_else(|| rec.data.as_ref().map(PathBuf::from)),

@@ -710,6 +710,40 @@ fn a_kill_during_close_or_run_leaves_the_ledger_as_before() {
 }
 
 #[test]
+fn a_run_killed_after_it_was_recorded_gets_its_outputs_put_in_place_by_the_next_run() {
+    let dir = year("ledger-kill-committed");
+    let args = [
+        "run",
+        "--rules",
+        "pack",
+        "--period",
+        "2026-Q1",
+        "--out",
+        "out",
+        "--ledger",
+        "ledger.db",
+        "--by",
+        "Ivan",
+    ];
+    killed_at(&dir, "run:committed", &args);
+    assert!(!dir.join("out").exists());
+    assert!(history(&dir).contains("run 1    regular draft"));
+    // The next run puts run 1's outputs in place, says so, and then keeps them.
+    let out = crate::util::bonusrun(&dir, &args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("note: run 1 of the ledger ledger.db was recorded by a process (")
+            && err.contains(
+                "died before putting its outputs in place; they were put in place now at out"
+            ),
+        "{err}"
+    );
+    assert!(err.contains("it already exists and is kept"), "{err}");
+    assert_eq!(json(&dir.join("out/run.json"))["ledger"]["run_id"], 1);
+    assert!(ok(&dir, &l(&["verify", "1"])).contains("byte-identical"));
+}
+
+#[test]
 fn two_processes_closing_one_period_one_wins_and_the_other_is_told() {
     let dir = year("ledger-race");
     pay(&dir, "2026-Q1", "1");

@@ -18,13 +18,16 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-/// How the run was asked for, so that `verify` can run it again.
+/// How the run was asked for, so that `verify` can run it again the same way (paths as
+/// given, from the same working directory, so that every file is shown as it was).
 #[derive(Clone, Debug, Default)]
 pub struct Invocation {
-    /// `--rules`, absolute; `None`: the bundled example.
+    /// `--rules` as given; `None`: the bundled example.
     pub rules: Option<String>,
-    /// `--data`, absolute; `None`: the pack's data.
+    /// `--data` as given; `None`: the pack's data.
     pub data: Option<String>,
+    /// The working directory.
+    pub cwd: Option<String>,
     /// Whether `--period` was given.
     pub period_given: bool,
     /// `--out`.
@@ -341,6 +344,22 @@ pub fn outputs_of(run_json: &Value) -> Vec<(String, String)> {
 }
 
 impl Recorder {
+    /// Whether `run_json` (of a staging directory a dead run left) describes a run this
+    /// ledger recorded with exactly those outputs: then its sentence, e.g. `run 7`.
+    pub fn recorded(&self, run_json: &Value) -> Option<String> {
+        let id = run_json["ledger"]["run_id"].as_i64()?;
+        let outputs = outputs_of(run_json);
+        let hash = hash_list(outputs.iter().map(|(p, h)| (p.as_str(), h.as_str())));
+        let ledger = self.lock();
+        let held: Option<String> = ledger
+            .conn()
+            .query_row("SELECT outputs_hash FROM runs WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .ok()?;
+        (held == Some(hash)).then(|| format!("run {id} of the ledger {}", ledger.shown))
+    }
+
     /// Records `r` as a draft, checks that the ledger did not change since
     /// [`Recorder::carry`] read it, and calls `stage` with what run.json says of the ledger
     /// before committing. Returns the run id and, for a retro run, its differences.
@@ -495,8 +514,8 @@ fn insert_run(
         .collect();
     let outs = outputs.iter().map(|(p, h)| (p.as_str(), h.as_str()));
     tx.execute(
-        "INSERT INTO runs(period, kind, status, retro_of, pack_name, pack_version, pack_hash, pack_files, rules_arg, data_arg, period_given, overrides, inputs_hash, inputs, outputs_hash, outputs, out_dir, carry, currency, total, who, created)
-         VALUES (?1, ?2, 'draft', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+        "INSERT INTO runs(period, kind, status, retro_of, pack_name, pack_version, pack_hash, pack_files, rules_arg, data_arg, period_given, overrides, inputs_hash, inputs, outputs_hash, outputs, out_dir, carry, currency, total, who, created, cwd)
+         VALUES (?1, ?2, 'draft', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
         params![
             seen.period.to_string(),
             if rec.retro { "retro" } else { "regular" },
@@ -519,6 +538,7 @@ fn insert_run(
             r.total.to_string(),
             rec.who,
             now(),
+            rec.invocation.cwd,
         ],
     )?;
     Ok(tx.last_insert_rowid())

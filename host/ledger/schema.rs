@@ -30,6 +30,7 @@ CREATE TABLE runs (
     pack_files    TEXT NOT NULL,
     rules_arg     TEXT,
     data_arg      TEXT,
+    cwd           TEXT,
     period_given  INTEGER NOT NULL,
     overrides     TEXT NOT NULL,
     inputs_hash   TEXT NOT NULL,

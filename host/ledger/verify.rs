@@ -19,10 +19,12 @@ pub struct Recorded {
     pub id: i64,
     /// Its period.
     pub period: String,
-    /// `--rules` as given (absolute), or `None` for the bundled pack.
+    /// `--rules` as given, or `None` for the bundled pack.
     pub rules: Option<String>,
-    /// `--data` as given (absolute), or `None` for the pack's data.
+    /// `--data` as given, or `None` for the pack's data.
     pub data: Option<String>,
+    /// The working directory the run was made in.
+    pub cwd: Option<String>,
     /// `--set` overrides.
     pub overrides: Vec<String>,
     /// The ledger state it read.
@@ -53,12 +55,13 @@ pub fn recorded(ledger: &Ledger, id: i64) -> Result<Recorded, Error> {
         Option<String>,
         String,
         String,
+        Option<String>,
     );
-    let (rules, data, overrides, carry, outputs, inputs, pack_hash): Row = conn
+    let (rules, data, overrides, carry, outputs, inputs, pack_hash, cwd): Row = conn
         .query_row(
-            "SELECT rules_arg, data_arg, overrides, carry, outputs, inputs, pack_hash FROM runs WHERE id = ?1",
+            "SELECT rules_arg, data_arg, overrides, carry, outputs, inputs, pack_hash, cwd FROM runs WHERE id = ?1",
             [id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?)),
         )
         .map_err(|e| sql(shown, e))?;
     let damaged = |what: &str, e: serde_json::Error| {
@@ -82,6 +85,7 @@ pub fn recorded(ledger: &Ledger, id: i64) -> Result<Recorded, Error> {
         period: row.period,
         rules,
         data,
+        cwd,
         overrides: serde_json::from_str(&overrides).map_err(|e| damaged("overrides", e))?,
         carry: serde_json::from_str(&carry).map_err(|e| damaged("ledger state", e))?,
         outputs: pairs(outputs.as_deref().unwrap_or("[]"), "path", "outputs")?,

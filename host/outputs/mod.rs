@@ -181,6 +181,16 @@ fn alive(pid: u32) -> bool {
 /// missing (the run died between its two renames) or removed otherwise. Returns a sentence
 /// for each thing done. Leftovers of running processes are not touched.
 pub fn recover(out: &Path) -> Result<Vec<String>, Error> {
+    recover_recorded(out, &|_| None)
+}
+
+/// [`recover`], except that a staging directory whose `run.json` names a run the ledger
+/// recorded (`recorded` returns its sentence) is put in place rather than removed: the run
+/// was committed and died before its rename, and its outputs are the ones the ledger holds.
+pub fn recover_recorded(
+    out: &Path,
+    recorded: &dyn Fn(&Value) -> Option<String>,
+) -> Result<Vec<String>, Error> {
     let (parent, base) = parent_and_base(out);
     let Ok(entries) = std::fs::read_dir(&parent) else {
         return Ok(Vec::new());
@@ -204,8 +214,37 @@ pub fn recover(out: &Path) -> Result<Vec<String>, Error> {
     }
     leftovers.sort();
     let mut notes = Vec::new();
+    for (name, old, pid) in &leftovers {
+        let path = parent.join(name);
+        let run_json = std::fs::read(path.join("run.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+        let Some(said) = run_json.as_ref().filter(|_| !*old).and_then(recorded) else {
+            continue;
+        };
+        if out.exists() {
+            let aside = parent.join(format!(".{base}.old-{pid}"));
+            if !aside.exists() {
+                std::fs::rename(out, &aside).map_err(|e| io_err(out, e))?;
+            }
+        }
+        std::fs::rename(&path, out).map_err(|e| io_err(&path, e))?;
+        sync_dir(&parent)?;
+        // The outputs the dead run replaced (it was allowed to: it passed check_target).
+        let aside = parent.join(format!(".{base}.old-{pid}"));
+        if aside.exists() {
+            std::fs::remove_dir_all(&aside).map_err(|e| io_err(&aside, e))?;
+        }
+        notes.push(format!(
+            "{said} was recorded by a process ({pid}) that died before putting its outputs in place; they were put in place now at {}",
+            out.display()
+        ));
+    }
     for (name, old, pid) in leftovers {
         let path = parent.join(&name);
+        if !path.exists() {
+            continue; // put in place above
+        }
         if old && !out.exists() {
             std::fs::rename(&path, out).map_err(|e| io_err(&path, e))?;
             sync_dir(&parent)?;
@@ -263,7 +302,11 @@ pub fn write_run_recorded(
             write_run_json(&staging, &run_json)
         };
         match record {
-            Some(record) => record(&run_json, &mut stage),
+            Some(record) => {
+                record(&run_json, &mut stage)?;
+                crate::ledger::kill_point("run:committed");
+                Ok(())
+            }
             None => stage(&Value::Null),
         }
     }));
