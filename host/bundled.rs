@@ -23,6 +23,8 @@ static PACK_FILES: &[(&str, &[u8])] = &[
     pack_file!("kpis.rhai"),
     pack_file!("bonus.rhai"),
     pack_file!("tables/payout_curve.csv"),
+    pack_file!("tables/guarantees.csv"),
+    pack_file!("tables/draws.csv"),
 ];
 
 static DATA_FILES: &[(&str, &[u8])] = &[

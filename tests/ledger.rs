@@ -955,3 +955,76 @@ computed = { "2026-Q1" = "200.00", "2026-Q2" = "600.00", "2026-Q3" = "1000.00" }
         "{err}"
     );
 }
+
+/// Runs examples/romashka-year/year.sh into `dir` with `rules`; returns its output.
+fn romashka_year(dir: &Path, rules: &str) -> String {
+    let out = std::process::Command::new("bash")
+        .arg(crate::util::root().join("examples/romashka-year/year.sh"))
+        .arg(dir)
+        .env("BONUSRUN", env!("CARGO_BIN_EXE_bonusrun"))
+        .env("RULES", crate::util::root().join(rules))
+        .env("BONUSRUN_CACHE_DIR", crate::util::test_cache_dir())
+        .env_remove("BONUSRUN_BY")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "year.sh failed:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+#[test]
+fn the_romashka_worked_year_of_the_readme_runs_as_shown() {
+    let dir = scratch("ledger-romashka-year").join("year");
+    let said = romashka_year(&dir, "rules/romashka");
+    // The retro run's true-ups are the difference of the two runs' totals, to the cent.
+    assert!(
+        said.contains("Approved run 1 (2025-Q1, romashka 2026.1, total 1356713.73 RUB)"),
+        "{said}"
+    );
+    assert!(
+        said.contains("Approved retro run 2 (2025-Q1, romashka 2026.1, total 1354682.79 RUB)"),
+        "{said}"
+    );
+    assert!(said.contains("true-ups total -2030.94 RUB"), "{said}");
+    assert_eq!(payout(&dir, "out-2025-Q2", "M03", "true_up"), "-2030.94");
+    assert_eq!(payout(&dir, "out-2025-Q2", "M07", "adjustment"), "15000.00");
+    assert_eq!(payout(&dir, "out-2025-Q1", "M01", "payout"), "150000.00");
+    assert_eq!(payout(&dir, "out-2025-Q1", "M05", "draw"), "120000.00");
+    // M05's draw: Q2 recovers half of 156045.10 (78022.55), Q3 the rest (41977.45).
+    assert_eq!(payout(&dir, "out-2025-Q2", "M05", "recovery"), "-78022.55");
+    assert_eq!(payout(&dir, "out-2025-Q3", "M05", "recovery"), "-41977.45");
+    let q4 = json(&dir.join("out-2025-Q4/statements/M01.json"));
+    let annual: Vec<&serde_json::Value> = q4["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["kind"] == "annual_true_up")
+        .collect();
+    assert_eq!(annual.len(), 2);
+    assert!(
+        said.contains("run 5: all 12 outputs are byte-identical"),
+        "{said}"
+    );
+    // The README shows these totals.
+    let readme = read(&crate::util::root().join("README.md"));
+    for figure in ["1356713.73", "-2030.94", "2061368.89"] {
+        assert!(readme.contains(figure), "README does not show {figure}");
+    }
+    // The plugin port pays the same year to the cent.
+    let wasm = scratch("ledger-romashka-year-wasm").join("year");
+    crate::util::plugins();
+    romashka_year(&wasm, "rules/romashka-wasm");
+    for q in ["2025-Q1", "2025-Q1-retro", "2025-Q2", "2025-Q3", "2025-Q4"] {
+        for file in ["payouts.csv", "kpis.csv"] {
+            assert_eq!(
+                read(&dir.join(format!("out-{q}/{file}"))),
+                read(&wasm.join(format!("out-{q}/{file}"))),
+                "{q} {file}"
+            );
+        }
+    }
+}

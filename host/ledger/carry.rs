@@ -35,6 +35,9 @@ pub struct ManagerCarry {
     pub true_ups: Vec<PendingTrueUp>,
     /// Closed periods before the run period → KPI id → (value, target) of their paid run.
     pub kpis: BTreeMap<String, BTreeMap<String, (Decimal, Decimal)>>,
+    /// Closed periods before the run period → KPI id → the sum of their paid run's rule
+    /// lines that name the KPI.
+    pub contributions: BTreeMap<String, BTreeMap<String, Decimal>>,
 }
 
 /// A difference found by a retro run, waiting to be paid (or recovered).
@@ -60,6 +63,26 @@ pub struct PendingTrueUp {
 }
 
 impl Carry {
+    /// The sum over the year's closed periods before the run period of the rule lines that
+    /// name `kpi`: `contribution_ytd`.
+    pub fn contribution_year_to_date(
+        &self,
+        id: &str,
+        period: Period,
+        kpi: &str,
+    ) -> Option<Decimal> {
+        let Some(m) = self.managers.get(id) else {
+            return Some(Decimal::ZERO);
+        };
+        let mut sum = ExactSum::default();
+        for (p, kpis) in &m.contributions {
+            if same_year_before(p, period) {
+                sum.add(kpis.get(kpi).copied().unwrap_or_default());
+            }
+        }
+        sum.to_decimal()
+    }
+
     /// The sum over the closed periods of the run period's year before it of one KPI's
     /// recorded value (`target = false`) or target: `value_ytd` and `target_ytd`.
     pub fn kpi_year_to_date(

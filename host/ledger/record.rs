@@ -253,6 +253,31 @@ fn read_carry(conn: &Connection, period: Period, as_of: i64) -> rusqlite::Result
                 .insert(kpi, (dec(&value), dec(&target)));
         }
     }
+    let mut st = conn.prepare(
+        "SELECT p.period, l.manager_id, l.kpi, l.amount FROM periods p JOIN run_lines l ON l.run_id = p.paid_run WHERE p.status = 'closed' AND l.settlement = 0 AND l.kpi IS NOT NULL",
+    )?;
+    let rows = st.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+        ))
+    })?;
+    let mut sums: BTreeMap<(String, String, String), ExactSum> = BTreeMap::new();
+    for row in rows {
+        let (p, id, kpi, amount) = row?;
+        if before(&p) {
+            sums.entry((id, p, kpi)).or_default().add(dec(&amount));
+        }
+    }
+    for ((id, p, kpi), sum) in sums {
+        let m = carry.managers.entry(id).or_default();
+        m.contributions
+            .entry(p)
+            .or_default()
+            .insert(kpi, sum.to_decimal().unwrap_or_default());
+    }
     let mut st = conn
         .prepare("SELECT manager_id, period, advance, recovery FROM draw_movements ORDER BY id")?;
     let rows = st.query_map([], |r| {

@@ -448,6 +448,7 @@ views! {
         get draw_balance -> Decimal = |cx, at| Ok(history(cx, at).map_or(Decimal::ZERO, |h| h.draw_balance));
         call value_ytd(kpi) -> Decimal = |cx, at, kpi| kpi_ytd(cx, at, kpi, false);
         call target_ytd(kpi) -> Decimal = |cx, at, kpi| kpi_ytd(cx, at, kpi, true);
+        call contribution_ytd(kpi) -> Decimal = |cx, at, kpi| contribution_ytd(cx, at, kpi);
     }
 
     /// `Account`: one client as seen from one manager.
@@ -669,6 +670,14 @@ fn kpi_ytd(cx: &Context, at: ManagerAt, kpi: &str, target: bool) -> Result<Decim
         )
         .ok_or_else(|| {
             format!("the year's recorded values of KPI '{kpi}' sum to more than a decimal holds")
+        })
+}
+
+fn contribution_ytd(cx: &Context, at: ManagerAt, kpi: &str) -> Result<Decimal, String> {
+    cx.carry
+        .contribution_year_to_date(&cx.data.managers[at.0 as usize].id, cx.facts.period(), kpi)
+        .ok_or_else(|| {
+            format!("the year's paid lines of KPI '{kpi}' sum to more than a decimal holds")
         })
 }
 

@@ -4,8 +4,9 @@
 //! give byte-identical payouts, KPIs and key clients.
 
 use bonusrun_plugin::{
-    bail, lookup, min, number, param, param_text, percent, plugin, ratio, round_money, warn,
-    Client, Decimal, KeyDecision, KpiValue, Kpis, Manager, PayoutLine, Result, Rules,
+    bail, lookup, max, min, number, param, param_flag, param_list, param_text, percent, plugin,
+    ratio, round_money, warn, Cell, Client, Decimal, KeyDecision, KpiValue, Kpis, Manager,
+    PayoutLine, Result, Rules,
 };
 
 struct Romashka;
@@ -114,63 +115,120 @@ impl Rules for Romashka {
     }
 
     fn bonus(m: &Manager, kpis: &Kpis) -> Result<Vec<PayoutLine>> {
-        let mut lines = Vec::new();
-        let gate = kpis.get(&param_text("gate_kpi")?);
-        if gate.attainment() < param("gate_attainment")? {
-            for k in kpis.list() {
-                lines.push(
-                    PayoutLine::new(k.label(), Decimal::ZERO, "kpi")
-                        .kpi(&k.id())
-                        .note("gate closed"),
-                );
-            }
-            lines.push(PayoutLine::new(
-                format!(
-                    "Gate: {} at {}, below {}: no bonus",
-                    gate.label(),
-                    percent(gate.attainment()),
-                    percent(param("gate_attainment")?)
-                ),
-                Decimal::ZERO,
-                "gate",
-            ));
-            return Ok(lines);
-        }
-        let mut total = Decimal::ZERO;
-        for k in kpis.list() {
-            let factor = curve_factor(k.attainment())?;
-            let base = min(factor, Decimal::ONE);
-            let amount = round_money(m.target_bonus() * k.weight() * base);
-            lines.push(
-                PayoutLine::new(k.label(), amount, "kpi")
-                    .kpi(&k.id())
-                    .note(format!(
-                        "attainment {}, factor {}",
-                        percent(k.attainment()),
-                        percent(base)
-                    )),
-            );
-            total += amount;
-            if factor > Decimal::ONE {
-                let extra = round_money(m.target_bonus() * k.weight() * (factor - Decimal::ONE));
-                lines.push(
-                    PayoutLine::new(format!("{}: accelerator", k.label()), extra, "accelerator")
-                        .kpi(&k.id())
-                        .note(format!("factor {} above plan", percent(factor))),
-                );
-                total += extra;
-            }
-        }
-        let cap = round_money(m.target_bonus() * param("cap")?);
-        if total > cap {
-            lines.push(PayoutLine::new(
-                format!("Cap at {} of the target bonus", percent(param("cap")?)),
-                cap - total,
-                "cap",
-            ));
-        }
+        let mut lines = quarter(m, kpis)?;
+        let annual = annual_true_up(m, kpis, &lines)?;
+        lines.extend(annual);
         Ok(lines)
     }
+}
+
+/// The quarter's lines.
+fn quarter(m: &Manager, kpis: &Kpis) -> Result<Vec<PayoutLine>> {
+    let mut lines = Vec::new();
+    let gate = kpis.get(&param_text("gate_kpi")?);
+    if gate.attainment() < param("gate_attainment")? {
+        for k in kpis.list() {
+            lines.push(
+                PayoutLine::new(k.label(), Decimal::ZERO, "kpi")
+                    .kpi(&k.id())
+                    .note("gate closed"),
+            );
+        }
+        lines.push(PayoutLine::new(
+            format!(
+                "Gate: {} at {}, below {}: no bonus",
+                gate.label(),
+                percent(gate.attainment()),
+                percent(param("gate_attainment")?)
+            ),
+            Decimal::ZERO,
+            "gate",
+        ));
+        return Ok(lines);
+    }
+    let mut total = Decimal::ZERO;
+    for k in kpis.list() {
+        let factor = curve_factor(k.attainment())?;
+        let base = min(factor, Decimal::ONE);
+        let amount = round_money(m.target_bonus() * k.weight() * base);
+        lines.push(
+            PayoutLine::new(k.label(), amount, "kpi")
+                .kpi(&k.id())
+                .note(format!(
+                    "attainment {}, factor {}",
+                    percent(k.attainment()),
+                    percent(base)
+                )),
+        );
+        total += amount;
+        if factor > Decimal::ONE {
+            let extra = round_money(m.target_bonus() * k.weight() * (factor - Decimal::ONE));
+            lines.push(
+                PayoutLine::new(format!("{}: accelerator", k.label()), extra, "accelerator")
+                    .kpi(&k.id())
+                    .note(format!("factor {} above plan", percent(factor))),
+            );
+            total += extra;
+        }
+    }
+    let cap = round_money(m.target_bonus() * param("cap")?);
+    if total > cap {
+        lines.push(PayoutLine::new(
+            format!("Cap at {} of the target bonus", percent(param("cap")?)),
+            cap - total,
+            "cap",
+        ));
+    }
+    Ok(lines)
+}
+
+/// The annual true-up lines: none outside Q4, without a ledger, or when switched off.
+fn annual_true_up(m: &Manager, kpis: &Kpis, lines: &[PayoutLine]) -> Result<Vec<PayoutLine>> {
+    let period = m.period();
+    if !param_flag("annual_true_up")? || !m.has_ledger() || !period.ends_with("Q4") {
+        return Ok(Vec::new());
+    }
+    let year = &period[0..4];
+    for q in ["Q1", "Q2", "Q3"] {
+        if m.paid(&format!("{year}-{q}")).is_none() {
+            warn(&format!(
+                "{year}-{q} is not closed in the ledger, so the year is not settled"
+            ));
+            return Ok(Vec::new());
+        }
+    }
+    let mut out = Vec::new();
+    for id in param_list("annual_kpis")? {
+        let Cell::Text(id) = id else { continue };
+        let k = kpis.get(&id);
+        let target = m.target_ytd(&id) + k.target();
+        if target <= Decimal::ZERO {
+            continue;
+        }
+        let attainment = (m.value_ytd(&id) + k.value()) / target;
+        let for_year = round_money(
+            Decimal::from(4) * m.target_bonus() * k.weight() * curve_factor(attainment)?,
+        );
+        let in_q4: Decimal = lines
+            .iter()
+            .filter(|l| l.kpi.as_deref() == Some(id.as_str()))
+            .map(|l| l.amount)
+            .sum();
+        let mut owed = for_year - m.contribution_ytd(&id) - in_q4;
+        if param_flag("annual_true_up_floor")? {
+            owed = max(owed, Decimal::ZERO);
+        }
+        out.push(
+            PayoutLine::new(format!("Annual true-up: {}", k.label()), owed, "annual_true_up")
+                .kpi(&id)
+                .note(format!(
+                    "year attainment {}: {for_year} for the year, less {} paid in Q1-Q3 and {in_q4} in Q4",
+                    percent(attainment),
+                    m.contribution_ytd(&id)
+                )),
+        );
+    }
+    Ok(out)
 }
 
 fn renewals(m: &Manager) -> Result<KpiValue> {

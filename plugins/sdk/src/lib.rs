@@ -334,6 +334,8 @@ views! {
         fn value_ytd(kpi: &str) -> Decimal;
         /// The same for its targets.
         fn target_ytd(kpi: &str) -> Decimal;
+        /// The paid runs' rule lines naming `kpi` over the same periods.
+        fn contribution_ytd(kpi: &str) -> Decimal;
     }
 
     /// One client as seen from one manager (Rhai `Account`).
