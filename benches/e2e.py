@@ -8,7 +8,8 @@ It builds bonusrun (release), the WASM plugin and the floor program, generates t
 sets with `bonusrun generate` (kept in --work between invocations), and times on the same
 files, interleaving the paths run by run:
 
-  rhai     bonusrun run with the Rhai pack         rules/romashka
+  rhai     bonusrun run with the Rhai pack         rules/romashka (--no-ledger)
+  rhai-ledger  the same, recording the run in a payout ledger that holds a closed 2026-Q1
   wasm     bonusrun run with the WASM pack         rules/romashka-wasm (world 0.2.0)
   wasm-0.1 the same pack with the frozen 0.1.0 build of the plugin (romashka_v01.wasm)
   native   the same regulation in Rust, through the same pipeline (benches/floor.rs)
@@ -41,11 +42,11 @@ SIZES = {
     "1M": (1_000_000, 3_000, 40),
     "10M": (10_000_000, 20_000, 200),
 }
-PATHS = ["rhai", "wasm", "wasm-0.1", "native", "duckdb", "parse"]
-PAYOUT_PATHS = ["rhai", "wasm", "wasm-0.1", "native", "duckdb"]
+PATHS = ["rhai", "rhai-ledger", "wasm", "wasm-0.1", "native", "duckdb", "parse"]
+PAYOUT_PATHS = ["rhai", "rhai-ledger", "wasm", "wasm-0.1", "native", "duckdb"]
 # Paths whose outputs must equal Rhai's byte for byte, and whose steps are reported.
-BYTE_PATHS = ["wasm", "wasm-0.1", "native"]
-STEP_PATHS = ["rhai", "wasm", "wasm-0.1", "native"]
+BYTE_PATHS = ["rhai-ledger", "wasm", "wasm-0.1", "native"]
+STEP_PATHS = ["rhai", "rhai-ledger", "wasm", "wasm-0.1", "native"]
 
 
 def log(msg):
@@ -131,7 +132,11 @@ def command(path, bins, data, out, threads):
     t = str(threads)
     if path == "rhai":
         return [bonusrun, "run", "--rules", "rules/romashka", "--data", data, "--out", out,
-                "--force", "-q", "--threads", t, "--period", PERIOD, "--timings"]
+                "--force", "-q", "--threads", t, "--period", PERIOD, "--timings", "--no-ledger"]
+    if path == "rhai-ledger":
+        return [bonusrun, "run", "--rules", "rules/romashka", "--data", data, "--out", out,
+                "--force", "-q", "--threads", t, "--period", PERIOD, "--timings",
+                "--ledger", ledger_file(data), "--by", "bench"]
     if path in ("wasm", "wasm-0.1"):
         pack = "rules/romashka-wasm" if path == "wasm" else Path(data).parent / "romashka-wasm-0.1"
         return [bonusrun, "run", "--rules", pack, "--data", data, "--out", out,
@@ -145,6 +150,32 @@ def command(path, bins, data, out, threads):
     if path == "parse":
         return [floor, "parse", "--data", data, "--threads", t]
     raise ValueError(path)
+
+
+def ledger_file(data):
+    return Path(data).parent / f"ledger-{Path(data).name}.db"
+
+
+def prepare_ledger(bonusrun, data):
+    """A ledger whose 2026-Q1 is closed (so the timed run reads a real history), kept as
+    the template each timed rhai-ledger run starts from."""
+    template = Path(data).parent / f"ledger-{Path(data).name}.template.db"
+    if not template.exists():
+        out = Path(data).parent / "out-ledger-q1"
+        led = ["--ledger", template]
+        run([bonusrun, "run", "--rules", "rules/romashka", "--data", data, "--out", out, "--force",
+             "-q", "--period", "2026-Q1", "--by", "bench", *led], stdout=subprocess.DEVNULL)
+        run([bonusrun, "approve", "1", "--by", "bench", *led], stdout=subprocess.DEVNULL)
+        run([bonusrun, "close", "2026-Q1", "--run", "1", "--by", "bench", *led], stdout=subprocess.DEVNULL)
+    return template
+
+
+def fresh_ledger(data):
+    """Before each rhai-ledger run: the template again (not timed)."""
+    target = ledger_file(data)
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(target) + suffix).unlink(missing_ok=True)
+    shutil.copy(Path(data).parent / f"ledger-{Path(data).name}.template.db", target)
 
 
 def own_peak(stderr):
@@ -231,15 +262,20 @@ def bench_size(size, bins, work, runs, seed):
     steps = {p: {1: [], 2: []} for p in STEP_PATHS}
     sql_seconds = {1: [], 2: []}
     outs = {}
+    prepare_ledger(bonusrun, data)
     # One untimed round warms the page cache and the plugin compile cache.
     for path in PATHS:
         out = work / f"out-{size}-{path}"
         outs[path] = out
+        if path == "rhai-ledger":
+            fresh_ledger(data)
         timed(command(path, bins, data, out, 2))
     for r in range(runs):
         for threads in (1, 2):
             order = PATHS[r % len(PATHS):] + PATHS[:r % len(PATHS)]
             for path in order:
+                if path == "rhai-ledger":
+                    fresh_ledger(data)
                 wall, rss, out, err = timed(command(path, bins, data, outs[path], threads))
                 # A child's max RSS from wait4 includes the address space it was spawned
                 # from (this Python process) before exec; programs that report their own
@@ -317,6 +353,8 @@ def report(all_results, runs):
                 ("Rhai end to end ≤ 0.7x DuckDB (SQL time only)", rhai2 / sql[2], 0.7),
                 ("Rhai end to end ≤ 0.7x DuckDB (whole process)", rhai2 / med["duckdb"][2], 0.7),
                 ("Rhai pack ≤ 1.2x native floor", rhai2 / nat2, 1.2),
+                ("recording the run in the ledger ≤ 1.05x the run without (Rhai)",
+                 med["rhai-ledger"][2] / rhai2, 1.05),
                 ("WASM pack ≤ 1.1x native floor", wasm2 / nat2, 1.1),
                 ("full run (Rhai) ≤ 2x parse-only floor", rhai2 / med["parse"][2], 2.0),
                 ("2 threads ≥ 1.8x faster than 1 (Rhai)", med["rhai"][1] / rhai2, -1.8),

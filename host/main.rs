@@ -425,6 +425,16 @@ fn try_main(cli: Cli) -> Result<(), Error> {
                     ),
                 }
             }
+            let decl = &pack.manifest.ledger;
+            if decl.guarantees.is_some() || decl.draws.is_some() {
+                let s = &pack.settlement;
+                println!(
+                    "  ledger: {} guarantee(s), {} draw(s); at most {} of a payout recovers draws",
+                    s.guarantees.len(),
+                    s.draws.len(),
+                    s.recovery_share
+                );
+            }
             let total = bonusrun::money::exact_sum(pack.manifest.kpis.iter().map(|k| k.weight));
             if total != Some(rust_decimal::Decimal::ONE) {
                 let total = total.map_or("more than a decimal holds".into(), |t| t.to_string());

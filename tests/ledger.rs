@@ -935,10 +935,10 @@ computed = { "2026-Q1" = "200.00", "2026-Q2" = "600.00", "2026-Q3" = "1000.00" }
     .unwrap();
     std::fs::write(
         case.join("expected/payouts.csv"),
-        "manager_id,name,period,currency,target_bonus,payout,revenue_attainment,computed,adjustment,true_up,guarantee,draw,recovery\n\
-         M1,Anna,2026-Q4,RUB,1000.00,600.00,5,600.00,0.00,0.00,0.00,0.00,0.00\n\
-         M2,Boris,2026-Q4,RUB,1000.00,400.00,2,600.00,0.00,0.00,0.00,0.00,-200.00\n\
-         M3,Vera (hired in Q1),2026-Q4,RUB,1000.00,360.00,3,360.00,0.00,0.00,0.00,0.00,0.00\n",
+        "manager_id,name,period,currency,target_bonus,payout,revenue_attainment,computed,adjustment,true_up,clawback,guarantee,draw,recovery\n\
+         M1,Anna,2026-Q4,RUB,1000.00,600.00,5,600.00,0.00,0.00,0.00,0.00,0.00,0.00\n\
+         M2,Boris,2026-Q4,RUB,1000.00,400.00,2,600.00,0.00,0.00,0.00,0.00,0.00,-200.00\n\
+         M3,Vera (hired in Q1),2026-Q4,RUB,1000.00,360.00,3,360.00,0.00,0.00,0.00,0.00,0.00,0.00\n",
     )
     .unwrap();
     let out = ok(&dir, &["test", "--rules", "pack"]);
@@ -1027,4 +1027,139 @@ fn the_romashka_worked_year_of_the_readme_runs_as_shown() {
             );
         }
     }
+}
+
+#[test]
+fn a_ledger_section_naming_a_missing_table_or_a_bad_row_is_a_pack_error() {
+    let dir = year("ledger-pack-errors");
+    let manifest = dir.join("pack/pack.toml");
+    crate::util::edit(
+        &manifest,
+        "guarantees = \"guarantees\"",
+        "guarantees = \"guarantee\"",
+    );
+    let err = fails(&dir, &["check", "--rules", "pack"], 1);
+    assert!(
+        err.contains("[ledger] guarantees = 'guarantee': no such table in [tables] (did you mean 'guarantees'?)"),
+        "{err}"
+    );
+    crate::util::edit(
+        &manifest,
+        "guarantees = \"guarantee\"",
+        "guarantees = \"guarantees\"",
+    );
+    crate::util::edit(
+        &manifest,
+        "draw_recovery_share = 0.5",
+        "draw_recovery_share = 1.5",
+    );
+    let err = fails(&dir, &["check", "--rules", "pack"], 1);
+    assert!(
+        err.contains(
+            "[ledger] draw_recovery_share = 1.5: expected a share above 0 and at most 1, e.g. 0.5"
+        ),
+        "{err}"
+    );
+    crate::util::edit(
+        &manifest,
+        "draw_recovery_share = 1.5",
+        "draw_recovery_share = 0.5",
+    );
+    std::fs::write(
+        dir.join("pack/tables/draws.csv"),
+        "manager_id,period,amount\nM2,2026-03,1000.00\n",
+    )
+    .unwrap();
+    let err = fails(&dir, &["check", "--rules", "pack"], 1);
+    assert!(
+        err.contains("pack/tables/draws.csv:2: column 'period': 2026-03 is a month, but the pack pays per quarter; give a quarter such as"),
+        "{err}"
+    );
+    std::fs::write(
+        dir.join("pack/tables/draws.csv"),
+        "manager_id,period,amount\nM2,2026-Q1,-5\n",
+    )
+    .unwrap();
+    let err = fails(&dir, &["check", "--rules", "pack"], 1);
+    assert!(
+        err.contains(
+            "pack/tables/draws.csv:2: column 'amount': found '-5', expected an amount of 0 or more"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn late_returns_are_seen_by_rules_and_clawed_back_when_the_pack_says_so() {
+    let dir = year("ledger-clawback");
+    let manifest = dir.join("pack/pack.toml");
+    crate::util::edit(
+        &manifest,
+        "draw_recovery_share = 0.5",
+        "draw_recovery_share = 0.5\nlate_sales = \"clawback\"\nclawback_rate = 0.1",
+    );
+    // The rules credit late sales to the open period at the commission rate.
+    crate::util::edit(
+        &dir.join("pack/rules.rhai"),
+        "    lines\n}",
+        "    if m.late.lines > 0 {\n        lines.push(#{ label: `late sales of ${m.late.period}`, amount: m.late.revenue * param(\"rate\"), kind: \"late\" });\n    }\n    lines\n}",
+    );
+    pay(&dir, "2026-Q1", "1");
+    crate::util::append(
+        &dir.join("pack/data/sales.csv"),
+        "2026-03-30,C1,M1,P1,Dairy,-1,-1000.00,0\n",
+    );
+    run_q(&dir, "2026-Q2", &[]);
+    // M1: commission 400.00, the late return credited -100.00 by the rules, adjustment
+    // 150.00, and the clawback of 10% of the -1000.00 returned: -100.00. 350.00 in all.
+    assert_eq!(payout(&dir, "out-2026-Q2", "M1", "clawback"), "-100.00");
+    assert_eq!(payout(&dir, "out-2026-Q2", "M1", "computed"), "300.00");
+    assert_eq!(payout(&dir, "out-2026-Q2", "M1", "payout"), "350.00");
+    let m1 = json(&dir.join("out-2026-Q2/statements/M1.json"));
+    let claw = m1["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["kind"] == "clawback")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        claw["label"],
+        "Clawback 2026-Q1: late returns, revenue -1000.00"
+    );
+    assert_eq!(claw["settlement"]["ref_period"], "2026-Q1");
+    assert_eq!(claw["settlement"]["ref_run"], 1);
+    // Nobody else has late sales.
+    assert_eq!(payout(&dir, "out-2026-Q2", "M2", "clawback"), "0.00");
+    // Once a retro run of Q1 is approved, its true-ups pay the difference exactly, and the
+    // late window is measured against what the retro run saw: no clawback twice.
+    run_q(&dir, "2026-Q1", &["--retro"]);
+    approve(&dir, "3");
+    let out = ok(
+        &dir,
+        &[
+            "run",
+            "--rules",
+            "pack",
+            "--period",
+            "2026-Q2",
+            "--out",
+            "q2-again",
+            "--ledger",
+            "ledger.db",
+            "--by",
+            "Ivan",
+            "--quiet",
+        ],
+    );
+    assert!(out.contains("Recorded run 4"), "{out}");
+    assert_eq!(payout(&dir, "q2-again", "M1", "clawback"), "0.00");
+    assert_eq!(payout(&dir, "q2-again", "M1", "true_up"), "-100.00");
+    // A clawback without a rate is a pack error.
+    crate::util::edit(&manifest, "clawback_rate = 0.1", "");
+    let err = fails(&dir, &["check", "--rules", "pack"], 1);
+    assert!(
+        err.contains("[ledger] late_sales = \"clawback\" needs clawback_rate"),
+        "{err}"
+    );
 }

@@ -187,6 +187,10 @@ fn check_validates_the_bundled_pack() {
         "{out}"
     );
     assert!(out.contains("6 KPI(s)"), "{out}");
+    assert!(
+        out.contains("  ledger: 1 guarantee(s), 1 draw(s); at most 0.5 of a payout recovers draws"),
+        "{out}"
+    );
 }
 
 #[test]

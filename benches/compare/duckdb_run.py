@@ -103,6 +103,10 @@ def substitutions(pack_dir, data_dir, period):
     }
     subs.update({k: v.isoformat() for k, v in bounds.items()})
     for name, value in manifest.get("params", {}).items():
+        if isinstance(value, list):
+            # Only the annual true-up reads a list (annual_kpis), and it needs a payout ledger,
+            # which this translation, like a run without one, does not have.
+            continue
         subs[name] = sql_value(value)
     for kpi in manifest.get("kpis", []):
         subs[f"weight_{kpi['id']}"] = sql_value(kpi["weight"])

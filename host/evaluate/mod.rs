@@ -326,7 +326,7 @@ fn run_in_pool(
         Some(hook) => hook.0.carry(period, &pack, &data)?,
         None => Carry::default(),
     };
-    warn_settlement(&pack, &data, &mut warnings);
+    warn_settlement(&pack, &data, period, &mut warnings);
     data.inputs.push(sales_file);
     let mut inputs = data.inputs.clone();
     inputs.extend(source.sources().iter().cloned());
@@ -353,7 +353,12 @@ fn run_in_pool(
 
     // Stage a: clients in parallel (per client for scripts, per batch for plugins).
     let carry = Arc::new(carry);
-    let ctx = Arc::new(Context::new(data.clone(), facts.clone()).with_carry(carry.clone()));
+    let late = Arc::new(settle::late_windows(&data, &facts, &carry, &mut warnings)?);
+    let ctx = Arc::new(
+        Context::new(data.clone(), facts.clone())
+            .with_carry(carry.clone())
+            .with_late(late.clone()),
+    );
     let classified = match (native, &pack.key_clients) {
         (Some(rules), _) => first_error_in_order(n_clients, |i| {
             let mut warnings = Vec::new();
@@ -389,7 +394,9 @@ fn run_in_pool(
     let ctx = Arc::new(
         Arc::try_unwrap(ctx)
             .unwrap_or_else(|shared| {
-                Context::new(shared.data.clone(), shared.facts.clone()).with_carry(carry.clone())
+                Context::new(shared.data.clone(), shared.facts.clone())
+                    .with_carry(carry.clone())
+                    .with_late(late.clone())
             })
             .with_decisions(decisions.clone())
             .map_err(|m| LoadError::file(&source.display(load::sales::SALES_FILE), m))?,
@@ -555,7 +562,7 @@ fn run_in_pool(
             trace,
         });
     }
-    settle::settle(&pack, &data, period, &carry, &mut managers)?;
+    settle::settle(&pack, &data, period, (&carry, &late), &mut managers)?;
     for m in &managers {
         if m.payout.is_sign_negative() && !m.payout.is_zero() {
             let id = &data.managers[m.manager as usize].id;
@@ -813,17 +820,21 @@ fn check_adjustments(pack: &RulePack, data: &Dataset, period: Period) -> Result<
     Ok(())
 }
 
-/// A guarantee or draw for a manager the data does not have is reported, not applied.
-fn warn_settlement(pack: &RulePack, data: &Dataset, warnings: &mut Vec<String>) {
+/// A guarantee or draw of the run period for a manager the data does not have is reported,
+/// not applied.
+fn warn_settlement(pack: &RulePack, data: &Dataset, period: Period, warnings: &mut Vec<String>) {
+    let start = period.start_date();
     let rows = pack
         .settlement
         .guarantees
         .iter()
+        .filter(|g| g.from.start_date() <= start && start < g.to.end_date())
         .map(|g| (&g.manager, &g.at, "guarantee"))
         .chain(
             pack.settlement
                 .draws
                 .iter()
+                .filter(|d| d.period == period)
                 .map(|d| (&d.manager, &d.at, "draw")),
         );
     for (id, at, what) in rows {

@@ -5,9 +5,11 @@
 
 use super::{ManagerResult, PayoutLine};
 use crate::error::Error;
+use crate::facts::Window;
 use crate::ledger::carry::Carry;
 use crate::load::Dataset;
 use crate::money::exact_sum;
+use crate::pack::manifest::ClawbackBasis;
 use crate::pack::RulePack;
 use crate::period::Period;
 use rust_decimal::Decimal;
@@ -41,7 +43,7 @@ pub fn settle(
     pack: &RulePack,
     data: &Dataset,
     period: Period,
-    carry: &Carry,
+    (carry, late): (&Carry, &[Window]),
     managers: &mut [ManagerResult],
 ) -> Result<(), Error> {
     for m in managers.iter_mut() {
@@ -90,6 +92,36 @@ pub fn settle(
                     ..LineRef::default()
                 },
             );
+        }
+        if let (Some((rate, basis)), Some(seen), Some(w)) = (
+            pack.settlement.clawback,
+            history.and_then(|h| h.seen_previous.as_ref()),
+            late.get(m.manager as usize),
+        ) {
+            let (name, amount) = match basis {
+                ClawbackBasis::Revenue => ("revenue", w.revenue),
+                ClawbackBasis::Margin => ("margin", w.margin()),
+            };
+            if amount < Decimal::ZERO {
+                let back = amount
+                    .checked_mul(rate)
+                    .ok_or_else(|| s.overflow(format!("the clawback {rate} x {amount}")))?;
+                s.push(
+                    "clawback",
+                    None,
+                    format!("Clawback {}: late returns, {name} {amount}", seen.period),
+                    back,
+                    format!(
+                        "{name} of sales dated {} that run {} did not see: {amount}; {rate} of it is taken back",
+                        seen.period, seen.run
+                    ),
+                    LineRef {
+                        ref_period: Some(seen.period.clone()),
+                        ref_run: Some(seen.run),
+                        ..LineRef::default()
+                    },
+                );
+            }
         }
         let before_guarantee = s.add(computed, s.sum(&s.lines)?, "the payout before guarantee")?;
         let mut guarantee = Decimal::ZERO;
@@ -158,6 +190,58 @@ pub fn settle(
         m.payout = s.sum(&m.lines)?;
     }
     Ok(())
+}
+
+/// Per manager, the late sales of the closed previous period: today's window of that period
+/// minus what the ledger's run saw. A manager whose period has fewer lines now than then
+/// (lines removed or changed, not only added) gets none, and a warning.
+pub fn late_windows(
+    data: &Dataset,
+    facts: &crate::facts::Facts,
+    carry: &Carry,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<Window>, Error> {
+    let mut out = vec![Window::default(); data.managers.len()];
+    for (i, m) in data.managers.iter().enumerate() {
+        let Some(seen) = carry.manager(&m.id).and_then(|h| h.seen_previous.as_ref()) else {
+            continue;
+        };
+        let now = &facts.managers[i].windows[crate::facts::PREVIOUS];
+        let (Some(lines), Some(return_lines)) = (
+            now.lines.checked_sub(seen.lines),
+            now.return_lines.checked_sub(seen.return_lines),
+        ) else {
+            warnings.push(format!(
+                "manager {}: {} has {} sales line(s) now but run {} saw {}: lines were removed or changed, not only added, so late sales cannot be told; recalculate it with --retro",
+                m.id, seen.period, now.lines, seen.run, seen.lines
+            ));
+            continue;
+        };
+        let diff = |a: Decimal, b: Decimal, what: &str| {
+            a.checked_sub(b).ok_or_else(|| {
+                Error::Money(format!(
+                    "manager {}: the late {what} of {} ({a} - {b}) does not fit a decimal",
+                    m.id, seen.period
+                ))
+            })
+        };
+        out[i] = Window {
+            revenue: diff(now.revenue, seen.revenue, "revenue")?,
+            cost: diff(now.cost, seen.cost, "cost")?,
+            quantity: diff(now.quantity, seen.quantity, "quantity")?,
+            returns: diff(now.returns, seen.returns, "returns")?,
+            lines,
+            return_lines,
+            ..Window::default()
+        };
+        out[i].revenue.checked_sub(out[i].cost).ok_or_else(|| {
+            Error::Money(format!(
+                "manager {}: the margin of the late sales of {} does not fit a decimal",
+                m.id, seen.period
+            ))
+        })?;
+    }
+    Ok(out)
 }
 
 /// One manager's settlement lines, as they are made.

@@ -38,6 +38,32 @@ pub struct ManagerCarry {
     /// Closed periods before the run period → KPI id → the sum of their paid run's rule
     /// lines that name the KPI.
     pub contributions: BTreeMap<String, BTreeMap<String, Decimal>>,
+    /// The previous period's sales as the ledger last saw them (its latest approved retro
+    /// run, else its paid run), when that period is closed: today's data minus these are
+    /// the late sales.
+    pub seen_previous: Option<SeenSales>,
+}
+
+/// One manager's sales in one period, as a recorded run saw them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SeenSales {
+    /// The period.
+    pub period: String,
+    /// The run that saw them.
+    pub run: i64,
+    /// Sales lines.
+    pub lines: u64,
+    /// Return lines.
+    pub return_lines: u64,
+    /// Net revenue.
+    pub revenue: Decimal,
+    /// Cost.
+    pub cost: Decimal,
+    /// Quantity.
+    pub quantity: Decimal,
+    /// Returns, positive.
+    pub returns: Decimal,
 }
 
 /// A difference found by a retro run, waiting to be paid (or recovered).

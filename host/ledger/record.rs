@@ -3,7 +3,7 @@
 //! [`Recorder::record`] writes the run as a draft in one transaction, inside which
 //! `run.json` is written, so a kill leaves either no run or a run with its outputs staged.
 
-use super::carry::{Carry, PendingTrueUp};
+use super::carry::{Carry, PendingTrueUp, SeenSales};
 use super::{dec, kill_point, last_event, now, period_row, sql, Ledger};
 use crate::error::Error;
 use crate::evaluate::{CarrySource, PayoutLine, RunResult};
@@ -278,6 +278,7 @@ fn read_carry(conn: &Connection, period: Period, as_of: i64) -> rusqlite::Result
             .or_default()
             .insert(kpi, sum.to_decimal().unwrap_or_default());
     }
+    read_seen_previous(conn, period, &mut carry)?;
     let mut st = conn
         .prepare("SELECT manager_id, period, advance, recovery FROM draw_movements ORDER BY id")?;
     let rows = st.query_map([], |r| {
@@ -325,6 +326,51 @@ fn read_carry(conn: &Connection, period: Period, as_of: i64) -> rusqlite::Result
         }
     }
     Ok(carry)
+}
+
+/// When the previous period is closed: each manager's sales in it as its latest approved
+/// retro run (whose true-ups pay the difference), else its paid run, saw them.
+fn read_seen_previous(
+    conn: &Connection,
+    period: Period,
+    carry: &mut Carry,
+) -> rusqlite::Result<()> {
+    let prev = period.previous().to_string();
+    let Some((status, Some(paid), ..)) = period_row(conn, &prev)? else {
+        return Ok(());
+    };
+    if status != "closed" {
+        return Ok(());
+    }
+    let retro: Option<i64> = conn.query_row(
+        "SELECT max(id) FROM runs WHERE period = ?1 AND kind = 'retro' AND status = 'approved' AND retro_of = ?2",
+        params![prev, paid],
+        |r| r.get(0),
+    )?;
+    let run = retro.unwrap_or(paid);
+    let mut st = conn.prepare(
+        "SELECT manager_id, lines, return_lines, revenue, cost, quantity, returns FROM run_sales WHERE run_id = ?1",
+    )?;
+    let rows = st.query_map([run], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            SeenSales {
+                period: prev.clone(),
+                run,
+                lines: r.get::<_, i64>(1)? as u64,
+                return_lines: r.get::<_, i64>(2)? as u64,
+                revenue: dec(&r.get::<_, String>(3)?),
+                cost: dec(&r.get::<_, String>(4)?),
+                quantity: dec(&r.get::<_, String>(5)?),
+                returns: dec(&r.get::<_, String>(6)?),
+            },
+        ))
+    })?;
+    for row in rows {
+        let (id, seen) = row?;
+        carry.managers.entry(id).or_default().seen_previous = Some(seen);
+    }
+    Ok(())
 }
 
 /// The state a regular run of `period` would read now.
@@ -573,6 +619,9 @@ fn insert_results(tx: &Connection, r: &RunResult, id: i64) -> rusqlite::Result<(
     let mut manager = tx.prepare(
         "INSERT INTO run_managers(run_id, manager_id, name, target_bonus, computed, payout) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
+    let mut sales = tx.prepare(
+        "INSERT INTO run_sales(run_id, manager_id, lines, return_lines, revenue, cost, quantity, returns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
     let mut line = tx.prepare(
         "INSERT INTO run_lines(run_id, manager_id, seq, kind, settlement, label, kpi, amount, amount_exact, note, ref_period, ref_run, true_up, approved_by, source)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
@@ -589,6 +638,17 @@ fn insert_results(tx: &Connection, r: &RunResult, id: i64) -> rusqlite::Result<(
             mgr.target_bonus.to_string(),
             computed(&m.lines).to_string(),
             m.payout.to_string()
+        ])?;
+        let w = &r.facts.managers[m.manager as usize].windows[crate::facts::CURRENT];
+        sales.execute(params![
+            id,
+            mgr.id,
+            w.lines as i64,
+            w.return_lines as i64,
+            w.revenue.to_string(),
+            w.cost.to_string(),
+            w.quantity.to_string(),
+            w.returns.to_string()
         ])?;
         for (seq, l) in m.lines.iter().enumerate() {
             let rf = l.reference.clone().unwrap_or_default();

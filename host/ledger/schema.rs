@@ -92,6 +92,21 @@ CREATE TABLE run_kpis (
     FOREIGN KEY (run_id, manager_id) REFERENCES run_managers(run_id, manager_id)
 ) STRICT, WITHOUT ROWID;
 
+-- Each manager's sales in the run period as the run saw them: a later run compares them
+-- with today's data to find late sales (clawbacks).
+CREATE TABLE run_sales (
+    run_id       INTEGER NOT NULL,
+    manager_id   TEXT NOT NULL,
+    lines        INTEGER NOT NULL,
+    return_lines INTEGER NOT NULL,
+    revenue      TEXT NOT NULL CHECK (typeof(revenue) = 'text'),
+    cost         TEXT NOT NULL CHECK (typeof(cost) = 'text'),
+    quantity     TEXT NOT NULL CHECK (typeof(quantity) = 'text'),
+    returns      TEXT NOT NULL CHECK (typeof(returns) = 'text'),
+    PRIMARY KEY (run_id, manager_id),
+    FOREIGN KEY (run_id, manager_id) REFERENCES run_managers(run_id, manager_id)
+) STRICT, WITHOUT ROWID;
+
 CREATE TABLE periods (
     period    TEXT PRIMARY KEY,
     status    TEXT NOT NULL CHECK (status IN ('open', 'closed')),

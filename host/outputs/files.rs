@@ -165,19 +165,27 @@ pub(crate) fn key_clients_csv(r: &RunResult) -> Result<Vec<u8>, Error> {
 }
 
 /// The settlement columns of `payouts.csv`, after `computed` (the rule lines).
-const SETTLEMENT_COLUMNS: [&str; 5] = ["adjustment", "true_up", "guarantee", "draw", "recovery"];
+const SETTLEMENT_COLUMNS: [&str; 6] = [
+    "adjustment",
+    "true_up",
+    "clawback",
+    "guarantee",
+    "draw",
+    "recovery",
+];
 
 /// One manager's computed amount and settlement sums, in [`SETTLEMENT_COLUMNS`] order; an
 /// adjustment of any kind (from `adjustments.csv`) counts as `adjustment`.
 fn settlement_row(r: &RunResult, m: &crate::evaluate::ManagerResult) -> Result<Vec<String>, Error> {
-    let mut sums = [crate::money::ExactSum::default(); 6];
+    let mut sums = [crate::money::ExactSum::default(); 7];
     for l in &m.lines {
         let column = match (&l.reference, l.kind.as_str()) {
             (None, _) => 0,
             (Some(_), "true_up") => 2,
-            (Some(_), "guarantee") => 3,
-            (Some(_), "draw") => 4,
-            (Some(_), "recovery") => 5,
+            (Some(_), "clawback") => 3,
+            (Some(_), "guarantee") => 4,
+            (Some(_), "draw") => 5,
+            (Some(_), "recovery") => 6,
             (Some(_), _) => 1,
         };
         sums[column].add(l.amount);

@@ -46,6 +46,38 @@ pub struct LedgerDecl {
     /// The largest share of a payout that recovers draws (default 1: all of it).
     #[serde(default, deserialize_with = "optional_decimal")]
     pub draw_recovery_share: Option<Decimal>,
+    /// Late sales (dated in the closed previous period, unseen by the run that paid it):
+    /// `ignore` (default: rules may still read `m.late`) or `clawback`.
+    #[serde(default)]
+    pub late_sales: LateSales,
+    /// The share of the late sales' basis a clawback line takes back.
+    #[serde(default, deserialize_with = "optional_decimal")]
+    pub clawback_rate: Option<Decimal>,
+    /// What the clawback rate applies to: `revenue` (default) or `margin`.
+    #[serde(default)]
+    pub clawback_basis: ClawbackBasis,
+}
+
+/// `[ledger] late_sales`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LateSales {
+    /// No clawback line.
+    #[default]
+    Ignore,
+    /// A clawback line when late sales lower the basis.
+    Clawback,
+}
+
+/// `[ledger] clawback_basis`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClawbackBasis {
+    /// Net revenue of the late lines.
+    #[default]
+    Revenue,
+    /// Their margin.
+    Margin,
 }
 
 fn optional_decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {

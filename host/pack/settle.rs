@@ -2,7 +2,7 @@
 //! host applies them after stage bonus (`evaluate::settle`); a pack declares them as tables
 //! finance edits, never as code.
 
-use super::manifest::LedgerDecl;
+use super::manifest::{ClawbackBasis, LateSales, LedgerDecl};
 use super::table::{Cell, Table};
 use super::PackError;
 use crate::period::{Period, PeriodKind};
@@ -47,6 +47,8 @@ pub struct Settlement {
     pub draws: Vec<Draw>,
     /// The largest share of a payout that recovers draws.
     pub recovery_share: Decimal,
+    /// The clawback of late returns: rate and basis, when `late_sales = "clawback"`.
+    pub clawback: Option<(Decimal, ClawbackBasis)>,
 }
 
 impl Default for Settlement {
@@ -55,6 +57,7 @@ impl Default for Settlement {
             guarantees: Vec::new(),
             draws: Vec::new(),
             recovery_share: Decimal::ONE,
+            clawback: None,
         }
     }
 }
@@ -76,6 +79,30 @@ impl Settlement {
                 ));
             }
             s.recovery_share = share;
+        }
+        match (decl.late_sales, decl.clawback_rate) {
+            (LateSales::Clawback, Some(rate)) if rate > Decimal::ZERO && rate <= Decimal::ONE => {
+                s.clawback = Some((rate, decl.clawback_basis));
+            }
+            (LateSales::Clawback, Some(rate)) => {
+                return Err(err(
+                    "clawback_rate",
+                    format!("[ledger] clawback_rate = {rate}: expected a share above 0 and at most 1, e.g. 0.03"),
+                ))
+            }
+            (LateSales::Clawback, None) => {
+                return Err(err(
+                    "late_sales",
+                    "[ledger] late_sales = \"clawback\" needs clawback_rate, the share of the late returns taken back, e.g. clawback_rate = 0.03".into(),
+                ))
+            }
+            (LateSales::Ignore, Some(_)) => {
+                return Err(err(
+                    "clawback_rate",
+                    "[ledger] clawback_rate applies only with late_sales = \"clawback\"".into(),
+                ))
+            }
+            (LateSales::Ignore, None) => {}
         }
         let table = |name: &Option<String>, key: &str, columns: &[&str]| {
             let Some(name) = name else { return Ok(None) };
@@ -145,7 +172,7 @@ impl Cells<'_> {
     fn error(&self, col: usize, message: String) -> PackError {
         PackError::new(
             format!("{}:{}", self.0.shown, self.0.lines[self.1]),
-            format!("column {}: {message}", self.0.columns[col]),
+            format!("column '{}': {message}", self.0.columns[col]),
         )
     }
 

@@ -63,6 +63,8 @@ pub struct Context {
     pub plans: FxHashMap<(u32, String), Decimal>,
     /// What the ledger knows (empty without one).
     pub carry: Arc<crate::ledger::carry::Carry>,
+    /// Per manager, late sales of the closed previous period (empty without a ledger).
+    pub late: Arc<Vec<Window>>,
 }
 
 impl Context {
@@ -82,7 +84,13 @@ impl Context {
             key_windows: Vec::new(),
             plans,
             carry: Arc::default(),
+            late: Arc::default(),
         }
+    }
+
+    /// Adds the late sales per manager.
+    pub fn with_late(self, late: Arc<Vec<Window>>) -> Context {
+        Context { late, ..self }
     }
 
     /// Adds what the ledger knows.

@@ -179,6 +179,8 @@ pub enum WinRef {
     ManagerKey(u32, usize),
     /// The whole company's sales.
     Company(usize),
+    /// A manager's late sales: dated in the closed previous period, unseen when it was paid.
+    ManagerLate(u32),
 }
 
 /// A client (index into the dataset's clients).
@@ -449,6 +451,7 @@ views! {
         call value_ytd(kpi) -> Decimal = |cx, at, kpi| kpi_ytd(cx, at, kpi, false);
         call target_ytd(kpi) -> Decimal = |cx, at, kpi| kpi_ytd(cx, at, kpi, true);
         call contribution_ytd(kpi) -> Decimal = |cx, at, kpi| contribution_ytd(cx, at, kpi);
+        get late -> WinRef = |_, at| Ok(WinRef::ManagerLate(at.0));
     }
 
     /// `Account`: one client as seen from one manager.
@@ -528,8 +531,23 @@ fn window(cx: &Context, at: WinRef) -> &Window {
         WinRef::Manager(i, w) => &f.managers[i as usize].windows[w],
         WinRef::ManagerKey(i, w) => &cx.key_windows[i as usize][w],
         WinRef::Company(w) => &f.company[w],
+        WinRef::ManagerLate(i) => cx.late.get(i as usize).unwrap_or(&EMPTY_WINDOW),
     }
 }
+
+/// The window of a manager without late sales.
+static EMPTY_WINDOW: Window = Window {
+    revenue: Decimal::ZERO,
+    cost: Decimal::ZERO,
+    quantity: Decimal::ZERO,
+    returns: Decimal::ZERO,
+    lines: 0,
+    return_lines: 0,
+    categories: Vec::new(),
+    products: Vec::new(),
+    first: None,
+    last: None,
+};
 
 fn which(at: WinRef) -> usize {
     match at {
@@ -538,6 +556,7 @@ fn which(at: WinRef) -> usize {
         | WinRef::Manager(_, w)
         | WinRef::ManagerKey(_, w)
         | WinRef::Company(w) => w,
+        WinRef::ManagerLate(_) => PREVIOUS,
     }
 }
 

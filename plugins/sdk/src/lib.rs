@@ -336,6 +336,8 @@ views! {
         fn target_ytd(kpi: &str) -> Decimal;
         /// The paid runs' rule lines naming `kpi` over the same periods.
         fn contribution_ytd(kpi: &str) -> Decimal;
+        /// Late sales: dated in the closed previous period, unseen when it was paid.
+        fn late() -> Window;
     }
 
     /// One client as seen from one manager (Rhai `Account`).
