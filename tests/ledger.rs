@@ -783,12 +783,25 @@ fn a_run_while_its_period_is_closed_elsewhere_records_nothing() {
             "run", "--rules", "pack", "--period", "2026-Q2", "--out", "slow", "--by", "Ivan",
         ]))
         .current_dir(&dir)
-        .env("BONUSRUN_TEST_PAUSE_AT", "run:staged:2500")
+        .env("BONUSRUN_TEST_PAUSE_AT", "run:staged:4000")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(800));
+    // The run has read the ledger and staged its outputs once its staging directory is
+    // there; it then waits 4 s before recording, and the period is closed meanwhile.
+    let started = std::time::Instant::now();
+    while !std::fs::read_dir(&dir).unwrap().flatten().any(|e| {
+        e.file_name()
+            .to_string_lossy()
+            .starts_with(".slow.staging-")
+    }) {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "the run never staged its outputs"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     close(&dir, "2026-Q2", "2");
     let out = slow.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -1161,5 +1174,39 @@ fn late_returns_are_seen_by_rules_and_clawed_back_when_the_pack_says_so() {
     assert!(
         err.contains("[ledger] late_sales = \"clawback\" needs clawback_rate"),
         "{err}"
+    );
+}
+
+#[test]
+fn the_event_log_cannot_be_edited_and_explain_shows_an_adjustment() {
+    let dir = year("ledger-events");
+    pay(&dir, "2026-Q1", "1");
+    let c = rusqlite::Connection::open(dir.join("ledger.db")).unwrap();
+    for sql in [
+        "UPDATE events SET who = 'someone else'",
+        "DELETE FROM events",
+    ] {
+        let err = c.execute(sql, []).unwrap_err().to_string();
+        assert!(err.contains("the event log is append-only"), "{sql}: {err}");
+    }
+    let events: i64 = c
+        .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(events, 3); // run, approve, close
+    let explained = ok(
+        &dir,
+        &[
+            "explain",
+            "--rules",
+            "pack",
+            "--period",
+            "2026-Q2",
+            "--manager",
+            "M1",
+        ],
+    );
+    assert!(
+        explained.contains("Trade fair support [adjustment] - approved by E. Petrova (CFO); pack/data/adjustments.csv:2"),
+        "{explained}"
     );
 }

@@ -69,6 +69,8 @@ pub struct Recorder {
     /// How the run was asked for.
     pub invocation: Invocation,
     seen: Mutex<Option<Seen>>,
+    /// Wall time spent reading the ledger and recording the run (`run --timings`).
+    spent: Mutex<[std::time::Duration; 2]>,
 }
 
 impl Recorder {
@@ -80,6 +82,7 @@ impl Recorder {
             who,
             invocation,
             seen: Mutex::new(None),
+            spent: Mutex::default(),
         }
     }
 
@@ -95,6 +98,20 @@ impl Recorder {
 
 impl CarrySource for Recorder {
     fn carry(&self, period: Period, pack: &RulePack, data: &Dataset) -> Result<Carry, Error> {
+        let started = std::time::Instant::now();
+        let carry = self.read(period, pack, data);
+        self.spent.lock().unwrap_or_else(|p| p.into_inner())[0] += started.elapsed();
+        carry
+    }
+}
+
+impl Recorder {
+    /// Wall time spent reading the ledger before the rules and recording the run after.
+    pub fn spent(&self) -> [std::time::Duration; 2] {
+        *self.spent.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn read(&self, period: Period, pack: &RulePack, data: &Dataset) -> Result<Carry, Error> {
         let ledger = self.lock();
         let conn = ledger.conn();
         let shown = &ledger.shown;
@@ -435,6 +452,18 @@ impl Recorder {
     /// [`Recorder::carry`] read it, and calls `stage` with what run.json says of the ledger
     /// before committing. Returns the run id and, for a retro run, its differences.
     pub fn record(
+        &self,
+        r: &RunResult,
+        run_json: &Value,
+        stage: &mut dyn FnMut(&Value) -> Result<(), Error>,
+    ) -> Result<(i64, Vec<Difference>), Error> {
+        let started = std::time::Instant::now();
+        let recorded = self.record_now(r, run_json, stage);
+        self.spent.lock().unwrap_or_else(|p| p.into_inner())[1] += started.elapsed();
+        recorded
+    }
+
+    fn record_now(
         &self,
         r: &RunResult,
         run_json: &Value,
