@@ -185,7 +185,8 @@ pub fn show(ledger: &Ledger, id: i64, lines: bool) -> Result<String, Error> {
             .filter(|l| l.2)
             .map(|l| format!("{} {}", l.1, l.5))
             .collect();
-        let balance = draw_balance(conn, shown, &m)?;
+        let mut balance = draw_balance(conn, shown, &m)?;
+        balance.rescale(crate::money::Currency::known_minor_units(&r.currency).unwrap_or(2));
         let _ = writeln!(
             out,
             "{m:<10} {computed:>14} {payout:>14} {balance:>14}  {}",
