@@ -298,13 +298,14 @@ pub fn close(ledger: &mut Ledger, a: &CloseArgs) -> Result<String, Error> {
     ))
 }
 
-/// Periods close in order: an earlier period with runs must be closed first, and none after
-/// this one may be closed yet (balances carry forward in order).
+/// Periods close in order: an earlier period with an approved run must be closed first (a
+/// draft alone, perhaps a run of the wrong period, holds nothing up), and none after this
+/// one may be closed yet (balances carry forward in order).
 fn check_order(conn: &Connection, shown: &str, period: Period) -> Result<(), Error> {
     let s = |e| sql(shown, e);
     let mut st = conn
         .prepare(
-            "SELECT DISTINCT r.period, coalesce(p.status, 'open') FROM runs r LEFT JOIN periods p ON p.period = r.period WHERE r.kind = 'regular' AND r.status != 'failed'",
+            "SELECT DISTINCT r.period, coalesce(p.status, 'open') FROM runs r LEFT JOIN periods p ON p.period = r.period WHERE r.kind = 'regular' AND r.status = 'approved'",
         )
         .map_err(s)?;
     let rows: Vec<(String, String)> = st
