@@ -984,11 +984,11 @@ fn print_recorded(
             d.kpi.as_deref().unwrap_or(""),
             d.paid,
             d.now,
-            d.amount(),
+            d.amount,
             d.label
         );
     }
-    let total = bonusrun::money::exact_sum(diffs.iter().map(|d| d.amount())).unwrap_or_default();
+    let total = bonusrun::money::exact_sum(diffs.iter().map(|d| d.amount)).unwrap_or_default();
     println!(
         "Recorded retro run {id} for {period} in {}: true-ups total {total} {}; approve it with: bonusrun approve {id} --by NAME, and the next open period pays them",
         rec.shown(),
@@ -1025,6 +1025,21 @@ fn cmd_verify(
         deadline: None,
         max_field_bytes: bonusrun::load::DEFAULT_MAX_FIELD_BYTES,
     };
+    // The paths come from the ledger the user named: say which are read.
+    let shown = |p: &Option<PathBuf>, none: &str| {
+        p.as_ref()
+            .map_or(none.to_string(), |p| p.display().to_string())
+    };
+    eprintln!(
+        "verify: run {id} of {} with the pack {} and the data {}{}",
+        rec.period,
+        shown(&inputs.rules, "bundled with bonusrun"),
+        shown(&inputs.data, "of the pack"),
+        rec.cwd
+            .as_ref()
+            .map(|c| format!(", from {c}"))
+            .unwrap_or_default()
+    );
     let hook = LedgerHook(Arc::new(verify::FixedCarry(rec.carry.clone())));
     let result = run_with_ledger(&inputs, Some(hook))?;
     let outputs = outputs::render_outputs(&result)?;

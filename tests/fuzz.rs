@@ -87,8 +87,8 @@ fn sales_csv() {
     });
 }
 
-/// (b) The small tables: clients, managers, plans, and a contracts.csv added to half of the
-/// cases.
+/// (b) The small tables: clients, managers, plans, and a contracts.csv and an
+/// adjustments.csv each added to half of the cases.
 #[test]
 fn small_tables() {
     fuzz(
@@ -104,18 +104,28 @@ fn small_tables() {
                 std::fs::write(data.join("contracts.csv"), CONTRACTS).unwrap();
                 log.push("with contracts.csv".to_string());
             }
+            let with_adjustments = rng.percent(50);
+            if with_adjustments {
+                std::fs::write(data.join("adjustments.csv"), ADJUSTMENTS).unwrap();
+                log.push("with adjustments.csv".to_string());
+            }
             if mutate {
-                let tables: [(&str, LineGen); 4] = [
+                let all: [(&str, LineGen); 5] = [
                     ("clients.csv", client_line),
                     ("managers.csv", manager_line),
                     ("plans.csv", plan_line),
                     ("contracts.csv", contract_line),
+                    ("adjustments.csv", adjustment_line),
                 ];
-                let tables = if with_contracts {
-                    &tables[..]
-                } else {
-                    &tables[..3]
-                };
+                let tables: Vec<(&str, LineGen)> = all
+                    .iter()
+                    .copied()
+                    .filter(|(f, _)| {
+                        (*f != "contracts.csv" || with_contracts)
+                            && (*f != "adjustments.csv" || with_adjustments)
+                    })
+                    .collect();
+                let tables = &tables[..];
                 let files = if rng.percent(20) { 2 } else { 1 };
                 for _ in 0..files {
                     let (file, make_line) = *rng.pick(tables);
@@ -835,6 +845,11 @@ const CONTRACTS: &str = "contract_id,client_id,manager_id,start,end,renewed_on
 K1,C1,M1,2025-04-01,2026-03-31,2026-03-20
 K2,C2,M2,2025-03-01,2026-02-28,
 K3,C4,M4,2026-01-01,2026-12-31,
+";
+
+const ADJUSTMENTS: &str = "manager_id,period,amount,reason,approved_by,kpi,kind
+M1,2026-03,150.00,Trade fair,CFO,,
+M2,2026-03,-20.00,Correction,CFO,margin,correction
 ";
 
 /// A decision table for the pack test, and the rule that looks it up.
@@ -1578,6 +1593,18 @@ fn plan_line(rng: &mut Rng) -> String {
         *rng.pick(KPIS)
     };
     format!("{manager},{period},{kpi},{}", number(rng))
+}
+
+fn adjustment_line(rng: &mut Rng) -> String {
+    let kpi = *rng.pick(&["", "revenue", "margin", "nope"]);
+    let kind = *rng.pick(&["", "adjustment", "draw", "bonus"]);
+    format!(
+        "M{},{},{},{},CFO,{kpi},{kind}",
+        rng.range(1, 5),
+        rng.pick(PERIODS),
+        number(rng),
+        rng.pick(TEXTS)
+    )
 }
 
 fn contract_line(rng: &mut Rng) -> String {

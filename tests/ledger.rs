@@ -224,6 +224,12 @@ fn a_scripted_year_pays_guarantees_draws_adjustments_true_ups_and_the_annual_tru
         "{changed}"
     );
     assert!(changed.contains("the pack is unchanged"), "{changed}");
+    assert!(
+        changed.contains(
+            "verify: run 1 of 2026-Q1 with the pack pack and the data of the pack, from "
+        ),
+        "{changed}"
+    );
 }
 
 /// A ledger with Q1 run (1), approved and closed; Q2 run (2) as a draft.
@@ -1379,4 +1385,137 @@ fn a_year_on_generated_data_keeps_every_balance_identity() {
     assert_ne!(retro["M02"]["payout"], q1["M02"]["payout"]);
     assert!(owed < Decimal::new(12_000_000, 2), "nothing was recovered");
     assert!(ok(&dir, &l(&["verify", "5"])).contains("byte-identical"));
+}
+
+#[test]
+fn superseded_stale_and_retro_runs_are_refused_where_they_cannot_be_paid() {
+    let dir = year("ledger-more-refusals");
+    let by = ["--by", "CFO"];
+    pay(&dir, "2026-Q1", "1");
+    run_q(&dir, "2026-Q2", &[]);
+    approve(&dir, "2");
+    ok(
+        &dir,
+        &[
+            "run",
+            "--rules",
+            "pack",
+            "--period",
+            "2026-Q2",
+            "--out",
+            "q2b",
+            "--ledger",
+            "ledger.db",
+            "--by",
+            "Ivan",
+            "--quiet",
+        ],
+    );
+    approve(&dir, "3");
+    refused(
+        &dir,
+        &["close", "2026-Q2", "--run", "2", by[0], by[1]],
+        1,
+        "run 2 is not the latest approved run of 2026-Q2 (run 3 is); close with --run 3",
+    );
+    close(&dir, "2026-Q2", "3");
+    refused(
+        &dir,
+        &["approve", "2", by[0], by[1]],
+        1,
+        "run 2 was superseded when 2026-Q2 was closed with another run",
+    );
+    run_q(&dir, "2026-Q1", &["--retro"]);
+    ok(
+        &dir,
+        &l(&["reopen", "2026-Q2", "--reason", "r", by[0], by[1]]),
+    );
+    ok(
+        &dir,
+        &l(&["reopen", "2026-Q1", "--reason", "r", by[0], by[1]]),
+    );
+    refused(
+        &dir,
+        &["close", "2026-Q1", "--run", "4", by[0], by[1]],
+        1,
+        "run 4 is a retro run; a retro run is never paid",
+    );
+    refused(
+        &dir,
+        &["approve", "4", by[0], by[1]],
+        1,
+        "retro run 4 recalculated 2026-Q1 against paid run 1, but 2026-Q1 is no longer paid by run 1; run --retro again",
+    );
+}
+
+#[test]
+fn removed_lines_of_a_closed_period_are_not_taken_for_late_sales() {
+    let dir = year("ledger-removed-lines");
+    pay(&dir, "2026-Q1", "1");
+    crate::util::edit(
+        &dir.join("pack/data/sales.csv"),
+        "2026-01-15,C1,M1,P1,Dairy,1,1000.00,0\n",
+        "",
+    );
+    let out = crate::util::bonusrun(
+        &dir,
+        &[
+            "run",
+            "--rules",
+            "pack",
+            "--period",
+            "2026-Q2",
+            "--out",
+            "q2",
+            "--ledger",
+            "ledger.db",
+            "--by",
+            "Ivan",
+            "--quiet",
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning: manager M1: 2026-Q1 has 1 sales line(s) now but run 1 saw 2: lines were removed or changed, not only added, so late sales cannot be told; recalculate it with --retro"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_clawback_rate_without_clawbacks_and_a_table_without_its_columns_are_pack_errors() {
+    let dir = year("ledger-pack-errors-2");
+    let manifest = dir.join("pack/pack.toml");
+    crate::util::edit(
+        &manifest,
+        "draw_recovery_share = 0.5",
+        "draw_recovery_share = 0.5\nclawback_rate = 0.1",
+    );
+    let err = fails(&dir, &["check", "--rules", "pack"], 1);
+    assert!(
+        err.contains("[ledger] clawback_rate applies only with late_sales = \"clawback\""),
+        "{err}"
+    );
+    crate::util::edit(
+        &manifest,
+        "clawback_rate = 0.1",
+        "late_sales = \"clawback\"\nclawback_rate = 2",
+    );
+    let err = fails(&dir, &["check", "--rules", "pack"], 1);
+    assert!(
+        err.contains(
+            "[ledger] clawback_rate = 2: expected a share above 0 and at most 1, e.g. 0.03"
+        ),
+        "{err}"
+    );
+    crate::util::edit(&manifest, "clawback_rate = 2", "clawback_rate = 0.1");
+    std::fs::write(
+        dir.join("pack/tables/guarantees.csv"),
+        "manager_id,from,minimum\nM3,2026-Q1,1\n",
+    )
+    .unwrap();
+    let err = fails(&dir, &["check", "--rules", "pack"], 1);
+    assert!(
+        err.contains("guarantees.csv: has no column 'to', which [ledger] guarantees needs (manager_id, from, to, minimum); its columns are: manager_id, from, minimum"),
+        "{err}"
+    );
 }

@@ -462,7 +462,7 @@ pub fn draw_balance(conn: &Connection, shown: &str, manager: &str) -> Result<Dec
         b.add(dec_checked(shown, "a draw", &a)?);
         b.sub(dec_checked(shown, "a recovery", &r)?);
     }
-    Ok(b.to_decimal().unwrap_or_default())
+    super::exact(b).map_err(|e| sql(shown, e))
 }
 
 /// Appends a draw movement for each manager whose paid run has draw or recovery lines.
@@ -494,11 +494,18 @@ fn move_draws(
     }
     for (m, (advance, recovery)) in per {
         let (advance, recovery) = (
-            advance.to_decimal().unwrap_or_default(),
-            recovery.to_decimal().unwrap_or_default(),
+            super::exact(advance).map_err(s)?,
+            super::exact(recovery).map_err(s)?,
         );
         let before = draw_balance(conn, shown, &m)?;
-        let after = before + advance - recovery;
+        let after = before
+            .checked_add(advance)
+            .and_then(|b| b.checked_sub(recovery))
+            .ok_or_else(|| {
+                Error::Ledger(format!(
+                    "cannot close {period}: manager {m}: the draw balance {before} + {advance} - {recovery} does not fit a decimal; nothing was changed"
+                ))
+            })?;
         if after < Decimal::ZERO {
             return Err(Error::Ledger(format!(
                 "cannot close {period}: manager {m}: the draw balance would go below zero ({before} + {advance} - {recovery} = {after}); nothing was changed"
@@ -587,14 +594,16 @@ fn reverse_draws(conn: &Connection, shown: &str, paid: i64, event: i64) -> Resul
         e.1.add(dec_checked(shown, "a recovery", &r)?);
     }
     for ((m, p), (a, r)) in net {
-        let (a, r) = (
-            a.to_decimal().unwrap_or_default(),
-            r.to_decimal().unwrap_or_default(),
-        );
+        let (a, r) = (super::exact(a).map_err(s)?, super::exact(r).map_err(s)?);
         if a.is_zero() && r.is_zero() {
             continue; // reversed already by an earlier reopen
         }
-        let after = draw_balance(conn, shown, &m)? - a + r;
+        let before = draw_balance(conn, shown, &m)?;
+        let after = before.checked_sub(a).and_then(|b| b.checked_add(r)).ok_or_else(|| {
+            Error::Ledger(format!(
+                "cannot reopen: manager {m}: the draw balance {before} - {a} + {r} does not fit a decimal; nothing was changed"
+            ))
+        })?;
         conn.execute(
             "INSERT INTO draw_movements(manager_id, period, run_id, event_id, advance, recovery, balance_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![m, p, paid, event, neg(a).to_string(), neg(r).to_string(), after.to_string()],

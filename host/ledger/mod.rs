@@ -246,9 +246,28 @@ pub fn sql(shown: &str, e: rusqlite::Error) -> Error {
     Error::Ledger(format!("the ledger {shown}: {e}; nothing was changed"))
 }
 
-/// Reads decimal text written by the ledger.
-pub fn dec(text: &str) -> Decimal {
-    Decimal::from_str(text).unwrap_or_default()
+/// Reads decimal text written by the ledger; text that is not a decimal (a hand-edited or
+/// damaged file) is an SQLite conversion error, never a silent zero.
+pub fn dec(text: &str) -> rusqlite::Result<Decimal> {
+    Decimal::from_str(text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Text,
+            format!("'{text}' is not a decimal amount: {e}").into(),
+        )
+    })
+}
+
+/// An exact sum read from the ledger, or an SQLite conversion error when it does not fit a
+/// decimal (only a hand-edited file gets there).
+pub fn exact(sum: crate::money::ExactSum) -> rusqlite::Result<Decimal> {
+    sum.to_decimal().ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Text,
+            "amounts in the ledger sum to more than a decimal holds".into(),
+        )
+    })
 }
 
 /// Reads decimal text, or an error naming what it is (a damaged or hand-edited file).

@@ -4,7 +4,7 @@
 //! `run.json` is written, so a kill leaves either no run or a run with its outputs staged.
 
 use super::carry::{Carry, PendingTrueUp, SeenSales};
-use super::{dec, kill_point, last_event, now, period_row, sql, Ledger};
+use super::{dec, exact, kill_point, last_event, now, period_row, sql, Ledger};
 use crate::error::Error;
 use crate::evaluate::{CarrySource, PayoutLine, RunResult};
 use crate::load::{Dataset, LoadError};
@@ -57,6 +57,8 @@ pub struct Difference {
     pub paid: Decimal,
     /// What the retro run computes.
     pub now: Decimal,
+    /// The true-up: `now - paid`.
+    pub amount: Decimal,
 }
 
 /// A run's link to the ledger.
@@ -244,8 +246,8 @@ fn read_carry(conn: &Connection, period: Period, as_of: i64) -> rusqlite::Result
         let (p, id, payout, computed) = row?;
         if before(&p) {
             let m = carry.managers.entry(id).or_default();
-            m.paid.insert(p.clone(), dec(&payout));
-            m.computed.insert(p, dec(&computed));
+            m.paid.insert(p.clone(), dec(&payout)?);
+            m.computed.insert(p, dec(&computed)?);
         }
     }
     let mut st = conn.prepare(
@@ -267,7 +269,7 @@ fn read_carry(conn: &Connection, period: Period, as_of: i64) -> rusqlite::Result
             m.kpis
                 .entry(p)
                 .or_default()
-                .insert(kpi, (dec(&value), dec(&target)));
+                .insert(kpi, (dec(&value)?, dec(&target)?));
         }
     }
     let mut st = conn.prepare(
@@ -285,7 +287,7 @@ fn read_carry(conn: &Connection, period: Period, as_of: i64) -> rusqlite::Result
     for row in rows {
         let (p, id, kpi, amount) = row?;
         if before(&p) {
-            sums.entry((id, p, kpi)).or_default().add(dec(&amount));
+            sums.entry((id, p, kpi)).or_default().add(dec(&amount)?);
         }
     }
     for ((id, p, kpi), sum) in sums {
@@ -293,7 +295,7 @@ fn read_carry(conn: &Connection, period: Period, as_of: i64) -> rusqlite::Result
         m.contributions
             .entry(p)
             .or_default()
-            .insert(kpi, sum.to_decimal().unwrap_or_default());
+            .insert(kpi, exact(sum)?);
     }
     read_seen_previous(conn, period, &mut carry)?;
     let mut st = conn
@@ -311,12 +313,12 @@ fn read_carry(conn: &Connection, period: Period, as_of: i64) -> rusqlite::Result
         let (id, p, advance, recovery) = row?;
         if before(&p) {
             let b = balances.entry(id).or_default();
-            b.add(dec(&advance));
-            b.sub(dec(&recovery));
+            b.add(dec(&advance)?);
+            b.sub(dec(&recovery)?);
         }
     }
     for (id, b) in balances {
-        carry.managers.entry(id).or_default().draw_balance = b.to_decimal().unwrap_or_default();
+        carry.managers.entry(id).or_default().draw_balance = exact(b)?;
     }
     let mut st = conn.prepare(
         "SELECT id, period, retro_run, paid_run, manager_id, kpi, kind, label, amount FROM true_ups WHERE status = 'pending' ORDER BY period, id",
@@ -332,7 +334,7 @@ fn read_carry(conn: &Connection, period: Period, as_of: i64) -> rusqlite::Result
                 kpi: r.get(5)?,
                 kind: r.get(6)?,
                 label: r.get(7)?,
-                amount: dec(&r.get::<_, String>(8)?),
+                amount: dec(&r.get::<_, String>(8)?)?,
             },
         ))
     })?;
@@ -376,10 +378,10 @@ fn read_seen_previous(
                 run,
                 lines: r.get::<_, i64>(1)? as u64,
                 return_lines: r.get::<_, i64>(2)? as u64,
-                revenue: dec(&r.get::<_, String>(3)?),
-                cost: dec(&r.get::<_, String>(4)?),
-                quantity: dec(&r.get::<_, String>(5)?),
-                returns: dec(&r.get::<_, String>(6)?),
+                revenue: dec(&r.get::<_, String>(3)?)?,
+                cost: dec(&r.get::<_, String>(4)?)?,
+                quantity: dec(&r.get::<_, String>(5)?)?,
+                returns: dec(&r.get::<_, String>(6)?)?,
             },
         ))
     })?;
@@ -665,7 +667,7 @@ fn insert_results(tx: &Connection, r: &RunResult, id: i64) -> rusqlite::Result<(
             mgr.id,
             mgr.name,
             mgr.target_bonus.to_string(),
-            computed(&m.lines).to_string(),
+            computed(&m.lines)?.to_string(),
             m.payout.to_string()
         ])?;
         let w = &r.facts.managers[m.manager as usize].windows[crate::facts::CURRENT];
@@ -715,12 +717,12 @@ fn insert_results(tx: &Connection, r: &RunResult, id: i64) -> rusqlite::Result<(
 }
 
 /// The sum of the lines the rules made (not settlement lines).
-pub fn computed(lines: &[PayoutLine]) -> Decimal {
+pub fn computed(lines: &[PayoutLine]) -> rusqlite::Result<Decimal> {
     let mut s = ExactSum::default();
     for l in lines.iter().filter(|l| !l.is_settlement()) {
         s.add(l.amount);
     }
-    s.to_decimal().unwrap_or_default()
+    exact(s)
 }
 
 type LineKey = (String, String, Option<String>, String);
@@ -746,7 +748,7 @@ fn retro_differences(
     })?;
     for row in rows {
         let (k, a) = row?;
-        before.entry(k).or_default().add(dec(&a));
+        before.entry(k).or_default().add(dec(&a)?);
     }
     let mut st = tx.prepare(
         "SELECT manager_id, kind, kpi, label, amount FROM true_ups WHERE period = ?1 AND status IN ('pending', 'settled')",
@@ -759,7 +761,7 @@ fn retro_differences(
     })?;
     for row in rows {
         let (k, a) = row?;
-        before.entry(k).or_default().add(dec(&a));
+        before.entry(k).or_default().add(dec(&a)?);
     }
     let mut after: BTreeMap<LineKey, ExactSum> = BTreeMap::new();
     for m in &r.managers {
@@ -808,15 +810,8 @@ fn retro_differences(
             label,
             paid: was,
             now: is,
+            amount: diff,
         });
     }
     Ok(diffs)
-}
-
-/// The difference a true-up pays.
-impl Difference {
-    /// Retro minus paid.
-    pub fn amount(&self) -> Decimal {
-        self.now - self.paid
-    }
 }

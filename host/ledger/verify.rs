@@ -141,11 +141,7 @@ pub fn compare(
     for (name, was) in &rec.inputs {
         match inputs.get(name.as_str()) {
             Some(is) if *is == was => {}
-            Some(is) => changed.push(format!(
-                "{name} (was {}…, now {}…)",
-                &was[..was.len().min(8)],
-                &is[..is.len().min(8)]
-            )),
+            Some(is) => changed.push(format!("{name} (was {}…, now {}…)", short(was), short(is))),
             None => changed.push(format!("{name} (no longer read)")),
         }
     }
@@ -174,4 +170,9 @@ pub fn compare(
         },
         if pack_same { "is unchanged" } else { "changed" }
     )))
+}
+
+/// The first 8 characters of a hash, for messages (a tampered ledger may hold any text).
+fn short(hash: &str) -> String {
+    hash.chars().take(8).collect()
 }
