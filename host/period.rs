@@ -13,6 +13,9 @@ use std::fmt;
 pub struct Date(i32);
 
 impl Date {
+    /// Before every real date: the start of a window over all history.
+    pub const EARLIEST: Date = Date(i32::MIN / 4);
+
     /// Builds a date from year, month (1..=12) and day (1..=31); `None` if it does not exist.
     pub fn from_ymd(year: i32, month: u32, day: u32) -> Option<Date> {
         if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {

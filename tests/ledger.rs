@@ -1519,3 +1519,66 @@ fn a_clawback_rate_without_clawbacks_and_a_table_without_its_columns_are_pack_er
         "{err}"
     );
 }
+
+#[test]
+fn late_returns_of_any_closed_period_of_the_year_are_clawed_back_per_period() {
+    let dir = year("ledger-clawback-two");
+    crate::util::edit(
+        &dir.join("pack/pack.toml"),
+        "draw_recovery_share = 0.5",
+        "draw_recovery_share = 0.5\nlate_sales = \"clawback\"\nclawback_rate = 0.1",
+    );
+    crate::util::edit(
+        &dir.join("pack/rules.rhai"),
+        "    lines\n}",
+        "    if m.late.lines > 0 {\n        lines.push(#{ label: `late ${m.late.period} ${m.late.revenue}`, amount: 0, kind: \"late\" });\n    }\n    lines\n}",
+    );
+    pay(&dir, "2026-Q1", "1");
+    pay(&dir, "2026-Q2", "2");
+    // Two returns arrive after Q2 is closed: one dated in Q1, one in Q2.
+    crate::util::append(
+        &dir.join("pack/data/sales.csv"),
+        "2026-03-30,C1,M1,P1,Dairy,-1,-100.00,0\n2026-05-20,C1,M1,P1,Dairy,-1,-200.00,0\n",
+    );
+    run_q(&dir, "2026-Q3", &[]);
+    // M1 in Q3: commission 100.00 (10% of 1000.00); clawbacks 10% of -100.00 (Q1, seen by
+    // run 1) and of -200.00 (Q2, seen by run 2): -10.00 and -20.00. 70.00 in all.
+    assert_eq!(payout(&dir, "out-2026-Q3", "M1", "clawback"), "-30.00");
+    assert_eq!(payout(&dir, "out-2026-Q3", "M1", "payout"), "70.00");
+    let m1 = json(&dir.join("out-2026-Q3/statements/M1.json"));
+    let lines = m1["lines"].as_array().unwrap();
+    let claws: Vec<(String, String, i64)> = lines
+        .iter()
+        .filter(|l| l["kind"] == "clawback")
+        .map(|l| {
+            (
+                l["label"].as_str().unwrap().to_string(),
+                l["amount"].as_str().unwrap().to_string(),
+                l["settlement"]["ref_run"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        claws,
+        [
+            (
+                "Clawback 2026-Q1: late returns, revenue -100.00".to_string(),
+                "-10.00".to_string(),
+                1
+            ),
+            (
+                "Clawback 2026-Q2: late returns, revenue -200.00".to_string(),
+                "-20.00".to_string(),
+                2
+            ),
+        ]
+    );
+    // The rules see one late window over both periods.
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["label"] == "late 2026-Q1..2026-Q2 -300.00"),
+        "{lines:?}"
+    );
+    assert_eq!(payout(&dir, "out-2026-Q3", "M2", "clawback"), "0.00");
+}

@@ -187,7 +187,7 @@ fn a_plugin_built_for_world_0_1_still_pays_byte_identically() {
     let v01 = json(&dir.join("bundled-v01/run.json"));
     assert_eq!(v01["plugins"][0]["world"], "bonusrun:rules@0.1.0");
     let v02 = json(&dir.join("bundled-v02/run.json"));
-    assert_eq!(v02["plugins"][0]["world"], "bonusrun:rules@0.2.1");
+    assert_eq!(v02["plugins"][0]["world"], "bonusrun:rules@0.2.2");
 }
 
 #[test]
@@ -387,7 +387,7 @@ fn component_of_another_world_is_refused() {
         "",
         &[
             "pack/plugin.wasm: is not a bonusrun rule plugin",
-            "world bonusrun:rules@0.2.1",
+            "world bonusrun:rules@0.2.2",
             "world bonusrun:rules@0.1.0",
         ],
     );
@@ -401,7 +401,7 @@ fn a_component_of_a_later_bonusrun_world_is_refused_by_its_version() {
         "",
         &[
             "pack/plugin.wasm: imports bonusrun:rules@0.3.0",
-            "this bonusrun runs the worlds bonusrun:rules@0.2.1 (and 0.2.0) and bonusrun:rules@0.1.0",
+            "this bonusrun runs the worlds bonusrun:rules@0.2.2 (and 0.2.0, 0.2.1) and bonusrun:rules@0.1.0",
         ],
     );
 }
@@ -693,7 +693,7 @@ fn a_list_of_lists_parameter_is_refused_by_name() {
         "cap = 1.2\nnested = [[1, 2], [3]]",
     );
     let err = fails(&dir, &["run", "--rules", "pack", "--out", "out"], 1);
-    let e = "parameter 'nested' is a list of lists, which world bonusrun:rules@0.2.1 cannot pass";
+    let e = "parameter 'nested' is a list of lists, which world bonusrun:rules@0.2.2 cannot pass";
     assert!(err.contains(AT_C2) && err.contains(e), "{err}");
     assert!(!dir.join("out").exists());
 }
@@ -803,7 +803,7 @@ fn the_walk_through_in_docs_plugins_md_builds_runs_and_pays_what_it_says() {
     }
     assert!(
         shown[0].contains(
-            "stage key_clients: plugin myrules-pack/myrules.wasm (world bonusrun:rules@0.2.1"
+            "stage key_clients: plugin myrules-pack/myrules.wasm (world bonusrun:rules@0.2.2"
         ),
         "{}",
         shown[0]
@@ -811,7 +811,7 @@ fn the_walk_through_in_docs_plugins_md_builds_runs_and_pays_what_it_says() {
     // What the walk-through says the run pays.
     let run = json(&krate.join("out/run.json"));
     assert_eq!(run["total_payout"], "286000.02");
-    assert_eq!(run["plugins"][0]["world"], "bonusrun:rules@0.2.1");
+    assert_eq!(run["plugins"][0]["world"], "bonusrun:rules@0.2.2");
     for (m, payout) in [
         ("M1", "85000.00"),
         ("M2", "100000.00"),
@@ -1011,4 +1011,43 @@ fn a_plugin_reads_the_ledger_facts_of_world_0_2_1() {
         );
     }
     assert_eq!(m2["lines"][0]["note"], "has_ledger true");
+}
+
+#[test]
+fn a_plugin_reads_the_packs_declared_windows() {
+    let dir = plugin_pack("w2-windows", Ok("misbehave.wasm"), "windows", "");
+    crate::util::append(
+        &dir.join("pack/pack.toml"),
+        "\n[windows.ytd]\nkind = \"year_to_date\"\n[windows.monthly]\nkind = \"each_month\"\n",
+    );
+    ok(
+        &dir,
+        &[
+            "run", "--rules", "pack", "--period", "2026-03", "--out", "out", "--quiet",
+        ],
+    );
+    // C2 in 2026: 1200.00 and a return of -100.00 in March, so 1100.00 year to date; a
+    // monthly pack has one month per period.
+    let key = dir.join("out/key_clients.csv");
+    assert_eq!(csv_cell(&key, "C2", "score"), "1100");
+    assert_eq!(csv_cell(&key, "C2", "tier"), "2026-01-01..2026-03-31 1");
+    assert_eq!(csv_cell(&key, "C2", "reasons"), "2026-03");
+    // An undeclared name stops the run, naming the plugin call and the names there are.
+    let dir = plugin_pack(
+        "w2-unknown-window",
+        Ok("misbehave.wasm"),
+        "unknown-window",
+        "",
+    );
+    crate::util::append(
+        &dir.join("pack/pack.toml"),
+        "\n[windows.ytd]\nkind = \"year_to_date\"\n",
+    );
+    let err = fails(&dir, &["run", "--rules", "pack", "--out", "out"], 1);
+    for e in [
+        AT_C2,
+        "no window 'ytdd' in the pack's [windows] (ytd) (did you mean 'ytd'?)",
+    ] {
+        assert!(err.contains(e), "expected {e:?} in:\n{err}");
+    }
 }

@@ -20,3 +20,4 @@ mod payouts;
 mod plugins;
 mod runaway;
 mod trust;
+mod windows;

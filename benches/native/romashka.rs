@@ -3,6 +3,7 @@
 //! (`tests/native.rs`) to give byte-identical payouts, KPIs and key clients. Every figure and
 //! sentence is built the way the scripts build it, decimal scales included.
 
+use bonusrun::facts::{CURRENT, YEAR_AGO};
 use bonusrun::load;
 use bonusrun::money::format_figure;
 use bonusrun::pack::{Cell, LookupValue, ParamValue, RulePack};
@@ -218,7 +219,7 @@ impl NativeRules for Romashka {
                 primary = true;
             }
         }
-        let [cur, _, year_ago] = &facts.windows;
+        let (cur, year_ago) = (&facts.windows[CURRENT], &facts.windows[YEAR_AGO]);
         let gained = cur.categories.len() as i64 - year_ago.categories.len() as i64;
         if Decimal::from(gained) >= self.key_range_growth && cur.revenue > year_ago.revenue {
             reasons.push(format!(

@@ -54,6 +54,10 @@ pub struct RunOptions {
 pub trait CarrySource: Send + Sync {
     /// The ledger's state for a run of `period` over `data`.
     fn carry(&self, period: Period, pack: &RulePack, data: &Dataset) -> Result<Carry, Error>;
+
+    /// The closed periods whose late sales a run of `period` looks for: the pass sums
+    /// today's sales of each, to compare with what the ledger saw.
+    fn late_periods(&self, period: Period) -> Result<Vec<Period>, Error>;
 }
 
 /// A [`CarrySource`] in [`RunOptions`].
@@ -241,7 +245,14 @@ fn run_in_pool(
             None => Period::containing(kind, MonthIndex::new(2000, 1)),
         }
     });
-    let (mut sales, mut sales_file) = facts::aggregate(stream, &data, WindowPlan::new(guess))?;
+    let plan = |p: Period| -> Result<WindowPlan, Error> {
+        let late = match &options.ledger {
+            Some(hook) => hook.0.late_periods(p)?,
+            None => Vec::new(),
+        };
+        Ok(WindowPlan::with(p, &pack.windows, &late))
+    };
+    let (mut sales, mut sales_file) = facts::aggregate(stream, &data, plan(guess)?)?;
     clock.lap("sales pass");
     let mut warnings = Vec::new();
     for code in [&pack.key_clients, &pack.kpis, &pack.bonus] {
@@ -272,7 +283,7 @@ fn run_in_pool(
     };
     if period != sales.plan.period() {
         let stream = load::sales::open_with(source, options.max_field_bytes)?;
-        (sales, sales_file) = facts::aggregate(stream, &data, WindowPlan::new(period))?;
+        (sales, sales_file) = facts::aggregate(stream, &data, plan(period)?)?;
         clock.lap("sales pass again (the period guessed from the file's ends was wrong)");
     }
     if let Some(last) = sales.last_date {
@@ -357,7 +368,7 @@ fn run_in_pool(
     let ctx = Arc::new(
         Context::new(data.clone(), facts.clone())
             .with_carry(carry.clone())
-            .with_late(late.clone()),
+            .with_late(Arc::new(late.total.clone())),
     );
     let classified = match (native, &pack.key_clients) {
         (Some(rules), _) => first_error_in_order(n_clients, |i| {
@@ -396,7 +407,7 @@ fn run_in_pool(
             .unwrap_or_else(|shared| {
                 Context::new(shared.data.clone(), shared.facts.clone())
                     .with_carry(carry.clone())
-                    .with_late(late.clone())
+                    .with_late(Arc::new(late.total.clone()))
             })
             .with_decisions(decisions.clone())
             .map_err(|m| LoadError::file(&source.display(load::sales::SALES_FILE), m))?,

@@ -6,7 +6,7 @@
 use super::{ManagerResult, PayoutLine};
 use crate::error::Error;
 use crate::facts::Window;
-use crate::ledger::carry::Carry;
+use crate::ledger::carry::{Carry, SeenSales};
 use crate::load::Dataset;
 use crate::money::exact_sum;
 use crate::pack::manifest::ClawbackBasis;
@@ -43,7 +43,7 @@ pub fn settle(
     pack: &RulePack,
     data: &Dataset,
     period: Period,
-    (carry, late): (&Carry, &[Window]),
+    (carry, late): (&Carry, &LateSales),
     managers: &mut [ManagerResult],
 ) -> Result<(), Error> {
     for m in managers.iter_mut() {
@@ -93,34 +93,9 @@ pub fn settle(
                 },
             );
         }
-        if let (Some((rate, basis)), Some(seen), Some(w)) = (
-            pack.settlement.clawback,
-            history.and_then(|h| h.seen_previous.as_ref()),
-            late.get(m.manager as usize),
-        ) {
-            let (name, amount) = match basis {
-                ClawbackBasis::Revenue => ("revenue", w.revenue),
-                ClawbackBasis::Margin => ("margin", w.margin()),
-            };
-            if amount < Decimal::ZERO {
-                let back = amount
-                    .checked_mul(rate)
-                    .ok_or_else(|| s.overflow(format!("the clawback {rate} x {amount}")))?;
-                s.push(
-                    "clawback",
-                    None,
-                    format!("Clawback {}: late returns, {name} {amount}", seen.period),
-                    back,
-                    format!(
-                        "{name} of sales dated {} that run {} did not see: {amount}; {rate} of it is taken back",
-                        seen.period, seen.run
-                    ),
-                    LineRef {
-                        ref_period: Some(seen.period.clone()),
-                        ref_run: Some(seen.run),
-                        ..LineRef::default()
-                    },
-                );
+        if let Some((rate, basis)) = pack.settlement.clawback {
+            for (period, run, w) in &late.by_period[m.manager as usize] {
+                s.clawback(rate, basis, period, *run, w)?;
             }
         }
         let before_guarantee = s.add(computed, s.sum(&s.lines)?, "the payout before guarantee")?;
@@ -192,56 +167,97 @@ pub fn settle(
     Ok(())
 }
 
-/// Per manager, the late sales of the closed previous period: today's window of that period
-/// minus what the ledger's run saw. A manager whose period has fewer lines now than then
-/// (lines removed or changed, not only added) gets none, and a warning.
+/// Late sales: dated in a closed period of the year before the run, unseen when it was
+/// paid.
+#[derive(Clone, Debug, Default)]
+pub struct LateSales {
+    /// Per manager: over every such period (`m.late`).
+    pub total: Vec<Window>,
+    /// Per manager: the period, the run that saw it and its late sales, oldest first.
+    pub by_period: Vec<Vec<(String, i64, Window)>>,
+}
+
+/// Per manager and closed period: today's window of that period minus what the ledger's
+/// run saw. A manager whose period has fewer lines now than then (lines removed or changed,
+/// not only added) gets none for it, and a warning.
 pub fn late_windows(
     data: &Dataset,
     facts: &crate::facts::Facts,
     carry: &Carry,
     warnings: &mut Vec<String>,
-) -> Result<Vec<Window>, Error> {
-    let mut out = vec![Window::default(); data.managers.len()];
+) -> Result<LateSales, Error> {
+    let mut out = LateSales {
+        total: vec![Window::default(); data.managers.len()],
+        by_period: vec![Vec::new(); data.managers.len()],
+    };
     for (i, m) in data.managers.iter().enumerate() {
-        let Some(seen) = carry.manager(&m.id).and_then(|h| h.seen_previous.as_ref()) else {
+        let Some(history) = carry.manager(&m.id) else {
             continue;
         };
-        let now = &facts.managers[i].windows[crate::facts::PREVIOUS];
-        let (Some(lines), Some(return_lines)) = (
-            now.lines.checked_sub(seen.lines),
-            now.return_lines.checked_sub(seen.return_lines),
-        ) else {
-            warnings.push(format!(
-                "manager {}: {} has {} sales line(s) now but run {} saw {}: lines were removed or changed, not only added, so late sales cannot be told; recalculate it with --retro",
-                m.id, seen.period, now.lines, seen.run, seen.lines
-            ));
-            continue;
-        };
-        let diff = |a: Decimal, b: Decimal, what: &str| {
-            a.checked_sub(b).ok_or_else(|| {
-                Error::Money(format!(
-                    "manager {}: the late {what} of {} ({a} - {b}) does not fit a decimal",
-                    m.id, seen.period
-                ))
-            })
-        };
-        out[i] = Window {
-            revenue: diff(now.revenue, seen.revenue, "revenue")?,
-            cost: diff(now.cost, seen.cost, "cost")?,
-            quantity: diff(now.quantity, seen.quantity, "quantity")?,
-            returns: diff(now.returns, seen.returns, "returns")?,
-            lines,
-            return_lines,
-            ..Window::default()
-        };
-        out[i].revenue.checked_sub(out[i].cost).ok_or_else(|| {
-            Error::Money(format!(
-                "manager {}: the margin of the late sales of {} does not fit a decimal",
-                m.id, seen.period
+        for seen in history.seen() {
+            let Some(w) = Period::parse(&seen.period)
+                .ok()
+                .and_then(|p| facts.plan.window_of(p))
+            else {
+                continue;
+            };
+            let now = &facts.managers[i].windows[w];
+            if let Some(late) = late_window(&m.id, seen, now, warnings)? {
+                out.by_period[i].push((seen.period.clone(), seen.run, late));
+            }
+        }
+        out.total[i] = Window::sum(out.by_period[i].iter().map(|(_, _, w)| w)).map_err(|e| {
+            Error::Money(e.message(
+                &format!("the late sales of manager {}", m.id),
+                "the closed periods",
             ))
         })?;
     }
     Ok(out)
+}
+
+/// One manager's late sales of one closed period, or `None` (and a warning) when lines were
+/// removed.
+fn late_window(
+    id: &str,
+    seen: &SeenSales,
+    now: &Window,
+    warnings: &mut Vec<String>,
+) -> Result<Option<Window>, Error> {
+    let (Some(lines), Some(return_lines)) = (
+        now.lines.checked_sub(seen.lines),
+        now.return_lines.checked_sub(seen.return_lines),
+    ) else {
+        warnings.push(format!(
+            "manager {id}: {} has {} sales line(s) now but run {} saw {}: lines were removed or changed, not only added, so late sales cannot be told; recalculate it with --retro",
+            seen.period, now.lines, seen.run, seen.lines
+        ));
+        return Ok(None);
+    };
+    let diff = |a: Decimal, b: Decimal, what: &str| {
+        a.checked_sub(b).ok_or_else(|| {
+            Error::Money(format!(
+                "manager {id}: the late {what} of {} ({a} - {b}) does not fit a decimal",
+                seen.period
+            ))
+        })
+    };
+    let late = Window {
+        revenue: diff(now.revenue, seen.revenue, "revenue")?,
+        cost: diff(now.cost, seen.cost, "cost")?,
+        quantity: diff(now.quantity, seen.quantity, "quantity")?,
+        returns: diff(now.returns, seen.returns, "returns")?,
+        lines,
+        return_lines,
+        ..Window::default()
+    };
+    late.revenue.checked_sub(late.cost).ok_or_else(|| {
+        Error::Money(format!(
+            "manager {id}: the margin of the late sales of {} does not fit a decimal",
+            seen.period
+        ))
+    })?;
+    Ok(Some(late))
 }
 
 /// One manager's settlement lines, as they are made.
@@ -252,6 +268,42 @@ struct Settler<'a> {
 }
 
 impl Settler<'_> {
+    /// A clawback line when the late sales of `period` lower the basis.
+    fn clawback(
+        &mut self,
+        rate: Decimal,
+        basis: ClawbackBasis,
+        period: &str,
+        run: i64,
+        w: &Window,
+    ) -> Result<(), Error> {
+        let (name, amount) = match basis {
+            ClawbackBasis::Revenue => ("revenue", w.revenue),
+            ClawbackBasis::Margin => ("margin", w.margin()),
+        };
+        if amount >= Decimal::ZERO {
+            return Ok(());
+        }
+        let back = amount
+            .checked_mul(rate)
+            .ok_or_else(|| self.overflow(format!("the clawback {rate} x {amount}")))?;
+        self.push(
+            "clawback",
+            None,
+            format!("Clawback {period}: late returns, {name} {amount}"),
+            back,
+            format!(
+                "{name} of sales dated {period} that run {run} did not see: {amount}; {rate} of it is taken back"
+            ),
+            LineRef {
+                ref_period: Some(period.to_string()),
+                ref_run: Some(run),
+                ..LineRef::default()
+            },
+        );
+        Ok(())
+    }
+
     fn push(
         &mut self,
         kind: &str,

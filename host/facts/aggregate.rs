@@ -11,35 +11,124 @@ use super::window::{decimals, insert_sorted, max_opt, min_opt, ExactSum, SumTooL
 use super::Account;
 use crate::load::sales::{self, SaleLine, SalesStream};
 use crate::load::{Dataset, IdMap, InputFile, LoadError};
+use crate::pack::windows::{Dates, DeclaredWindow};
 use crate::period::{Date, Period};
 use rayon::iter::{IndexedParallelIterator, IntoParallelIterator, ParallelIterator};
 use rustc_hash::FxHashMap;
 
-/// The periods a pass aggregates for: which dates feed which window.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The windows a pass aggregates: the run period, the previous period, the year-ago period,
+/// then the pack's declared windows, then any period the ledger asks about (late sales).
+///
+/// Windows may overlap (year to date holds the run period), so the pass sums each line into
+/// one *segment*: the date ranges between all windows' bounds, disjoint and sorted. Each
+/// window is then the sum of its segments, once per account, not once per line.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WindowPlan {
     /// Run period, previous period, year-ago period.
     pub periods: [Period; 3],
-    /// Start and exclusive end date of each period.
-    bounds: [(Date, Date); 3],
+    /// Every window's days and label, in index order.
+    pub dates: Vec<Dates>,
+    /// The declared windows by name: where they start in `dates`.
+    pub named: Vec<NamedWindow>,
+    /// Disjoint date ranges (start, exclusive end), sorted.
+    segments: Vec<(Date, Date)>,
+    /// Per window, the segments it is made of.
+    cover: Vec<Vec<u16>>,
     /// Lines on or after this date (the run period's end) are not counted at all.
     end: Date,
 }
 
+/// A declared window's place in a plan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NamedWindow {
+    /// The name rules ask for.
+    pub name: String,
+    /// Index of its first window.
+    pub first: usize,
+    /// How many windows (one per month for `each_month`).
+    pub count: usize,
+    /// Whether rules read it as a list.
+    pub list: bool,
+}
+
 impl WindowPlan {
-    /// The windows of a run over `period`.
+    /// The three windows of a run over `period`.
     pub fn new(period: Period) -> WindowPlan {
+        WindowPlan::with(period, &[], &[])
+    }
+
+    /// The windows of a run over `period` with the pack's declared windows and the
+    /// `extra` periods (each becomes a window unless one of the three already is it).
+    pub fn with(period: Period, declared: &[DeclaredWindow], extra: &[Period]) -> WindowPlan {
         let periods = [period, period.previous(), period.year_ago()];
+        let mut dates: Vec<Dates> = periods.iter().map(|&p| Dates::of(p)).collect();
+        let mut named = Vec::new();
+        for d in declared {
+            let more = d.dates(period);
+            named.push(NamedWindow {
+                name: d.name.clone(),
+                first: dates.len(),
+                count: more.len(),
+                list: d.is_list(),
+            });
+            dates.extend(more);
+        }
+        for &p in extra {
+            if !periods.contains(&p) && p.end_date() <= period.start_date() {
+                dates.push(Dates::of(p));
+            }
+        }
+        let end = period.end_date();
+        let mut bounds: Vec<Date> = dates
+            .iter()
+            .filter(|d| d.start < d.end)
+            .flat_map(|d| [d.start, d.end])
+            .collect();
+        bounds.sort_unstable();
+        bounds.dedup();
+        let covered = |s: Date| dates.iter().any(|d| d.start <= s && s < d.end);
+        let segments: Vec<(Date, Date)> = bounds
+            .windows(2)
+            .map(|b| (b[0], b[1]))
+            .filter(|&(s, _)| covered(s))
+            .collect();
+        let cover = dates
+            .iter()
+            .map(|d| {
+                (0..segments.len() as u16)
+                    .filter(|&i| {
+                        d.start <= segments[i as usize].0 && segments[i as usize].1 <= d.end
+                    })
+                    .collect()
+            })
+            .collect();
         WindowPlan {
             periods,
-            bounds: periods.map(|p| (p.start_date(), p.end_date())),
-            end: period.end_date(),
+            dates,
+            named,
+            segments,
+            cover,
+            end,
         }
     }
 
     /// The run period.
     pub fn period(&self) -> Period {
         self.periods[0]
+    }
+
+    /// The index of the window that is exactly `p`, if the plan has one.
+    pub fn window_of(&self, p: Period) -> Option<usize> {
+        let want = Dates::of(p);
+        self.dates.iter().position(|d| *d == want)
+    }
+
+    /// The segment holding `date`, if any window counts it.
+    #[inline]
+    fn segment(&self, date: Date) -> Option<u16> {
+        let i = self.segments.partition_point(|s| s.0 <= date);
+        let (_, end) = *self.segments.get(i.checked_sub(1)?)?;
+        (date < end).then(|| (i - 1) as u16)
     }
 }
 
@@ -160,8 +249,8 @@ impl WindowSum {
     }
 }
 
-/// Key of one account's window: (client, manager, window index).
-type WindowKey = (u32, u32, u8);
+/// Key of one account's segment: (client, manager, segment index).
+type WindowKey = (u32, u32, u16);
 
 /// Names interned to dense ids, local to one worker until merged.
 #[derive(Default)]
@@ -228,22 +317,14 @@ impl<'p> Partial<'p> {
         }
         let dates = &mut self.client_dates[line.client as usize];
         *dates = Some(dates.map_or((date, date), |(f, l)| (f.min(date), l.max(date))));
-        let bounds = self.plan.bounds;
-        let mut interned = None;
-        for (w, (start, end)) in bounds.into_iter().enumerate() {
-            if date < start || date >= end {
-                continue;
-            }
-            // An empty category or product is "unknown", not a value of its own.
-            let (category, product) = *interned.get_or_insert_with(|| {
-                (
-                    (!line.category.is_empty()).then(|| self.categories.id(line.category)),
-                    (!line.product.is_empty()).then(|| self.products.id(line.product)),
-                )
-            });
-            self.window((line.client, line.manager, w as u8))
-                .add(line, category, product);
-        }
+        let Some(segment) = self.plan.segment(date) else {
+            return; // in no window: only the client's dates count
+        };
+        // An empty category or product is "unknown", not a value of its own.
+        let category = (!line.category.is_empty()).then(|| self.categories.id(line.category));
+        let product = (!line.product.is_empty()).then(|| self.products.id(line.product));
+        self.window((line.client, line.manager, segment))
+            .add(line, category, product);
     }
 
     fn keep_first_error(&mut self, e: LoadError) {
@@ -392,7 +473,7 @@ pub fn aggregate(
             "client {} with manager {}",
             data.clients[client as usize].id, data.managers[manager as usize].id
         );
-        LoadError::file(file, what.message(&whose, plan.periods[w as usize]))
+        LoadError::file(file, what.message(&whose, &plan.dates[w].label))
     })?;
     Ok((
         totals,
@@ -405,13 +486,15 @@ pub fn aggregate(
     ))
 }
 
-/// Renumbers ids in name order and sorts the accounts: the deterministic form. Fails with
-/// the window key and column of a sum too large for a decimal.
+/// Renumbers ids in name order, sorts the accounts and sums each account's segments into
+/// its windows: the deterministic form. Fails with the account, window and column of a sum
+/// too large for a decimal.
 fn finish(
     p: Partial<'_>,
     has_cost: bool,
     owners: &[(u32, u32)],
-) -> Result<SalesTotals, (u32, u32, u8, SumTooLarge)> {
+) -> Result<SalesTotals, (u32, u32, usize, SumTooLarge)> {
+    let plan = p.plan;
     let (cat_names, cat_map) = sorted_names(p.categories);
     let (prod_names, prod_map) = sorted_names(p.products);
     // Sort an index rather than the totals themselves, which are large.
@@ -423,31 +506,42 @@ fn finish(
     let empty = |(client, manager): (u32, u32)| Account {
         client,
         manager,
-        windows: Default::default(),
+        windows: vec![Window::default(); plan.dates.len()],
     };
-    for i in order {
-        let ((client, manager, w), sum) = std::mem::take(&mut sums[i as usize]);
-        if accounts
-            .last()
-            .is_none_or(|a| (a.client, a.manager) != (client, manager))
-        {
-            // Owned clients the owner has not sold to get an empty account, in order.
-            while let Some(o) = owned.next_if(|&o| o <= (client, manager)) {
-                if o != (client, manager) {
-                    accounts.push(empty(o));
-                }
+    let mut i = 0;
+    while i < order.len() {
+        let (client, manager, _) = sums[order[i] as usize].0;
+        // Owned clients the owner has not sold to get an empty account, in order.
+        while let Some(o) = owned.next_if(|&o| o <= (client, manager)) {
+            if o != (client, manager) {
+                accounts.push(empty(o));
             }
-            accounts.push(empty((client, manager)));
         }
-        if let Some(a) = accounts.last_mut() {
-            a.windows[w as usize] = sum
-                .into_window(&cat_map, &prod_map)
-                .map_err(|what| (client, manager, w, what))?;
+        let mut segments: Vec<Option<Window>> = vec![None; plan.segments.len()];
+        while let Some(&k) = order.get(i) {
+            let ((c, m, segment), _) = sums[k as usize];
+            if (c, m) != (client, manager) {
+                break;
+            }
+            let (_, sum) = std::mem::take(&mut sums[k as usize]);
+            let w = first_cover(plan, segment);
+            segments[segment as usize] = Some(
+                sum.into_window(&cat_map, &prod_map)
+                    .map_err(|what| (client, manager, w, what))?,
+            );
+            i += 1;
         }
+        let windows = windows_from_segments(plan, segments)
+            .map_err(|(w, what)| (client, manager, w, what))?;
+        accounts.push(Account {
+            client,
+            manager,
+            windows,
+        });
     }
     accounts.extend(owned.map(empty));
     Ok(SalesTotals {
-        plan: *p.plan,
+        plan: plan.clone(),
         accounts,
         client_dates: p.client_dates,
         categories: cat_names,
@@ -457,6 +551,53 @@ fn finish(
         last_date: p.max_date,
         has_cost,
     })
+}
+
+/// The first window made of `segment`, to name it in a message.
+fn first_cover(plan: &WindowPlan, segment: u16) -> usize {
+    plan.cover
+        .iter()
+        .position(|c| c.contains(&segment))
+        .unwrap_or(0)
+}
+
+/// One account's windows from its segments: a window of one segment takes it (moved when no
+/// other window needs it), a window of several is their sum.
+fn windows_from_segments(
+    plan: &WindowPlan,
+    mut segments: Vec<Option<Window>>,
+) -> Result<Vec<Window>, (usize, SumTooLarge)> {
+    let mut uses = vec![0usize; segments.len()];
+    for c in &plan.cover {
+        for &s in c {
+            uses[s as usize] += 1;
+        }
+    }
+    let mut out = Vec::with_capacity(plan.cover.len());
+    for (w, cover) in plan.cover.iter().enumerate() {
+        let window = match cover.as_slice() {
+            [] => Window::default(),
+            [s] => {
+                let s = *s as usize;
+                uses[s] -= 1;
+                if uses[s] == 0 {
+                    segments[s].take().unwrap_or_default()
+                } else {
+                    segments[s].clone().unwrap_or_default()
+                }
+            }
+            many => {
+                let sum = Window::sum(many.iter().filter_map(|&s| segments[s as usize].as_ref()))
+                    .map_err(|what| (w, what))?;
+                for &s in many {
+                    uses[s as usize] -= 1;
+                }
+                sum
+            }
+        };
+        out.push(window);
+    }
+    Ok(out)
 }
 
 fn sorted_names(i: Interner) -> (Vec<String>, Vec<u32>) {

@@ -8,7 +8,7 @@
 pub mod aggregate;
 mod window;
 
-pub use aggregate::{aggregate, SalesTotals, WindowPlan};
+pub use aggregate::{aggregate, NamedWindow, SalesTotals, WindowPlan};
 pub use window::Window;
 
 use crate::load::Dataset;
@@ -23,8 +23,9 @@ pub const PREVIOUS: usize = 1;
 /// Index of the same period one year earlier.
 pub const YEAR_AGO: usize = 2;
 
-/// Windows for the run period, the previous period and the year-ago period.
-pub type Windows = [Window; 3];
+/// Windows for the run period, the previous period and the year-ago period (indices
+/// [`CURRENT`], [`PREVIOUS`], [`YEAR_AGO`]), then those of [`WindowPlan::dates`] after them.
+pub type Windows = Vec<Window>;
 
 /// Facts about one client (all managers together).
 #[derive(Clone, Debug, Default)]
@@ -76,6 +77,8 @@ pub struct ManagerFacts {
 pub struct Facts {
     /// Run period, previous period, year-ago period.
     pub periods: [Period; 3],
+    /// Every window's dates and the declared windows' names.
+    pub plan: WindowPlan,
     /// Per client, in `clients.csv` order.
     pub clients: Vec<ClientFacts>,
     /// Client–manager pairs.
@@ -107,7 +110,7 @@ impl Facts {
     /// Fails with a message when a client's, manager's or the company's total does not fit a
     /// decimal (the first in file order, whatever the thread count).
     pub fn build(data: &Dataset, sales: SalesTotals) -> Result<Facts, String> {
-        let periods = sales.plan.periods;
+        let plan = sales.plan.clone();
         let mut clients: Vec<ClientFacts> = vec![ClientFacts::default(); data.clients.len()];
         for (c, dates) in clients.iter_mut().zip(&sales.client_dates) {
             c.first_purchase = dates.map(|(first, _)| first);
@@ -127,7 +130,7 @@ impl Facts {
             .enumerate()
             .map(|(mi, ids)| {
                 let windows = windows_of(
-                    &periods,
+                    &plan,
                     || format!("manager {}", data.managers[mi].id),
                     |w| ids.iter().map(move |&a| &all[a as usize].windows[w]),
                 )?;
@@ -147,7 +150,7 @@ impl Facts {
                 let end = accounts.partition_point(|a| (a.client as usize) <= ci);
                 let mine = &accounts[start..end];
                 c.windows = windows_of(
-                    &periods,
+                    &plan,
                     || format!("client {}", data.clients[ci].id),
                     |w| mine.iter().map(move |a| &a.windows[w]),
                 )?;
@@ -157,7 +160,7 @@ impl Facts {
         client_sums.into_iter().collect::<Result<(), _>>()?;
         // Every account has one manager, so the company is the sum of the managers.
         let company = windows_of(
-            &periods,
+            &plan,
             || "the company".to_string(),
             |w| managers.iter().map(move |m| &m.windows[w]),
         )?;
@@ -186,7 +189,8 @@ impl Facts {
             }
         }
         Ok(Facts {
-            periods,
+            periods: plan.periods,
+            plan,
             clients,
             accounts,
             managers,
@@ -204,15 +208,15 @@ impl Facts {
     }
 }
 
-/// The three windows of one client, manager or the company: each the sum of `part(w)`.
-fn windows_of<'a, I: Iterator<Item = &'a Window>>(
-    periods: &[Period; 3],
+/// The windows of one client, manager or the company: each the sum of `part(w)`.
+pub(crate) fn windows_of<'a, I: Iterator<Item = &'a Window>>(
+    plan: &WindowPlan,
     whose: impl Fn() -> String,
     part: impl Fn(usize) -> I,
 ) -> Result<Windows, String> {
-    let mut out: Windows = Default::default();
+    let mut out: Windows = vec![Window::default(); plan.dates.len()];
     for (w, window) in out.iter_mut().enumerate() {
-        *window = Window::sum(part(w)).map_err(|e| e.message(&whose(), periods[w]))?;
+        *window = Window::sum(part(w)).map_err(|e| e.message(&whose(), &plan.dates[w].label))?;
     }
     Ok(out)
 }

@@ -42,6 +42,32 @@ pub struct ManagerCarry {
     /// run, else its paid run), when that period is closed: today's data minus these are
     /// the late sales.
     pub seen_previous: Option<SeenSales>,
+    /// The same for the other closed periods of the year before the run period (from the
+    /// same period a year ago up to the one before the previous), oldest first.
+    pub seen_earlier: Vec<SeenSales>,
+}
+
+impl ManagerCarry {
+    /// Every closed period's sales as the ledger saw them, oldest first.
+    pub fn seen(&self) -> impl Iterator<Item = &SeenSales> {
+        self.seen_earlier.iter().chain(self.seen_previous.as_ref())
+    }
+}
+
+impl Carry {
+    /// The closed periods whose sales the ledger saw, for which the pass must sum today's
+    /// sales too (late sales are the difference).
+    pub fn seen_periods(&self) -> Vec<Period> {
+        let mut out: Vec<Period> = self
+            .managers
+            .values()
+            .flat_map(|m| m.seen())
+            .filter_map(|s| Period::parse(&s.period).ok())
+            .collect();
+        out.sort_by_key(|p| p.start_date());
+        out.dedup();
+        out
+    }
 }
 
 /// One manager's sales in one period, as a recorded run saw them.

@@ -99,6 +99,11 @@ impl Recorder {
 }
 
 impl CarrySource for Recorder {
+    fn late_periods(&self, period: Period) -> Result<Vec<Period>, Error> {
+        let ledger = self.lock();
+        closed_in_year_before(ledger.conn(), period).map_err(|e| sql(&ledger.shown, e))
+    }
+
     fn carry(&self, period: Period, pack: &RulePack, data: &Dataset) -> Result<Carry, Error> {
         let started = std::time::Instant::now();
         let carry = self.read(period, pack, data);
@@ -347,49 +352,71 @@ fn read_carry(conn: &Connection, period: Period, as_of: i64) -> rusqlite::Result
     Ok(carry)
 }
 
-/// When the previous period is closed: each manager's sales in it as its latest approved
-/// retro run (whose true-ups pay the difference), else its paid run, saw them.
+/// For each closed period of the year before `period` (the same period a year ago up to the
+/// previous one): each manager's sales in it as its latest approved retro run (whose
+/// true-ups pay the difference), else its paid run, saw them.
 fn read_seen_previous(
     conn: &Connection,
     period: Period,
     carry: &mut Carry,
 ) -> rusqlite::Result<()> {
-    let prev = period.previous().to_string();
-    let Some((status, Some(paid), ..)) = period_row(conn, &prev)? else {
-        return Ok(());
-    };
-    if status != "closed" {
-        return Ok(());
-    }
-    let retro: Option<i64> = conn.query_row(
-        "SELECT max(id) FROM runs WHERE period = ?1 AND kind = 'retro' AND status = 'approved' AND retro_of = ?2",
-        params![prev, paid],
-        |r| r.get(0),
-    )?;
-    let run = retro.unwrap_or(paid);
-    let mut st = conn.prepare(
-        "SELECT manager_id, lines, return_lines, revenue, cost, quantity, returns FROM run_sales WHERE run_id = ?1",
-    )?;
-    let rows = st.query_map([run], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            SeenSales {
-                period: prev.clone(),
-                run,
-                lines: r.get::<_, i64>(1)? as u64,
-                return_lines: r.get::<_, i64>(2)? as u64,
-                revenue: dec(&r.get::<_, String>(3)?)?,
-                cost: dec(&r.get::<_, String>(4)?)?,
-                quantity: dec(&r.get::<_, String>(5)?)?,
-                returns: dec(&r.get::<_, String>(6)?)?,
-            },
-        ))
-    })?;
-    for row in rows {
-        let (id, seen) = row?;
-        carry.managers.entry(id).or_default().seen_previous = Some(seen);
+    for p in closed_in_year_before(conn, period)? {
+        let (name, paid) = (p.to_string(), paid_run_of(conn, p)?);
+        let Some(paid) = paid else { continue };
+        let retro: Option<i64> = conn.query_row(
+            "SELECT max(id) FROM runs WHERE period = ?1 AND kind = 'retro' AND status = 'approved' AND retro_of = ?2",
+            params![name, paid],
+            |r| r.get(0),
+        )?;
+        let run = retro.unwrap_or(paid);
+        let mut st = conn.prepare(
+            "SELECT manager_id, lines, return_lines, revenue, cost, quantity, returns FROM run_sales WHERE run_id = ?1",
+        )?;
+        let rows = st.query_map([run], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                SeenSales {
+                    period: name.clone(),
+                    run,
+                    lines: r.get::<_, i64>(1)? as u64,
+                    return_lines: r.get::<_, i64>(2)? as u64,
+                    revenue: dec(&r.get::<_, String>(3)?)?,
+                    cost: dec(&r.get::<_, String>(4)?)?,
+                    quantity: dec(&r.get::<_, String>(5)?)?,
+                    returns: dec(&r.get::<_, String>(6)?)?,
+                },
+            ))
+        })?;
+        for row in rows {
+            let (id, seen) = row?;
+            let m = carry.managers.entry(id).or_default();
+            if p == period.previous() {
+                m.seen_previous = Some(seen);
+            } else {
+                m.seen_earlier.push(seen);
+            }
+        }
     }
     Ok(())
+}
+
+/// The closed periods from the same period a year before `period` up to its previous one,
+/// oldest first: where late sales are looked for.
+pub fn closed_in_year_before(conn: &Connection, period: Period) -> rusqlite::Result<Vec<Period>> {
+    let mut out = Vec::new();
+    let mut p = period.year_ago();
+    while p != period {
+        if matches!(period_row(conn, &p.to_string())?, Some((status, Some(_), ..)) if status == "closed")
+        {
+            out.push(p);
+        }
+        p = p.next();
+    }
+    Ok(out)
+}
+
+fn paid_run_of(conn: &Connection, p: Period) -> rusqlite::Result<Option<i64>> {
+    Ok(period_row(conn, &p.to_string())?.and_then(|(_, paid, ..)| paid))
 }
 
 /// The state a regular run of `period` would read now.

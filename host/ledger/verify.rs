@@ -101,6 +101,10 @@ impl CarrySource for FixedCarry {
     fn carry(&self, _: Period, _: &RulePack, _: &Dataset) -> Result<Carry, Error> {
         Ok(self.0.clone())
     }
+
+    fn late_periods(&self, _: Period) -> Result<Vec<Period>, Error> {
+        Ok(self.0.seen_periods())
+    }
 }
 
 /// Compares the outputs of the run made again with the recorded ones: `Ok` with the

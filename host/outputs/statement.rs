@@ -10,6 +10,26 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
+/// The pack's declared windows by name, each with its days: one object, or a list of them
+/// for `each_month`.
+fn named_windows(plan: &crate::facts::WindowPlan, windows: &[Window]) -> Value {
+    let one = |w: usize| {
+        let mut v = window_json(&windows[w]);
+        v["period"] = json!(plan.dates[w].label);
+        v
+    };
+    let mut out = serde_json::Map::new();
+    for n in &plan.named {
+        let value = if n.list {
+            Value::Array((n.first..n.first + n.count).map(one).collect())
+        } else {
+            one(n.first)
+        };
+        out.insert(n.name.clone(), value);
+    }
+    Value::Object(out)
+}
+
 /// A window as JSON: amounts exact, as strings.
 pub fn window_json(w: &Window) -> Value {
     json!({
@@ -133,7 +153,7 @@ pub fn statement_json<'a>(r: &'a RunResult, m: &'a ManagerResult) -> Statement<'
         .iter()
         .filter_map(|w| w.strip_prefix(prefix.as_str()))
         .collect();
-    let head = json!({
+    let mut head = json!({
         "manager": {
             "id": mgr.id,
             "name": mgr.name,
@@ -162,6 +182,9 @@ pub fn statement_json<'a>(r: &'a RunResult, m: &'a ManagerResult) -> Statement<'
             "largest_client_share": format_figure(mf.largest_client_share, FIGURE_DP),
         },
     });
+    if !r.facts.plan.named.is_empty() {
+        head["facts"]["windows"] = named_windows(&r.facts.plan, &mf.windows);
+    }
     let tail = json!({
         "kpis": kpis,
         "lines": lines,

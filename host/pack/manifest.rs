@@ -29,6 +29,9 @@ pub struct Manifest {
     /// `[ledger]`: guarantees and draws, settled by the host after stage bonus.
     #[serde(default)]
     pub ledger: LedgerDecl,
+    /// `[windows.NAME]`: named sales windows (year to date, rolling months, ...).
+    #[serde(default)]
+    pub windows: BTreeMap<String, super::windows::WindowDecl>,
 }
 
 /// `[ledger]`: the settlement rules of the regulation, as data finance edits.
@@ -127,7 +130,7 @@ pub struct StageDecl {
     /// Path of the Rhai script, relative to the pack directory.
     #[serde(default)]
     pub script: Option<String>,
-    /// Path of a WebAssembly component (world `bonusrun:rules@0.2.1`, `@0.2.0` or `@0.1.0`), relative
+    /// Path of a WebAssembly component (world `bonusrun:rules@0.2.2`, `@0.2.0` or `@0.1.0`), relative
     /// to the pack.
     #[serde(default)]
     pub plugin: Option<String>,

@@ -7,6 +7,7 @@
 pub mod manifest;
 pub mod settle;
 mod table;
+pub mod windows;
 
 pub use manifest::{HitPolicy, KpiDecl, Limits, Manifest};
 pub use table::{Cell, Finding, LookupValue, Table};
@@ -228,6 +229,8 @@ pub struct RulePack {
     pub overrides: Vec<String>,
     /// `[ledger]`: guarantees and draws.
     pub settlement: settle::Settlement,
+    /// `[windows]`: the named sales windows the pass sums besides the three periods.
+    pub windows: Vec<windows::DeclaredWindow>,
 }
 
 /// A parameter value.
@@ -407,8 +410,18 @@ impl RulePack {
             &tables,
             |needle, m| manifest_err(needle, m),
         )?;
+        let windows = windows::read(&manifest.windows, |name, m| {
+            let needles = [
+                format!("[windows.{name}]"),
+                format!("{name} = {{"),
+                "[windows".into(),
+            ];
+            let found = needles.iter().find(|n| manifest_text.contains(n.as_str()));
+            manifest_err(found.map_or("[windows", |n| n.as_str()), m)
+        })?;
         let pack = RulePack {
             settlement,
+            windows,
             location: match source {
                 PackSource::Dir(d) => d.display().to_string(),
                 PackSource::Embedded { label, .. } => label.clone(),

@@ -127,17 +127,16 @@ impl Context {
             .map(|&a| &facts.accounts[a as usize])
             .filter(|acc| decisions.get(acc.client as usize).is_some_and(|d| d.key))
             .collect();
-        let mut out: Windows = Default::default();
-        for (w, window) in out.iter_mut().enumerate() {
-            *window = Window::sum(key_accounts.iter().map(|a| &a.windows[w])).map_err(|e| {
-                let whose = format!(
+        crate::facts::windows_of(
+            &facts.plan,
+            || {
+                format!(
                     "the key clients of manager {}",
                     data.managers[manager as usize].id
-                );
-                e.message(&whose, facts.periods[w])
-            })?;
-        }
-        Ok(out)
+                )
+            },
+            |w| key_accounts.iter().map(move |a| &a.windows[w]),
+        )
     }
 }
 

@@ -4,7 +4,7 @@
 //!
 //! From each row the macro generates both the Rhai registration (a property getter, a
 //! method or an indexer on the view type) and the method of the WIT resource of
-//! `bonusrun:rules@0.2.1` (`plugins/wit/v0.2/bonusrun.wit`, interface `facts`) that the host
+//! `bonusrun:rules@0.2.2` (`plugins/wit/v0.2/bonusrun.wit`, interface `facts`) that the host
 //! implements for plugins. If the WIT and the table disagree on a name, an argument or a
 //! type, the host does not compile; the table also feeds [`FACTS`], which the contract test
 //! (`tests/contract.rs`) compares with rhai's metadata, the WIT file and the API tables of
@@ -18,7 +18,8 @@ use super::api::{Context, KeyDecision, KpiResult};
 use super::wasm::v02::{wit, Views};
 use super::wasm::PluginState;
 use crate::facts::{Window, CURRENT, PREVIOUS, YEAR_AGO};
-use crate::period::Date;
+use crate::pack::windows::Dates;
+use crate::period::{Date, Period};
 use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, INT};
 use rust_decimal::Decimal;
 use std::sync::Arc;
@@ -383,9 +384,9 @@ views! {
         call bought(category) -> bool = |cx, at, category| Ok(bought(cx, at, category));
         get first_date -> Option<Date> = |cx, at| Ok(window(cx, at).first);
         get last_date -> Option<Date> = |cx, at| Ok(window(cx, at).last);
-        get period -> String = |cx, at| Ok(cx.facts.periods[which(at)].to_string());
-        get start -> Date = |cx, at| Ok(cx.facts.periods[which(at)].start_date());
-        get end -> Date = |cx, at| Ok(cx.facts.periods[which(at)].last_date());
+        get period -> String = |cx, at| Ok(dates(cx, at).label);
+        get start -> Date = |cx, at| Ok(dates(cx, at).start);
+        get end -> Date = |cx, at| Ok(dates(cx, at).end.add_days(-1));
     }
 
     /// `Client`.
@@ -416,6 +417,8 @@ views! {
         call extra_number(column) -> Decimal = |cx, at, column| client_extra(cx, at).number(column);
         call extra_flag(column) -> bool = |cx, at, column| client_extra(cx, at).flag(column);
         call has_extra(column) -> bool = |cx, at, column| Ok(client_extra(cx, at).has(column));
+        call window(name) -> WinRef = |cx, at, name| Ok(WinRef::Client(at.0, named(cx, name, false)?[0]));
+        call windows(name) -> Vec<WinRef> = |cx, at, name| Ok(named(cx, name, true)?.into_iter().map(|w| WinRef::Client(at.0, w)).collect());
     }
 
     /// `Manager`.
@@ -452,6 +455,8 @@ views! {
         call target_ytd(kpi) -> Decimal = |cx, at, kpi| kpi_ytd(cx, at, kpi, true);
         call contribution_ytd(kpi) -> Decimal = |cx, at, kpi| contribution_ytd(cx, at, kpi);
         get late -> WinRef = |_, at| Ok(WinRef::ManagerLate(at.0));
+        call window(name) -> WinRef = |cx, at, name| Ok(WinRef::Manager(at.0, named(cx, name, false)?[0]));
+        call windows(name) -> Vec<WinRef> = |cx, at, name| Ok(named(cx, name, true)?.into_iter().map(|w| WinRef::Manager(at.0, w)).collect());
     }
 
     /// `Account`: one client as seen from one manager.
@@ -462,6 +467,8 @@ views! {
         get cur -> WinRef = |_, at| Ok(WinRef::Account(at.0, CURRENT));
         get prev -> WinRef = |_, at| Ok(WinRef::Account(at.0, PREVIOUS));
         get year_ago -> WinRef = |_, at| Ok(WinRef::Account(at.0, YEAR_AGO));
+        call window(name) -> WinRef = |cx, at, name| Ok(WinRef::Account(at.0, named(cx, name, false)?[0]));
+        call windows(name) -> Vec<WinRef> = |cx, at, name| Ok(named(cx, name, true)?.into_iter().map(|w| WinRef::Account(at.0, w)).collect());
     }
 
     /// `Contract`.
@@ -549,14 +556,63 @@ static EMPTY_WINDOW: Window = Window {
     last: None,
 };
 
-fn which(at: WinRef) -> usize {
-    match at {
+/// The days a window view covers, and its label.
+fn dates(cx: &Context, at: WinRef) -> Dates {
+    let plan = &cx.facts.plan;
+    let w = match at {
         WinRef::Client(_, w)
         | WinRef::Account(_, w)
         | WinRef::Manager(_, w)
         | WinRef::ManagerKey(_, w)
         | WinRef::Company(w) => w,
-        WinRef::ManagerLate(_) => PREVIOUS,
+        WinRef::ManagerLate(i) => return late_dates(cx, i),
+    };
+    plan.dates[w].clone()
+}
+
+/// A manager's late sales cover the closed periods the ledger saw (the previous period
+/// when there are none).
+fn late_dates(cx: &Context, manager: u32) -> Dates {
+    let previous = Dates::of(cx.facts.periods[PREVIOUS]);
+    let seen: Vec<Period> = cx
+        .carry
+        .manager(&cx.data.managers[manager as usize].id)
+        .map(|h| {
+            h.seen()
+                .filter_map(|s| Period::parse(&s.period).ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    match (seen.first(), seen.last()) {
+        (Some(&first), Some(&last)) if first != last => Dates {
+            label: format!("{first}..{last}"),
+            start: first.start_date(),
+            end: last.end_date(),
+        },
+        (Some(&only), _) => Dates::of(only),
+        _ => previous,
+    }
+}
+
+/// The windows of the pack's `[windows.NAME]`: one (`window`) or a list (`windows`).
+fn named(cx: &Context, name: &str, list: bool) -> Result<Vec<usize>, String> {
+    let plan = &cx.facts.plan;
+    let Some(n) = plan.named.iter().find(|n| n.name == name) else {
+        let hint = crate::suggest::did_you_mean(name, plan.named.iter().map(|n| n.name.as_str()));
+        return Err(if plan.named.is_empty() {
+            format!("no window '{name}': the pack declares no [windows]; declare it in pack.toml, e.g. [windows.{name}] kind = \"year_to_date\"")
+        } else {
+            let names: Vec<&str> = plan.named.iter().map(|n| n.name.as_str()).collect();
+            format!(
+                "no window '{name}' in the pack's [windows] ({}){hint}",
+                names.join(", ")
+            )
+        });
+    };
+    match (n.list, list) {
+        (true, false) => Err(format!("window '{name}' is one window per month of the period: read it with windows(\"{name}\"), a list")),
+        (false, true) => Err(format!("window '{name}' is a single window: read it with window(\"{name}\")")),
+        _ => Ok((n.first..n.first + n.count).collect()),
     }
 }
 
@@ -824,7 +880,7 @@ fn register_to_string(engine: &mut Engine) {
         let win = window(&w.ctx, w.at);
         format!(
             "Window({}: revenue {}, margin {}, lines {})",
-            w.ctx.facts.periods[which(w.at)],
+            dates(&w.ctx, w.at).label,
             win.revenue,
             win.margin(),
             win.lines

@@ -1,7 +1,7 @@
 //! The SDK for bonusrun rule plugins written in Rust.
 //!
 //! A plugin is a WebAssembly component (target `wasm32-wasip2`) of the world
-//! `bonusrun:rules@0.2.1` (`plugins/wit/v0.2/bonusrun.wit`). It reads the facts it needs on
+//! `bonusrun:rules@0.2.2` (`plugins/wit/v0.2/bonusrun.wit`). It reads the facts it needs on
 //! demand, through views with the names of the Rhai API (docs/rule-packs.md, section 3), and
 //! returns plain Rust values:
 //!
@@ -270,6 +270,10 @@ views! {
         fn extra_flag(column: &str) -> bool;
         /// Whether clients.csv has the column.
         fn has_extra(column: &str) -> bool;
+        /// A window the pack declares in `[windows]`, e.g. `ytd`.
+        fn window(name: &str) -> Window;
+        /// An `each_month` window of the pack: one window per month of the period.
+        fn windows(name: &str) -> Vec<Window>;
     }
 
     /// A manager (Rhai `Manager`).
@@ -336,8 +340,13 @@ views! {
         fn target_ytd(kpi: &str) -> Decimal;
         /// The paid runs' rule lines naming `kpi` over the same periods.
         fn contribution_ytd(kpi: &str) -> Decimal;
-        /// Late sales: dated in the closed previous period, unseen when it was paid.
+        /// Late sales: dated in a closed period of the year before the run period, unseen
+        /// when it was paid.
         fn late() -> Window;
+        /// A window the pack declares in `[windows]`, e.g. `ytd`.
+        fn window(name: &str) -> Window;
+        /// An `each_month` window of the pack: one window per month of the period.
+        fn windows(name: &str) -> Vec<Window>;
     }
 
     /// One client as seen from one manager (Rhai `Account`).
@@ -354,6 +363,10 @@ views! {
         fn prev() -> Window;
         /// The same period a year before.
         fn year_ago() -> Window;
+        /// A window the pack declares in `[windows]`, e.g. `ytd`.
+        fn window(name: &str) -> Window;
+        /// An `each_month` window of the pack: one window per month of the period.
+        fn windows(name: &str) -> Vec<Window>;
     }
 
     /// A contract (Rhai `Contract`).
