@@ -75,7 +75,13 @@ fn generated_million_lines_run_identically_for_1_and_2_threads() {
         ],
     );
     assert!(std::fs::read(&sales).unwrap() == std::fs::read(dir.join("again/sales.csv")).unwrap());
-    let rules = root().join("rules/romashka");
+    // The bundled pack with declared windows, whose sums statements show.
+    let rules = dir.join("romashka");
+    copy_dir(&root().join("rules/romashka"), &rules);
+    append(
+        &rules.join("pack.toml"),
+        "\n[windows.ytd]\nkind = \"year_to_date\"\n[windows.r12]\nkind = \"rolling\"\nmonths = 12\n[windows.monthly]\nkind = \"each_month\"\n",
+    );
     let r = rules.to_str().unwrap();
     for threads in ["1", "2"] {
         let out = format!("t{threads}");
@@ -98,6 +104,13 @@ fn generated_million_lines_run_identically_for_1_and_2_threads() {
     same_outputs(&dir.join("t1"), &dir.join("t2"));
     let run = json(&dir.join("t2/run.json"));
     assert_eq!(run["counts"]["sales_lines"], 1_000_000);
+    let statement = std::fs::read_dir(dir.join("t2/statements"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let windows = &json(&statement.path())["facts"]["windows"];
+    assert_eq!(windows["monthly"].as_array().unwrap().len(), 3, "{windows}");
     assert_eq!(run["counts"]["managers"], 40);
 }
 

@@ -963,6 +963,25 @@ computed = { "2026-Q1" = "200.00", "2026-Q2" = "600.00", "2026-Q3" = "1000.00" }
     .unwrap();
     let out = ok(&dir, &["test", "--rules", "pack"]);
     assert!(out.contains("q4"), "{out}");
+    // The state can hold what a paid run saw of an earlier quarter: M1's Q2 was paid on
+    // 5000.00 of revenue, the data now hold 4000.00, so with a 10% clawback Q4 takes back
+    // 100.00 (M1: 600.00 - 100.00 = 500.00).
+    crate::util::edit(
+        &dir.join("pack/pack.toml"),
+        "draw_recovery_share = 0.5",
+        "draw_recovery_share = 0.5\nlate_sales = \"clawback\"\nclawback_rate = 0.1",
+    );
+    crate::util::append(
+        &case.join("ledger.toml"),
+        "[[managers.M1.seen_earlier]]\nperiod = \"2026-Q2\"\nrun = 2\nlines = 1\nrevenue = \"5000.00\"\n",
+    );
+    crate::util::edit(
+        &case.join("expected/payouts.csv"),
+        "M1,Anna,2026-Q4,RUB,1000.00,600.00,5,600.00,0.00,0.00,0.00,",
+        "M1,Anna,2026-Q4,RUB,1000.00,500.00,5,600.00,0.00,0.00,-100.00,",
+    );
+    let out = ok(&dir, &["test", "--rules", "pack"]);
+    assert!(out.contains("q4"), "{out}");
     // A ledger.toml of the wrong shape names its line.
     std::fs::write(
         case.join("ledger.toml"),

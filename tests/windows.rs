@@ -93,6 +93,23 @@ fn declared_windows_sum_the_days_they_name_in_the_same_pass() {
 }
 
 #[test]
+fn check_and_doc_list_the_declared_windows() {
+    let dir = pack("windows-doc");
+    let checked = ok(&dir, &["check", "--rules", "pack"]);
+    assert!(
+        checked.contains("  windows: all (all history), h2 (2026-07-01 to 2026-12-31), monthly (each month of the period), r12 (rolling 12 months), ytd (year to date)"),
+        "{checked}"
+    );
+    ok(&dir, &["doc", "--rules", "pack", "--out", "doc"]);
+    let doc = crate::util::read(&dir.join("doc/regulation.md"));
+    assert!(doc.contains("## 5. Sales windows"), "{doc}");
+    assert!(
+        doc.contains("| ytd | year to date | From January 1st to the end of the quarter |"),
+        "{doc}"
+    );
+}
+
+#[test]
 fn a_year_to_date_window_starts_each_year_afresh() {
     let dir = pack("windows-q1");
     ok(

@@ -124,6 +124,25 @@ impl DeclaredWindow {
     }
 }
 
+impl std::fmt::Display for DeclaredWindow {
+    /// `ytd (year to date)`, `r12 (rolling 12 months)`, ...
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.name, self.span)
+    }
+}
+
+impl std::fmt::Display for Span {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Span::YearToDate => f.write_str("year to date"),
+            Span::Rolling(n) => write!(f, "rolling {n} months"),
+            Span::EachMonth => f.write_str("each month of the period"),
+            Span::History => f.write_str("all history"),
+            Span::Range(from, to) => write!(f, "{from} to {to}"),
+        }
+    }
+}
+
 const KINDS: &str = "year_to_date, rolling, each_month, history or range";
 
 /// Reads `[windows]`; `err(needle, message)` places a message in pack.toml.
