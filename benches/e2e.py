@@ -10,6 +10,9 @@ files, interleaving the paths run by run:
 
   rhai     bonusrun run with the Rhai pack         rules/romashka (--no-ledger)
   rhai-ledger  the same, recording the run in a payout ledger that holds a closed 2026-Q1
+  rhai-windows the same pack with three declared measures (lines of 1000 or more, revenue of
+           one category, distinct products) and a year-to-date window, which the pass sums
+           and the statements show
   wasm     bonusrun run with the WASM pack         rules/romashka-wasm (world 0.2.0)
   wasm-0.1 the same pack with the frozen 0.1.0 build of the plugin (romashka_v01.wasm)
   native   the same regulation in Rust, through the same pipeline (benches/floor.rs)
@@ -42,11 +45,23 @@ SIZES = {
     "1M": (1_000_000, 3_000, 40),
     "10M": (10_000_000, 20_000, 200),
 }
-PATHS = ["rhai", "rhai-ledger", "wasm", "wasm-0.1", "native", "duckdb", "parse"]
-PAYOUT_PATHS = ["rhai", "rhai-ledger", "wasm", "wasm-0.1", "native", "duckdb"]
+PATHS = ["rhai", "rhai-ledger", "rhai-windows", "wasm", "wasm-0.1", "native", "duckdb", "parse"]
+PAYOUT_PATHS = ["rhai", "rhai-ledger", "rhai-windows", "wasm", "wasm-0.1", "native", "duckdb"]
 # Paths whose outputs must equal Rhai's byte for byte, and whose steps are reported.
-BYTE_PATHS = ["rhai-ledger", "wasm", "wasm-0.1", "native"]
-STEP_PATHS = ["rhai", "rhai-ledger", "wasm", "wasm-0.1", "native"]
+BYTE_PATHS = ["rhai-ledger", "rhai-windows", "wasm", "wasm-0.1", "native"]
+STEP_PATHS = ["rhai", "rhai-ledger", "rhai-windows", "wasm", "wasm-0.1", "native"]
+WINDOWS = """
+[windows.ytd]
+kind = "year_to_date"
+[measures.big_lines]
+count = "lines"
+where = [{ column = "amount", at_least = 1000 }]
+[measures.dairy]
+sum = "amount"
+where = [{ column = "category", is = "Dairy" }]
+[measures.products]
+distinct = "product"
+"""
 
 
 def log(msg):
@@ -65,6 +80,17 @@ def v01_pack(work):
         shutil.rmtree(pack)
     shutil.copytree(ROOT / "rules/romashka-wasm", pack)
     shutil.copy(ROOT / "plugins/target/wasm32-wasip2/release/romashka_v01.wasm", pack / "romashka.wasm")
+    return pack
+
+
+def windows_pack(work):
+    """rules/romashka with three declared measures and a year-to-date window."""
+    pack = work / "romashka-windows"
+    if pack.exists():
+        shutil.rmtree(pack)
+    shutil.copytree(ROOT / "rules/romashka", pack)
+    with open(pack / "pack.toml", "a") as f:
+        f.write(WINDOWS)
     return pack
 
 
@@ -133,6 +159,10 @@ def command(path, bins, data, out, threads):
     if path == "rhai":
         return [bonusrun, "run", "--rules", "rules/romashka", "--data", data, "--out", out,
                 "--force", "-q", "--threads", t, "--period", PERIOD, "--timings", "--no-ledger"]
+    if path == "rhai-windows":
+        return [bonusrun, "run", "--rules", Path(data).parent / "romashka-windows", "--data", data,
+                "--out", out, "--force", "-q", "--threads", t, "--period", PERIOD, "--timings",
+                "--no-ledger"]
     if path == "rhai-ledger":
         return [bonusrun, "run", "--rules", "rules/romashka", "--data", data, "--out", out,
                 "--force", "-q", "--threads", t, "--period", PERIOD, "--timings",
@@ -265,6 +295,7 @@ def bench_size(size, bins, work, runs, seed):
     sql_seconds = {1: [], 2: []}
     outs = {}
     prepare_ledger(bonusrun, data)
+    windows_pack(work)
     # One untimed round warms the page cache and the plugin compile cache.
     for path in PATHS:
         out = work / f"out-{size}-{path}"
@@ -357,6 +388,8 @@ def report(all_results, runs):
                 ("Rhai pack ≤ 1.2x native floor", rhai2 / nat2, 1.2),
                 ("recording the run in the ledger ≤ 1.05x the run without (Rhai)",
                  med["rhai-ledger"][2] / rhai2, 1.05),
+                ("three measures and a year-to-date window ≤ 1.3x the run without (Rhai)",
+                 med["rhai-windows"][2] / rhai2, 1.3),
                 ("WASM pack ≤ 1.1x native floor", wasm2 / nat2, 1.1),
                 ("full run (Rhai) ≤ 2x parse-only floor", rhai2 / med["parse"][2], 2.0),
                 ("2 threads ≥ 1.8x faster than 1 (Rhai)", med["rhai"][1] / rhai2, -1.8),

@@ -439,6 +439,10 @@ fn try_main(cli: Cli) -> Result<(), Error> {
                 let names: Vec<String> = pack.windows.iter().map(|w| w.to_string()).collect();
                 println!("  windows: {}", names.join(", "));
             }
+            if !pack.measures.is_empty() {
+                let names: Vec<String> = pack.measures.iter().map(|m| m.to_string()).collect();
+                println!("  measures: {}", names.join(", "));
+            }
             let total = bonusrun::money::exact_sum(pack.manifest.kpis.iter().map(|k| k.weight));
             if total != Some(rust_decimal::Decimal::ONE) {
                 let total = total.map_or("more than a decimal holds".into(), |t| t.to_string());

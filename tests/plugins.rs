@@ -1018,7 +1018,7 @@ fn a_plugin_reads_the_packs_declared_windows() {
     let dir = plugin_pack("w2-windows", Ok("misbehave.wasm"), "windows", "");
     crate::util::append(
         &dir.join("pack/pack.toml"),
-        "\n[windows.ytd]\nkind = \"year_to_date\"\n[windows.monthly]\nkind = \"each_month\"\n",
+        "\n[windows.ytd]\nkind = \"year_to_date\"\n[windows.monthly]\nkind = \"each_month\"\n[measures.lines]\ncount = \"lines\"\n",
     );
     ok(
         &dir,
@@ -1026,11 +1026,11 @@ fn a_plugin_reads_the_packs_declared_windows() {
             "run", "--rules", "pack", "--period", "2026-03", "--out", "out", "--quiet",
         ],
     );
-    // C2 in 2026: 1200.00 and a return of -100.00 in March, so 1100.00 year to date; a
-    // monthly pack has one month per period.
+    // C2 in 2026: 1200.00 and a return of -100.00 in March, so 1100.00 year to date in 2
+    // lines (the measure `lines`); a monthly pack has one month per period.
     let key = dir.join("out/key_clients.csv");
     assert_eq!(csv_cell(&key, "C2", "score"), "1100");
-    assert_eq!(csv_cell(&key, "C2", "tier"), "2026-01-01..2026-03-31 1");
+    assert_eq!(csv_cell(&key, "C2", "tier"), "2026-01-01..2026-03-31 1 2");
     assert_eq!(csv_cell(&key, "C2", "reasons"), "2026-03");
     // An undeclared name stops the run, naming the plugin call and the names there are.
     let dir = plugin_pack(

@@ -12,6 +12,18 @@
 //! | monthly (each_month) | July, August, September | 1 month with a sale | 1 | 1 |
 //! | all (history) | ..2026-09-30 | 9200 | 18000 | 4000 |
 //! | h2 (range 2026-07-01..2026-12-31, cut at the quarter's end) | 2026-07-01..2026-09-30 | 1000 | 10000 | 1000 |
+//!
+//! The pack's measures ([measures]) over the same lines, whose `channel` and `discount`
+//! columns are extra columns of sales.csv: `big_deals` counts lines of 5000 or more,
+//! `discounted` sums the amount of lines with a discount of at least 0.1, `products` counts
+//! distinct products, `web_revenue` sums the amount of `channel` web. For 2026-Q3:
+//!
+//! | | big_deals | discounted | products | web_revenue |
+//! |---|---|---|---|---|
+//! | M2, the quarter (10000.00, P2, web, 0.20) | 1 | 10000.00 | 1 | 10000.00 |
+//! | M2, year to date (+ 2000.00 web 0, 6000.00 web 0.15, both P1) | 2 | 16000.00 | 2 | 18000.00 |
+//! | the company, the quarter (+ M1 1000.00 store, M3 1000.00 web with no discount, P1) | 1 | 10000.00 | 2 (P1 and P2, not 3) | 11000.00 |
+//! | M1, the quarter (1000.00 store, discount 0) | 0 | 0 | 1 | 0 |
 
 use crate::util::{copy_dir, csv_cell, edit, fails, fixture, json, ok, scratch};
 use std::path::{Path, PathBuf};
@@ -188,7 +200,7 @@ fn a_misdeclared_window_is_a_pack_error_at_its_line() {
         (
             "kind = \"rolling\"\nmonths = 12",
             "kind = \"weekly\"",
-            "pack/pack.toml:47:1: [windows.r12]: kind = \"weekly\" is not a window kind; expected year_to_date, rolling, each_month, history or range",
+            "pack/pack.toml:52:1: [windows.r12]: kind = \"weekly\" is not a window kind; expected year_to_date, rolling, each_month, history or range",
         ),
         (
             "months = 12",
@@ -239,4 +251,172 @@ fn a_misdeclared_window_is_a_pack_error_at_its_line() {
     );
     let err = fails(&dir, &["check", "--rules", "pack"], 1);
     assert!(err.contains("unknown field `month`"), "{err}");
+}
+
+#[test]
+fn measures_filter_lines_by_any_column_and_sum_count_or_count_distinct() {
+    let dir = pack("measures");
+    run(&dir);
+    let note = |m: &str| {
+        let s = json(&dir.join(format!("out/statements/{m}.json")));
+        let k = s["kpis"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["id"] == "measures")
+            .unwrap()
+            .clone();
+        k["note"].as_str().unwrap().to_string()
+    };
+    // In the order the rule lists them: big_deals, web_revenue, discounted, products.
+    assert_eq!(
+        note("M2"),
+        "cur 1 10000.00 10000.00 1; ytd 2 18000.00 16000.00 2; company 1 11000.00 10000.00 2"
+    );
+    assert!(note("M1").starts_with("cur 0 0 0 1;"), "{}", note("M1"));
+    // Statements show each measure of the three periods (0 in a window without lines).
+    let m2 = json(&dir.join("out/statements/M2.json"));
+    assert_eq!(
+        m2["facts"]["measures"]["current"]["web_revenue"],
+        "10000.00"
+    );
+    assert_eq!(m2["facts"]["measures"]["previous"]["big_deals"], "1");
+    assert_eq!(m2["facts"]["measures"]["year_ago"]["products"], "0");
+    // check and doc say what each measure counts.
+    let checked = ok(&dir, &["check", "--rules", "pack"]);
+    assert!(
+        checked.contains("  measures: big_deals (count of lines where amount >= 5000), discounted (sum of amount where discount >= 0.1), products (distinct products), web_revenue (sum of amount where channel is web)"),
+        "{checked}"
+    );
+    ok(&dir, &["doc", "--rules", "pack", "--out", "doc"]);
+    let doc = crate::util::read(&dir.join("doc/regulation.md"));
+    assert!(doc.contains("## 6. Measures"), "{doc}");
+    assert!(
+        doc.contains("| big_deals | count of lines where amount >= 5000 | Deals of 5000 or more |"),
+        "{doc}"
+    );
+}
+
+#[test]
+fn a_measure_over_a_column_the_sales_lack_or_a_value_that_is_not_a_number_is_an_error() {
+    let dir = pack("measures-column");
+    edit(
+        &dir.join("pack/pack.toml"),
+        "column = \"channel\"",
+        "column = \"chanel\"",
+    );
+    let err = fails(
+        &dir,
+        &[
+            "run", "--rules", "pack", "--period", "2026-Q3", "--out", "out",
+        ],
+        1,
+    );
+    assert!(
+        err.contains("measure 'web_revenue' reads column 'chanel', which the sales do not have (they have date, client_id, manager_id, product, category, quantity, amount, cost, channel, discount) (did you mean 'channel'?)"),
+        "{err}"
+    );
+    assert!(!dir.join("out").exists());
+    // A number the filter compares, that is not one: the file, line and column.
+    let dir = pack("measures-number");
+    edit(
+        &dir.join("pack/data/sales.csv"),
+        "2026-05-15,C2,M2,P1,Dairy,1,6000.00,0,web,0.15",
+        "2026-05-15,C2,M2,P1,Dairy,1,6000.00,0,web,15%",
+    );
+    let err = fails(
+        &dir,
+        &[
+            "run", "--rules", "pack", "--period", "2026-Q3", "--out", "out",
+        ],
+        1,
+    );
+    assert!(err.contains("sales.csv:7"), "{err}");
+    assert!(err.contains("discount"), "{err}");
+    assert!(
+        err.contains("found '15%', expected a decimal number"),
+        "{err}"
+    );
+    // An undeclared measure in a rule.
+    let dir = pack("measures-unknown");
+    edit(
+        &dir.join("pack/rules.rhai"),
+        "m.cur.measure(\"web_revenue\")",
+        "m.cur.measure(\"web_revenu\")",
+    );
+    let err = fails(
+        &dir,
+        &[
+            "run", "--rules", "pack", "--period", "2026-Q3", "--out", "out",
+        ],
+        1,
+    );
+    assert!(
+        err.contains("no measure 'web_revenu' in the pack's [measures] (big_deals, discounted, products, web_revenue) (did you mean 'web_revenue'?)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_misdeclared_measure_is_a_pack_error() {
+    let cases: [(&str, &str, &str); 6] = [
+        (
+            "count = \"lines\"\nwhere",
+            "count = \"lines\"\nsum = \"amount\"\nwhere",
+            "[measures.big_deals]: give exactly one of sum = \"amount\" (or cost, quantity, margin), count = \"lines\" or distinct = \"product\" (or category, client)",
+        ),
+        (
+            "distinct = \"product\"",
+            "distinct = \"region\"",
+            "[measures.products]: distinct = \"region\" is not allowed; expected product, category or client",
+        ),
+        (
+            "sum = \"amount\"\nwhere = [{ column = \"channel\"",
+            "sum = \"revenue\"\nwhere = [{ column = \"channel\"",
+            "[measures.web_revenue]: sum = \"revenue\" is not allowed; expected amount, cost, quantity or margin",
+        ),
+        (
+            "{ column = \"amount\", at_least = 5000 }",
+            "{ column = \"amount\", at_least = 5000, below = 9000 }",
+            "[measures.big_deals]: the condition on column 'amount' has 2 tests; give one per condition (write two conditions for a range)",
+        ),
+        (
+            "{ column = \"amount\", at_least = 5000 }",
+            "{ column = \"amount\" }",
+            "[measures.big_deals]: the condition on column 'amount' has no test",
+        ),
+        (
+            "at_least = 0.1",
+            "at_least = \"a tenth\"",
+            "[measures.discounted]: where discount at_least: 'a tenth' is not a decimal number",
+        ),
+    ];
+    for (i, (from, to, expected)) in cases.into_iter().enumerate() {
+        let dir = pack(&format!("measures-bad-{i}"));
+        edit(&dir.join("pack/pack.toml"), from, to);
+        let err = fails(&dir, &["check", "--rules", "pack"], 1);
+        assert!(
+            err.contains(expected),
+            "case {i}: expected {expected:?} in:\n{err}"
+        );
+        assert!(err.contains("pack/pack.toml:"), "case {i}: {err}");
+    }
+    // Text compared with a number column: said when the run meets the sales.
+    let dir = pack("measures-text-amount");
+    edit(
+        &dir.join("pack/pack.toml"),
+        "{ column = \"amount\", at_least = 5000 }",
+        "{ column = \"amount\", is = \"5000\" }",
+    );
+    let err = fails(
+        &dir,
+        &[
+            "run", "--rules", "pack", "--period", "2026-Q3", "--out", "out",
+        ],
+        1,
+    );
+    assert!(
+        err.contains("measure 'big_deals': column 'amount' is a number; compare it with at_least, above, at_most or below"),
+        "{err}"
+    );
 }

@@ -250,7 +250,7 @@ fn run_in_pool(
             Some(hook) => hook.0.late_periods(p)?,
             None => Vec::new(),
         };
-        Ok(WindowPlan::with(p, &pack.windows, &late))
+        Ok(WindowPlan::with(p, &pack.windows, &late).measuring(&pack.measures))
     };
     let (mut sales, mut sales_file) = facts::aggregate(stream, &data, plan(guess)?)?;
     clock.lap("sales pass");

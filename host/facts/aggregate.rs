@@ -7,10 +7,12 @@
 //! step is exact and order-free (decimal sums, set unions, min and max), so the result is the
 //! same whatever the number of threads; accounts and ids are sorted before use.
 
+use super::measure::{LineMeasures, MeasureSums};
 use super::window::{decimals, insert_sorted, max_opt, min_opt, ExactSum, SumTooLarge, Window};
 use super::Account;
 use crate::load::sales::{self, SaleLine, SalesStream};
 use crate::load::{Dataset, IdMap, InputFile, LoadError};
+use crate::pack::measures::{Aggregate, Measure};
 use crate::pack::windows::{Dates, DeclaredWindow};
 use crate::period::{Date, Period};
 use rayon::iter::{IndexedParallelIterator, IntoParallelIterator, ParallelIterator};
@@ -36,6 +38,8 @@ pub struct WindowPlan {
     cover: Vec<Vec<u16>>,
     /// Lines on or after this date (the run period's end) are not counted at all.
     end: Date,
+    /// The pack's measures, computed for every window.
+    pub measures: Vec<Measure>,
 }
 
 /// A declared window's place in a plan.
@@ -109,6 +113,15 @@ impl WindowPlan {
             segments,
             cover,
             end,
+            measures: Vec::new(),
+        }
+    }
+
+    /// The same plan computing the pack's measures for every window.
+    pub fn measuring(self, measures: &[Measure]) -> WindowPlan {
+        WindowPlan {
+            measures: measures.to_vec(),
+            ..self
         }
     }
 
@@ -189,6 +202,7 @@ struct WindowSum {
     last: Option<Date>,
     categories: IdSet<1>,
     products: IdSet<4>,
+    measures: MeasureSums,
 }
 
 impl WindowSum {
@@ -213,7 +227,9 @@ impl WindowSum {
     }
 
     /// Adds `other`, whose category and product ids go through the two maps.
-    fn merge(&mut self, other: &WindowSum, cat_map: &[u32], prod_map: &[u32]) {
+    fn merge(&mut self, other: &WindowSum, kinds: &[Aggregate], cat_map: &[u32], prod_map: &[u32]) {
+        self.measures
+            .merge(kinds, &other.measures, cat_map, prod_map);
         self.revenue.merge(&other.revenue);
         self.cost.merge(&other.cost);
         self.quantity.merge(&other.quantity);
@@ -231,10 +247,21 @@ impl WindowSum {
     }
 
     /// The window, or the name of a sum too large for a decimal.
-    fn into_window(self, cat_map: &[u32], prod_map: &[u32]) -> Result<Window, SumTooLarge> {
+    fn into_window(
+        self,
+        kinds: &[Aggregate],
+        cat_map: &[u32],
+        prod_map: &[u32],
+    ) -> Result<Window, SumTooLarge> {
         let [revenue, cost, quantity, returns] =
             decimals([self.revenue, self.cost, self.quantity, self.returns])?;
+        let measures = if kinds.is_empty() {
+            Vec::new()
+        } else {
+            self.measures.finish(kinds, cat_map, prod_map)?
+        };
         Ok(Window {
+            measures,
             revenue,
             cost,
             quantity,
@@ -275,6 +302,9 @@ impl Interner {
 /// One worker's running totals.
 struct Partial<'p> {
     plan: &'p WindowPlan,
+    /// The pack's measures, resolved against the file's columns.
+    measures: &'p LineMeasures,
+    kinds: &'p [Aggregate],
     /// The totals, stored in the map itself: one memory access per line, not two.
     sums: FxHashMap<WindowKey, WindowSum>,
     /// Per client: earliest and latest line before the run period's end.
@@ -288,9 +318,15 @@ struct Partial<'p> {
 }
 
 impl<'p> Partial<'p> {
-    fn new(plan: &'p WindowPlan, clients: usize) -> Partial<'p> {
+    fn new(
+        plan: &'p WindowPlan,
+        measures: &'p (LineMeasures, Vec<Aggregate>),
+        clients: usize,
+    ) -> Partial<'p> {
         Partial {
             plan,
+            measures: &measures.0,
+            kinds: &measures.1,
             sums: FxHashMap::default(),
             client_dates: vec![None; clients],
             categories: Interner::default(),
@@ -323,8 +359,17 @@ impl<'p> Partial<'p> {
         // An empty category or product is "unknown", not a value of its own.
         let category = (!line.category.is_empty()).then(|| self.categories.id(line.category));
         let product = (!line.product.is_empty()).then(|| self.products.id(line.product));
-        self.window((line.client, line.manager, segment))
-            .add(line, category, product);
+        let hits = if self.measures.is_empty() {
+            0
+        } else {
+            self.measures.hits(line)
+        };
+        let kinds = self.kinds;
+        let window = self.window((line.client, line.manager, segment));
+        window.add(line, category, product);
+        if hits != 0 {
+            window.measures.add(kinds, hits, line, category, product);
+        }
     }
 
     fn keep_first_error(&mut self, e: LoadError) {
@@ -354,7 +399,8 @@ impl<'p> Partial<'p> {
             .map(|n| self.products.id(n))
             .collect();
         for (key, theirs) in other.sums {
-            self.window(key).merge(&theirs, &cat_map, &prod_map);
+            let kinds = self.kinds;
+            self.window(key).merge(&theirs, kinds, &cat_map, &prod_map);
         }
         for (mine, theirs) in self.client_dates.iter_mut().zip(other.client_dates) {
             *mine = match (*mine, theirs) {
@@ -404,6 +450,11 @@ pub fn aggregate(
     plan: WindowPlan,
 ) -> Result<(SalesTotals, InputFile), LoadError> {
     let file = &stream.file.clone();
+    let mut stream = stream;
+    let resolved = LineMeasures::resolve(&plan.measures, &mut stream.columns)
+        .map_err(|m| LoadError::file(file, m))?;
+    let kinds = resolved.kinds();
+    let measures = (resolved, kinds);
     let columns = &stream.columns;
     let clients: IdMap = data
         .client_index
@@ -422,7 +473,7 @@ pub fn aggregate(
         .into_par_iter()
         .with_max_len(1)
         .map(|_| {
-            let mut acc = Partial::new(&plan, data.clients.len());
+            let mut acc = Partial::new(&plan, &measures, data.clients.len());
             let mut used = None;
             loop {
                 let block = match stream.next_block(used.take()) {
@@ -455,7 +506,7 @@ pub fn aggregate(
     let partial = partials
         .into_iter()
         .reduce(Partial::merge)
-        .unwrap_or_else(|| Partial::new(&plan, data.clients.len()));
+        .unwrap_or_else(|| Partial::new(&plan, &measures, data.clients.len()));
     if let Some(e) = partial.error {
         return Err(e);
     }
@@ -526,7 +577,7 @@ fn finish(
             let (_, sum) = std::mem::take(&mut sums[k as usize]);
             let w = first_cover(plan, segment);
             segments[segment as usize] = Some(
-                sum.into_window(&cat_map, &prod_map)
+                sum.into_window(p.kinds, &cat_map, &prod_map)
                     .map_err(|what| (client, manager, w, what))?,
             );
             i += 1;

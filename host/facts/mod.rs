@@ -6,10 +6,11 @@
 //! see these facts, which is why a rule is called per client or per manager, never per line.
 
 pub mod aggregate;
+mod measure;
 mod window;
 
 pub use aggregate::{aggregate, NamedWindow, SalesTotals, WindowPlan};
-pub use window::Window;
+pub use window::{Measured, Window};
 
 use crate::load::Dataset;
 use crate::period::{Date, Period};

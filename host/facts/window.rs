@@ -28,6 +28,27 @@ pub struct Window {
     pub first: Option<Date>,
     /// Last line date in the period.
     pub last: Option<Date>,
+    /// The pack's measures, in `[measures]` order (empty without measures).
+    pub measures: Vec<Measured>,
+}
+
+/// The value of one measure over a window.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Measured {
+    /// A sum or a count.
+    Value(Decimal),
+    /// The distinct ids counted (sorted): a window's count is the size of their union.
+    Ids(Vec<u32>),
+}
+
+impl Measured {
+    /// The figure rules see.
+    pub fn value(&self) -> Decimal {
+        match self {
+            Measured::Value(d) => *d,
+            Measured::Ids(ids) => Decimal::from(ids.len()),
+        }
+    }
 }
 
 impl Window {
@@ -46,7 +67,20 @@ impl Window {
         let mut sums = [ExactSum::default(); 4];
         let mut categories = IdBits::default();
         let mut products = IdBits::default();
+        let mut measures: Vec<(ExactSum, IdBits, bool)> = Vec::new();
         for w in windows {
+            if measures.len() < w.measures.len() {
+                measures.resize_with(w.measures.len(), Default::default);
+            }
+            for (m, (sum, ids, is_ids)) in w.measures.iter().zip(measures.iter_mut()) {
+                match m {
+                    Measured::Value(d) => sum.add(*d),
+                    Measured::Ids(v) => {
+                        ids.extend(v);
+                        *is_ids = true;
+                    }
+                }
+            }
             for (sum, d) in sums
                 .iter_mut()
                 .zip([w.revenue, w.cost, w.quantity, w.returns])
@@ -63,6 +97,18 @@ impl Window {
         [out.revenue, out.cost, out.quantity, out.returns] = decimals(sums)?;
         out.categories = categories.into_sorted();
         out.products = products.into_sorted();
+        out.measures = measures
+            .into_iter()
+            .map(|(sum, ids, is_ids)| {
+                if is_ids {
+                    Ok(Measured::Ids(ids.into_sorted()))
+                } else {
+                    sum.to_decimal()
+                        .map(Measured::Value)
+                        .ok_or(SumTooLarge("a measure"))
+                }
+            })
+            .collect::<Result<_, _>>()?;
         Ok(out)
     }
 }

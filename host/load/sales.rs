@@ -38,7 +38,14 @@ pub struct SalesColumns {
     header: Vec<String>,
     /// The largest field, in bytes.
     max_field: usize,
+    /// Columns the pack's measures read besides the standard fields: position, and whether
+    /// a measure compares it as a number.
+    extra: Vec<(usize, bool)>,
 }
+
+/// At most this many columns, besides product, category, quantity, amount and cost, feed the
+/// pack's measures.
+pub const MAX_EXTRA: usize = 4;
 
 impl SalesColumns {
     /// Whether the file has a `cost` column (without it, margin equals revenue).
@@ -49,6 +56,30 @@ impl SalesColumns {
     /// Position of the `date` column.
     pub fn date(&self) -> usize {
         self.date
+    }
+
+    /// The header as read.
+    pub fn header(&self) -> &[String] {
+        &self.header
+    }
+
+    /// Has every line carry column `name` (case-insensitive) in a slot of
+    /// [`SaleLine::extra`], and its number in [`SaleLine::extra_number`] when `numeric` (a
+    /// field that is not a number is then an error naming its line). Returns the slot, or
+    /// `None` when the file has no such column.
+    pub fn read_extra(&mut self, name: &str, numeric: bool) -> Option<Result<usize, String>> {
+        let c = find_column(&self.header, name)?;
+        if let Some(slot) = self.extra.iter().position(|(e, _)| *e == c) {
+            self.extra[slot].1 |= numeric;
+            return Some(Ok(slot));
+        }
+        if self.extra.len() == MAX_EXTRA {
+            return Some(Err(format!(
+                "the measures read more than {MAX_EXTRA} columns besides product, category, quantity, amount and cost"
+            )));
+        }
+        self.extra.push((c, numeric));
+        Some(Ok(self.extra.len() - 1))
     }
 }
 
@@ -241,6 +272,10 @@ pub struct SaleLine<'a> {
     pub amount: Decimal,
     /// Cost of goods (zero when the file has no cost column).
     pub cost: Decimal,
+    /// The columns the pack's measures read ([`SalesColumns::read_extra`]), trimmed.
+    pub extra: [&'a [u8]; MAX_EXTRA],
+    /// The same as numbers, for the columns a measure compares as numbers (else 0).
+    pub extra_number: [Decimal; MAX_EXTRA],
 }
 
 /// Opens `sales.csv` and reads its header.
@@ -302,6 +337,7 @@ pub fn open_with(source: &DataSource, max_field: usize) -> Result<SalesStream, L
         width: header.len(),
         header: header.clone(),
         max_field,
+        extra: Vec::new(),
     };
     let header_lines = count_lines(&buf[..header_end]);
     let pending = buf.split_off(header_end);
@@ -644,7 +680,17 @@ impl RecordReader<'_> {
                 ));
             }
         };
+        let mut extra: [&'r [u8]; MAX_EXTRA] = [&[]; MAX_EXTRA];
+        let mut extra_number = [Decimal::ZERO; MAX_EXTRA];
+        for (slot, &(c, numeric)) in columns.extra.iter().enumerate() {
+            extra[slot] = field(c);
+            if numeric && !field(c).is_empty() {
+                extra_number[slot] = number(c)?;
+            }
+        }
         Ok(Some(SaleLine {
+            extra,
+            extra_number,
             date,
             client,
             manager,
@@ -690,6 +736,7 @@ mod tests {
             width: header.len(),
             header,
             max_field: 1 << 20,
+            extra: Vec::new(),
         }
     }
 

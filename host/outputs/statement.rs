@@ -185,6 +185,25 @@ pub fn statement_json<'a>(r: &'a RunResult, m: &'a ManagerResult) -> Statement<'
     if !r.facts.plan.named.is_empty() {
         head["facts"]["windows"] = named_windows(&r.facts.plan, &mf.windows);
     }
+    let measures = &r.facts.plan.measures;
+    if !measures.is_empty() {
+        let by_name = |w: &Window| -> Value {
+            measures
+                .iter()
+                .enumerate()
+                .map(|(i, m)| {
+                    let v = w.measures.get(i).map_or(Decimal::ZERO, |v| v.value());
+                    (m.name.clone(), json!(v.to_string()))
+                })
+                .collect::<serde_json::Map<_, _>>()
+                .into()
+        };
+        head["facts"]["measures"] = json!({
+            "current": by_name(&mf.windows[CURRENT]),
+            "previous": by_name(&mf.windows[PREVIOUS]),
+            "year_ago": by_name(&mf.windows[YEAR_AGO]),
+        });
+    }
     let tail = json!({
         "kpis": kpis,
         "lines": lines,

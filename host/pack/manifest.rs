@@ -32,6 +32,9 @@ pub struct Manifest {
     /// `[windows.NAME]`: named sales windows (year to date, rolling months, ...).
     #[serde(default)]
     pub windows: BTreeMap<String, super::windows::WindowDecl>,
+    /// `[measures.NAME]`: named figures over sales lines (a filter and a sum or count).
+    #[serde(default)]
+    pub measures: BTreeMap<String, super::measures::MeasureDecl>,
 }
 
 /// `[ledger]`: the settlement rules of the regulation, as data finance edits.

@@ -5,6 +5,7 @@
 //! [`PackError`]s. This layer does not run rules; [`crate::rules`] does.
 
 pub mod manifest;
+pub mod measures;
 pub mod settle;
 mod table;
 pub mod windows;
@@ -231,6 +232,8 @@ pub struct RulePack {
     pub settlement: settle::Settlement,
     /// `[windows]`: the named sales windows the pass sums besides the three periods.
     pub windows: Vec<windows::DeclaredWindow>,
+    /// `[measures]`: the named figures the pass computes for every window.
+    pub measures: Vec<measures::Measure>,
 }
 
 /// A parameter value.
@@ -419,9 +422,19 @@ impl RulePack {
             let found = needles.iter().find(|n| manifest_text.contains(n.as_str()));
             manifest_err(found.map_or("[windows", |n| n.as_str()), m)
         })?;
+        let measures = measures::read(&manifest.measures, |name, m| {
+            let needles = [
+                format!("[measures.{name}]"),
+                format!("{name} = {{"),
+                "[measures".into(),
+            ];
+            let found = needles.iter().find(|n| manifest_text.contains(n.as_str()));
+            manifest_err(found.map_or("[measures", |n| n.as_str()), m)
+        })?;
         let pack = RulePack {
             settlement,
             windows,
+            measures,
             location: match source {
                 PackSource::Dir(d) => d.display().to_string(),
                 PackSource::Embedded { label, .. } => label.clone(),

@@ -224,7 +224,8 @@ pub fn read(
     Ok(out)
 }
 
-fn valid_name(name: &str) -> bool {
+/// Whether `name` can name a window or measure: letters, digits and `_`, first a letter.
+pub(crate) fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')

@@ -387,6 +387,7 @@ views! {
         get period -> String = |cx, at| Ok(dates(cx, at).label);
         get start -> Date = |cx, at| Ok(dates(cx, at).start);
         get end -> Date = |cx, at| Ok(dates(cx, at).end.add_days(-1));
+        call measure(name) -> Decimal = |cx, at, name| measure(cx, at, name);
     }
 
     /// `Client`.
@@ -554,6 +555,7 @@ static EMPTY_WINDOW: Window = Window {
     products: Vec::new(),
     first: None,
     last: None,
+    measures: Vec::new(),
 };
 
 /// The days a window view covers, and its label.
@@ -592,6 +594,33 @@ fn late_dates(cx: &Context, manager: u32) -> Dates {
         (Some(&only), _) => Dates::of(only),
         _ => previous,
     }
+}
+
+/// A measure of the pack's `[measures]` over the window.
+fn measure(cx: &Context, at: WinRef, name: &str) -> Result<Decimal, String> {
+    let measures = &cx.facts.plan.measures;
+    let Some(i) = measures.iter().position(|m| m.name == name) else {
+        let hint = crate::suggest::did_you_mean(name, measures.iter().map(|m| m.name.as_str()));
+        return Err(if measures.is_empty() {
+            format!("no measure '{name}': the pack declares no [measures]; declare it in pack.toml, e.g. [measures.{name}] sum = \"amount\"")
+        } else {
+            let names: Vec<&str> = measures.iter().map(|m| m.name.as_str()).collect();
+            format!(
+                "no measure '{name}' in the pack's [measures] ({}){hint}",
+                names.join(", ")
+            )
+        });
+    };
+    if let WinRef::ManagerLate(_) = at {
+        return Err(format!(
+            "measure '{name}' is not known for late sales, which are the difference of two totals; read it on a window of the sales"
+        ));
+    }
+    // A window without lines has no measures: each is 0.
+    Ok(window(cx, at)
+        .measures
+        .get(i)
+        .map_or(Decimal::ZERO, |m| m.value()))
 }
 
 /// The windows of the pack's `[windows.NAME]`: one (`window`) or a list (`windows`).

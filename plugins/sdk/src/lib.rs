@@ -214,6 +214,8 @@ views! {
         fn start() -> Date;
         /// The period's last day.
         fn end() -> Date;
+        /// A measure the pack declares in `[measures]`, e.g. `new_revenue`.
+        fn measure(name: &str) -> Decimal;
     }
 
     /// A client (Rhai `Client`).
