@@ -16,6 +16,7 @@ mod fuzz;
 mod key_clients;
 mod ledger;
 mod native;
+mod payees;
 mod payouts;
 mod plugins;
 mod runaway;

@@ -6,6 +6,7 @@
 //! rules fail on several subjects, the error reported is the first in file order, whatever
 //! the thread count.
 
+pub mod prorate;
 pub mod settle;
 
 use crate::error::Error;
@@ -573,6 +574,7 @@ fn run_in_pool(
             trace,
         });
     }
+    prorate::prorate(&pack, &data, period, &mut managers, &mut warnings)?;
     settle::settle(&pack, &data, period, (&carry, &late), &mut managers)?;
     for m in &managers {
         if m.payout.is_sign_negative() && !m.payout.is_zero() {

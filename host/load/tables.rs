@@ -41,8 +41,24 @@ pub struct Manager {
     pub name: String,
     /// `target_bonus`: the bonus at 100% attainment for one period, in the pack's currency.
     pub target_bonus: Decimal,
+    /// `start`: the first day in the role, if given.
+    pub start: Option<Date>,
+    /// `end`: the last day in the role, if given.
+    pub end: Option<Date>,
     /// Values of the extra columns, in [`Dataset::manager_extras`] order.
     pub extras: Vec<String>,
+}
+
+impl Manager {
+    /// The days of `period` the manager is in the role (between `start` and `end`, both
+    /// included), and the days of the period.
+    pub fn days_active(&self, period: Period) -> (i32, i32) {
+        let (from, to) = (period.start_date(), period.end_date());
+        let first = self.start.map_or(from, |s| s.max(from));
+        let stop = self.end.map_or(to, |e| e.add_days(1).min(to));
+        let total = to.days() - from.days();
+        ((stop.days() - first.days()).max(0), total)
+    }
 }
 
 /// A plan target from `plans.csv`.
@@ -173,7 +189,9 @@ fn load_managers(source: &DataSource, ds: &mut Dataset, max_field: usize) -> Res
     let c_id = t.require("manager_id")?;
     let c_name = t.require("name")?;
     let c_bonus = t.require("target_bonus")?;
-    let extras = extras_of(&t, &["manager_id", "name", "target_bonus"]);
+    let c_start = t.optional("start");
+    let c_end = t.optional("end");
+    let extras = extras_of(&t, &["manager_id", "name", "target_bonus", "start", "end"]);
     ds.manager_extras = extras.iter().map(|(_, h)| h.clone()).collect();
     let mut rec = ByteRecord::new();
     while let Some(row) = t.next_row(&mut rec)? {
@@ -197,10 +215,22 @@ fn load_managers(source: &DataSource, ds: &mut Dataset, max_field: usize) -> Res
             .collect::<Result<_, _>>()?;
         ds.manager_index
             .insert(id.clone(), ds.managers.len() as u32);
+        let date = |c: Option<usize>| c.map_or(Ok(None), |c| row.optional_date(c));
+        let (start, end) = (date(c_start)?, date(c_end)?);
+        if let (Some(s), Some(e), Some(c)) = (start, end, c_end) {
+            if e < s {
+                return Err(row.error(
+                    c,
+                    format!("manager {id}: end {e} is before start {s}; end is the last day in the role"),
+                ));
+            }
+        }
         ds.managers.push(Manager {
             id,
             name: row.text(c_name)?.to_string(),
             target_bonus,
+            start,
+            end,
             extras,
         });
     }

@@ -129,7 +129,8 @@ fn kind(table: &str, column: &str) -> Kind {
     match (table, column) {
         ("sales", "date")
         | ("clients", "since")
-        | ("contracts", "start" | "end" | "renewed_on") => Kind::Date,
+        | ("contracts", "start" | "end" | "renewed_on")
+        | ("managers", "start" | "end") => Kind::Date,
         ("sales", "quantity" | "amount" | "cost")
         | ("clients", "market_share")
         | ("managers", "target_bonus")

@@ -35,6 +35,31 @@ pub struct Manifest {
     /// `[measures.NAME]`: named figures over sales lines (a filter and a sum or count).
     #[serde(default)]
     pub measures: BTreeMap<String, super::measures::MeasureDecl>,
+    /// `[payout]`: what the host does to the rules' payout lines.
+    #[serde(default)]
+    pub payout: PayoutDecl,
+}
+
+/// `[payout]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PayoutDecl {
+    /// `none` (default) or `days`: prorate the rule lines of a manager in the role for part
+    /// of the period (managers.csv `start`, `end`).
+    #[serde(default)]
+    pub prorate: Prorate,
+}
+
+/// `[payout] prorate`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Prorate {
+    /// No proration (rules may read `m.proration`); a manager not in the role at all in the
+    /// period is still not paid.
+    #[default]
+    None,
+    /// Each rule line is paid for the days in the role.
+    Days,
 }
 
 /// `[ledger]`: the settlement rules of the regulation, as data finance edits.

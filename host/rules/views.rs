@@ -427,6 +427,11 @@ views! {
         get id -> String = |cx, at| Ok(cx.data.managers[at.0 as usize].id.clone());
         get name -> String = |cx, at| Ok(cx.data.managers[at.0 as usize].name.clone());
         get target_bonus -> Decimal = |cx, at| Ok(cx.data.managers[at.0 as usize].target_bonus);
+        get start_date -> Option<Date> = |cx, at| Ok(cx.data.managers[at.0 as usize].start);
+        get end_date -> Option<Date> = |cx, at| Ok(cx.data.managers[at.0 as usize].end);
+        get days_active -> u64 = |cx, at| Ok(days(cx, at).0 as u64);
+        get period_days -> u64 = |cx, at| Ok(days(cx, at).1 as u64);
+        get proration -> Decimal = |cx, at| Ok(proration(cx, at));
         get period -> String = |cx, _| Ok(cx.facts.period().to_string());
         get cur -> WinRef = |_, at| Ok(WinRef::Manager(at.0, CURRENT));
         get prev -> WinRef = |_, at| Ok(WinRef::Manager(at.0, PREVIOUS));
@@ -594,6 +599,19 @@ fn late_dates(cx: &Context, manager: u32) -> Dates {
         (Some(&only), _) => Dates::of(only),
         _ => previous,
     }
+}
+
+/// Days of the run period in the role, and days of the period.
+fn days(cx: &Context, at: ManagerAt) -> (i32, i32) {
+    cx.data.managers[at.0 as usize].days_active(cx.facts.period())
+}
+
+/// Days in the role over days of the period (1 for the whole period).
+fn proration(cx: &Context, at: ManagerAt) -> Decimal {
+    let (days, total) = days(cx, at);
+    Decimal::from(days)
+        .checked_div(Decimal::from(total))
+        .unwrap_or(Decimal::ZERO)
 }
 
 /// A measure of the pack's `[measures]` over the window.

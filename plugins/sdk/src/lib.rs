@@ -286,6 +286,16 @@ views! {
         fn name() -> String;
         /// Target bonus for the period.
         fn target_bonus() -> Decimal;
+        /// The first day in the role (managers.csv `start`), if given.
+        fn start_date() -> Option<Date>;
+        /// The last day in the role (managers.csv `end`), if given.
+        fn end_date() -> Option<Date>;
+        /// Days of the run period in the role.
+        fn days_active() -> u64;
+        /// Days of the run period.
+        fn period_days() -> u64;
+        /// `days_active / period_days`.
+        fn proration() -> Decimal;
         /// The run period, e.g. `2026-Q2`.
         fn period() -> String;
         /// The run period.
