@@ -401,6 +401,17 @@ fn a_misdeclared_measure_is_a_pack_error() {
         );
         assert!(err.contains("pack/pack.toml:"), "case {i}: {err}");
     }
+    // Distinct counts are held inline per window segment: at most 2.
+    let dir = pack("measures-too-many");
+    crate::util::append(
+        &dir.join("pack/pack.toml"),
+        "\n[measures.r_categories]\ndistinct = \"category\"\n[measures.s_clients]\ndistinct = \"client\"\n",
+    );
+    let err = fails(&dir, &["check", "--rules", "pack"], 1);
+    assert!(
+        err.contains("[measures.s_clients]: a pack may declare at most 2 distinct counts; this is one more"),
+        "{err}"
+    );
     // Text compared with a number column: said when the run meets the sales.
     let dir = pack("measures-text-amount");
     edit(

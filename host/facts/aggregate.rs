@@ -7,12 +7,12 @@
 //! step is exact and order-free (decimal sums, set unions, min and max), so the result is the
 //! same whatever the number of threads; accounts and ids are sorted before use.
 
-use super::measure::{LineMeasures, MeasureSums};
+use super::measure::{Inline, LineMeasures, Slot, Store};
 use super::window::{decimals, insert_sorted, max_opt, min_opt, ExactSum, SumTooLarge, Window};
 use super::Account;
 use crate::load::sales::{self, SaleLine, SalesStream};
 use crate::load::{Dataset, IdMap, InputFile, LoadError};
-use crate::pack::measures::{Aggregate, Measure};
+use crate::pack::measures::Measure;
 use crate::pack::windows::{Dates, DeclaredWindow};
 use crate::period::{Date, Period};
 use rayon::iter::{IndexedParallelIterator, IntoParallelIterator, ParallelIterator};
@@ -148,7 +148,7 @@ impl WindowPlan {
 /// A set of small ids: the first `64 * W` in a bit mask, the rest in a sorted list. Most
 /// data sets have a few dozen categories and a few hundred products, which then take no heap.
 #[derive(Clone, Debug)]
-struct IdSet<const W: usize> {
+pub(crate) struct IdSet<const W: usize> {
     low: [u64; W],
     high: Vec<u32>,
 }
@@ -166,7 +166,7 @@ impl<const W: usize> IdSet<W> {
     const INLINE: u32 = 64 * W as u32;
 
     #[inline]
-    fn insert(&mut self, id: u32) {
+    pub(crate) fn insert(&mut self, id: u32) {
         if id < Self::INLINE {
             self.low[(id / 64) as usize] |= 1 << (id % 64);
         } else {
@@ -174,14 +174,14 @@ impl<const W: usize> IdSet<W> {
         }
     }
 
-    fn ids(&self) -> impl Iterator<Item = u32> + '_ {
+    pub(crate) fn ids(&self) -> impl Iterator<Item = u32> + '_ {
         (0..Self::INLINE)
             .filter(move |i| self.low[(i / 64) as usize] & (1 << (i % 64)) != 0)
             .chain(self.high.iter().copied())
     }
 
     /// The ids mapped through `map`, sorted and distinct.
-    fn mapped(&self, map: &[u32]) -> Vec<u32> {
+    pub(crate) fn mapped(&self, map: &[u32]) -> Vec<u32> {
         let mut out: Vec<u32> = self.ids().map(|i| map[i as usize]).collect();
         out.sort_unstable();
         out.dedup();
@@ -191,7 +191,7 @@ impl<const W: usize> IdSet<W> {
 
 /// Running totals of one account in one window.
 #[derive(Clone, Debug, Default)]
-struct WindowSum {
+struct WindowSum<M> {
     revenue: ExactSum,
     cost: ExactSum,
     quantity: ExactSum,
@@ -202,10 +202,10 @@ struct WindowSum {
     last: Option<Date>,
     categories: IdSet<1>,
     products: IdSet<4>,
-    measures: MeasureSums,
+    measures: M,
 }
 
-impl WindowSum {
+impl<M: Store> WindowSum<M> {
     #[inline]
     fn add(&mut self, line: &SaleLine<'_>, category: Option<u32>, product: Option<u32>) {
         self.revenue.add(line.amount);
@@ -227,7 +227,7 @@ impl WindowSum {
     }
 
     /// Adds `other`, whose category and product ids go through the two maps.
-    fn merge(&mut self, other: &WindowSum, kinds: &[Aggregate], cat_map: &[u32], prod_map: &[u32]) {
+    fn merge(&mut self, other: &WindowSum<M>, kinds: &[Slot], cat_map: &[u32], prod_map: &[u32]) {
         self.measures
             .merge(kinds, &other.measures, cat_map, prod_map);
         self.revenue.merge(&other.revenue);
@@ -249,7 +249,8 @@ impl WindowSum {
     /// The window, or the name of a sum too large for a decimal.
     fn into_window(
         self,
-        kinds: &[Aggregate],
+        kinds: &[Slot],
+        client: u32,
         cat_map: &[u32],
         prod_map: &[u32],
     ) -> Result<Window, SumTooLarge> {
@@ -258,7 +259,7 @@ impl WindowSum {
         let measures = if kinds.is_empty() {
             Vec::new()
         } else {
-            self.measures.finish(kinds, cat_map, prod_map)?
+            self.measures.finish(kinds, client, cat_map, prod_map)?
         };
         Ok(Window {
             measures,
@@ -300,13 +301,13 @@ impl Interner {
 }
 
 /// One worker's running totals.
-struct Partial<'p> {
+struct Partial<'p, M> {
     plan: &'p WindowPlan,
     /// The pack's measures, resolved against the file's columns.
     measures: &'p LineMeasures,
-    kinds: &'p [Aggregate],
+    kinds: &'p [Slot],
     /// The totals, stored in the map itself: one memory access per line, not two.
-    sums: FxHashMap<WindowKey, WindowSum>,
+    sums: FxHashMap<WindowKey, WindowSum<M>>,
     /// Per client: earliest and latest line before the run period's end.
     client_dates: Vec<Option<(Date, Date)>>,
     categories: Interner,
@@ -317,12 +318,12 @@ struct Partial<'p> {
     error: Option<LoadError>,
 }
 
-impl<'p> Partial<'p> {
+impl<'p, M: Store> Partial<'p, M> {
     fn new(
         plan: &'p WindowPlan,
-        measures: &'p (LineMeasures, Vec<Aggregate>),
+        measures: &'p (LineMeasures, Vec<Slot>),
         clients: usize,
-    ) -> Partial<'p> {
+    ) -> Partial<'p, M> {
         Partial {
             plan,
             measures: &measures.0,
@@ -339,7 +340,7 @@ impl<'p> Partial<'p> {
     }
 
     #[inline]
-    fn window(&mut self, key: WindowKey) -> &mut WindowSum {
+    fn window(&mut self, key: WindowKey) -> &mut WindowSum<M> {
         self.sums.entry(key).or_default()
     }
 
@@ -382,7 +383,7 @@ impl<'p> Partial<'p> {
         }
     }
 
-    fn merge(mut self, mut other: Partial<'p>) -> Partial<'p> {
+    fn merge(mut self, mut other: Partial<'p, M>) -> Partial<'p, M> {
         if self.sums.len() < other.sums.len() {
             std::mem::swap(&mut self, &mut other);
         }
@@ -449,12 +450,26 @@ pub fn aggregate(
     data: &Dataset,
     plan: WindowPlan,
 ) -> Result<(SalesTotals, InputFile), LoadError> {
-    let file = &stream.file.clone();
+    let file = stream.file.clone();
     let mut stream = stream;
     let resolved = LineMeasures::resolve(&plan.measures, &mut stream.columns)
-        .map_err(|m| LoadError::file(file, m))?;
-    let kinds = resolved.kinds();
-    let measures = (resolved, kinds);
+        .map_err(|m| LoadError::file(&file, m))?;
+    let slots = resolved.slots();
+    if resolved.is_empty() {
+        aggregate_with::<()>(stream, data, plan, (resolved, slots))
+    } else {
+        aggregate_with::<Inline>(stream, data, plan, (resolved, slots))
+    }
+}
+
+/// [`aggregate`] with measures held in `M`.
+fn aggregate_with<M: Store>(
+    stream: SalesStream,
+    data: &Dataset,
+    plan: WindowPlan,
+    measures: (LineMeasures, Vec<Slot>),
+) -> Result<(SalesTotals, InputFile), LoadError> {
+    let file = &stream.file.clone();
     let columns = &stream.columns;
     let clients: IdMap = data
         .client_index
@@ -469,7 +484,7 @@ pub fn aggregate(
     // One accumulator per worker: a worker reads the next block and parses it, until the
     // file ends, so merging costs one step per thread, not one per block.
     let workers = rayon::current_num_threads().max(1);
-    let partials: Vec<Partial> = (0..workers)
+    let partials: Vec<Partial<M>> = (0..workers)
         .into_par_iter()
         .with_max_len(1)
         .map(|_| {
@@ -540,8 +555,8 @@ pub fn aggregate(
 /// Renumbers ids in name order, sorts the accounts and sums each account's segments into
 /// its windows: the deterministic form. Fails with the account, window and column of a sum
 /// too large for a decimal.
-fn finish(
-    p: Partial<'_>,
+fn finish<M: Store>(
+    p: Partial<'_, M>,
     has_cost: bool,
     owners: &[(u32, u32)],
 ) -> Result<SalesTotals, (u32, u32, usize, SumTooLarge)> {
@@ -549,7 +564,7 @@ fn finish(
     let (cat_names, cat_map) = sorted_names(p.categories);
     let (prod_names, prod_map) = sorted_names(p.products);
     // Sort an index rather than the totals themselves, which are large.
-    let mut sums: Vec<(WindowKey, WindowSum)> = p.sums.into_iter().collect();
+    let mut sums: Vec<(WindowKey, WindowSum<M>)> = p.sums.into_iter().collect();
     let mut order: Vec<u32> = (0..sums.len() as u32).collect();
     order.sort_unstable_by_key(|&i| sums[i as usize].0);
     let mut accounts: Vec<Account> = Vec::with_capacity(order.len() + owners.len());
@@ -577,7 +592,7 @@ fn finish(
             let (_, sum) = std::mem::take(&mut sums[k as usize]);
             let w = first_cover(plan, segment);
             segments[segment as usize] = Some(
-                sum.into_window(p.kinds, &cat_map, &prod_map)
+                sum.into_window(p.kinds, client, &cat_map, &prod_map)
                     .map_err(|what| (client, manager, w, what))?,
             );
             i += 1;

@@ -3,7 +3,8 @@
 //! line's window segment ([`MeasureSums`]). Sums and counts stay exact; distinct counts keep
 //! their ids, so that a manager's count is the size of the union of its accounts' ids.
 
-use super::window::{insert_sorted, ExactSum, Measured, SumTooLarge};
+use super::aggregate::IdSet;
+use super::window::{ExactSum, Measured, SumTooLarge};
 use crate::load::sales::{SaleLine, SalesColumns};
 use crate::pack::measures::{Aggregate, Measure, Test};
 use rust_decimal::Decimal;
@@ -81,9 +82,20 @@ impl LineMeasures {
         self.measures.is_empty()
     }
 
-    /// What each measure adds up, in order.
-    pub fn kinds(&self) -> Vec<Aggregate> {
-        self.measures.iter().map(|(of, _)| *of).collect()
+    /// What each measure adds up and its slot in a [`Store`], in order.
+    pub fn slots(&self) -> Vec<Slot> {
+        let (mut sums, mut ids) = (0, 0);
+        self.measures
+            .iter()
+            .map(|&(of, _)| {
+                let next = match of {
+                    Aggregate::Products | Aggregate::Categories | Aggregate::Clients => &mut ids,
+                    _ => &mut sums,
+                };
+                *next += 1;
+                (of, *next - 1)
+            })
+            .collect()
     }
 
     /// The measures `line` meets, as bits.
@@ -112,88 +124,126 @@ fn meets(line: &SaleLine<'_>, field: Field, test: &Test) -> bool {
     }
 }
 
-/// One window segment's running measures.
-#[derive(Clone, Debug, Default)]
-pub struct MeasureSums(Vec<(ExactSum, Vec<u32>)>);
+/// Where a measure lives in a segment's [`Store`]: what it adds up and its slot.
+pub type Slot = (Aggregate, usize);
 
-impl MeasureSums {
+/// A window segment's running measures. Each worker's segments hold them inline (no
+/// pointer to chase per line); a pack without measures uses `()`, which holds nothing.
+pub trait Store: Default + Clone + Send {
     /// Adds `line` to the measures of `hits`; `category` and `product` are the worker's ids.
-    #[inline]
-    pub fn add(
+    fn add(
         &mut self,
-        kinds: &[Aggregate],
+        slots: &[Slot],
+        hits: u32,
+        line: &SaleLine<'_>,
+        category: Option<u32>,
+        product: Option<u32>,
+    );
+    /// Adds another worker's sums, whose category and product ids go through the maps.
+    fn merge(&mut self, slots: &[Slot], other: &Self, cat_map: &[u32], prod_map: &[u32]);
+    /// The measures of a segment of `client`'s account, ids in name order.
+    fn finish(
+        &self,
+        slots: &[Slot],
+        client: u32,
+        cat_map: &[u32],
+        prod_map: &[u32],
+    ) -> Result<Vec<Measured>, SumTooLarge>;
+}
+
+impl Store for () {
+    #[inline]
+    fn add(&mut self, _: &[Slot], _: u32, _: &SaleLine<'_>, _: Option<u32>, _: Option<u32>) {}
+    fn merge(&mut self, _: &[Slot], _: &(), _: &[u32], _: &[u32]) {}
+    fn finish(
+        &self,
+        _: &[Slot],
+        _: u32,
+        _: &[u32],
+        _: &[u32],
+    ) -> Result<Vec<Measured>, SumTooLarge> {
+        Ok(Vec::new())
+    }
+}
+
+/// Sums and counts a segment holds inline.
+pub const MAX_SUMS: usize = 8;
+/// Distinct counts a segment holds inline.
+pub const MAX_DISTINCT: usize = 2;
+
+/// The measures of one segment: sums and counts exact, distinct products and categories as
+/// bits, distinct clients as a flag (a segment belongs to one account, so one client).
+#[derive(Clone, Debug, Default)]
+pub struct Inline {
+    sums: [ExactSum; MAX_SUMS],
+    ids: [IdSet<4>; MAX_DISTINCT],
+}
+
+impl Store for Inline {
+    #[inline]
+    fn add(
+        &mut self,
+        slots: &[Slot],
         hits: u32,
         line: &SaleLine<'_>,
         category: Option<u32>,
         product: Option<u32>,
     ) {
-        if self.0.len() < kinds.len() {
-            self.0.resize_with(kinds.len(), Default::default);
-        }
-        for (i, (&kind, (sum, ids))) in kinds.iter().zip(self.0.iter_mut()).enumerate() {
+        for (i, &(kind, slot)) in slots.iter().enumerate() {
             if hits & (1 << i) == 0 {
                 continue;
             }
             match kind {
-                Aggregate::Amount => sum.add(line.amount),
-                Aggregate::Cost => sum.add(line.cost),
-                Aggregate::Quantity => sum.add(line.quantity),
+                Aggregate::Amount => self.sums[slot].add(line.amount),
+                Aggregate::Cost => self.sums[slot].add(line.cost),
+                Aggregate::Quantity => self.sums[slot].add(line.quantity),
                 Aggregate::Margin => {
-                    sum.add(line.amount);
-                    sum.sub(line.cost);
+                    self.sums[slot].add(line.amount);
+                    self.sums[slot].sub(line.cost);
                 }
-                Aggregate::Lines => sum.add(Decimal::ONE),
-                Aggregate::Products => product.into_iter().for_each(|p| insert_sorted(ids, p)),
-                Aggregate::Categories => category.into_iter().for_each(|c| insert_sorted(ids, c)),
-                Aggregate::Clients => insert_sorted(ids, line.client),
+                Aggregate::Lines => self.sums[slot].add(Decimal::ONE),
+                Aggregate::Products => product.into_iter().for_each(|p| self.ids[slot].insert(p)),
+                Aggregate::Categories => {
+                    category.into_iter().for_each(|c| self.ids[slot].insert(c))
+                }
+                Aggregate::Clients => self.ids[slot].insert(0),
             }
         }
     }
 
-    /// Adds another worker's sums, whose category and product ids go through the maps.
-    pub fn merge(
-        &mut self,
-        kinds: &[Aggregate],
-        other: &MeasureSums,
-        cat_map: &[u32],
-        prod_map: &[u32],
-    ) {
-        if self.0.len() < other.0.len() {
-            self.0.resize_with(other.0.len(), Default::default);
-        }
-        for ((kind, (sum, ids)), (their_sum, their_ids)) in
-            kinds.iter().zip(self.0.iter_mut()).zip(&other.0)
-        {
-            sum.merge(their_sum);
-            for &id in their_ids {
-                insert_sorted(ids, remap(*kind, id, cat_map, prod_map));
+    fn merge(&mut self, slots: &[Slot], other: &Inline, cat_map: &[u32], prod_map: &[u32]) {
+        for &(kind, slot) in slots {
+            match kind {
+                Aggregate::Products | Aggregate::Categories | Aggregate::Clients => {
+                    for id in other.ids[slot].ids() {
+                        self.ids[slot].insert(remap(kind, id, cat_map, prod_map));
+                    }
+                }
+                _ => self.sums[slot].merge(&other.sums[slot]),
             }
         }
     }
 
-    /// The measures of a window, ids in name order.
-    pub fn finish(
-        self,
-        kinds: &[Aggregate],
+    fn finish(
+        &self,
+        slots: &[Slot],
+        client: u32,
         cat_map: &[u32],
         prod_map: &[u32],
     ) -> Result<Vec<Measured>, SumTooLarge> {
-        let mut sums = self.0;
-        sums.resize_with(kinds.len(), Default::default);
-        kinds
+        slots
             .iter()
-            .zip(sums)
-            .map(|(&kind, (sum, ids))| match kind {
-                Aggregate::Products | Aggregate::Categories | Aggregate::Clients => {
-                    let mut ids: Vec<u32> = ids
-                        .iter()
-                        .map(|&i| remap(kind, i, cat_map, prod_map))
-                        .collect();
-                    ids.sort_unstable();
-                    ids.dedup();
-                    Ok(Measured::Ids(ids))
-                }
-                _ => sum
+            .map(|&(kind, slot)| match kind {
+                Aggregate::Products => Ok(Measured::Ids(self.ids[slot].mapped(prod_map))),
+                Aggregate::Categories => Ok(Measured::Ids(self.ids[slot].mapped(cat_map))),
+                Aggregate::Clients => Ok(Measured::Ids(
+                    self.ids[slot]
+                        .ids()
+                        .next()
+                        .map(|_| vec![client])
+                        .unwrap_or_default(),
+                )),
+                _ => self.sums[slot]
                     .to_decimal()
                     .map(Measured::Value)
                     .ok_or(SumTooLarge("a measure")),

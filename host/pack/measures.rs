@@ -106,11 +106,12 @@ impl Test {
     /// The test on a number.
     #[inline]
     pub fn number(&self, v: Decimal) -> bool {
+        use std::cmp::Ordering::*;
         match self {
-            Test::AtLeast(x) => v >= *x,
-            Test::Above(x) => v > *x,
-            Test::AtMost(x) => v <= *x,
-            Test::Below(x) => v < *x,
+            Test::AtLeast(x) => compare(v, *x) != Less,
+            Test::Above(x) => compare(v, *x) == Greater,
+            Test::AtMost(x) => compare(v, *x) != Greater,
+            Test::Below(x) => compare(v, *x) == Less,
             Test::OneOf(_) | Test::NoneOf(_) => false,
         }
     }
@@ -124,6 +125,21 @@ impl Test {
             _ => false,
         }
     }
+}
+
+/// `a` against `b`: by mantissas at `a`'s scale when `b` widens to it exactly (the common
+/// case: amounts with two decimals against a threshold like 1000), else as decimals.
+#[inline]
+fn compare(a: Decimal, b: Decimal) -> std::cmp::Ordering {
+    if a.scale() >= b.scale() {
+        let widened = 10i128
+            .checked_pow(a.scale() - b.scale())
+            .and_then(|f| b.mantissa().checked_mul(f));
+        if let Some(b) = widened {
+            return a.mantissa().cmp(&b);
+        }
+    }
+    a.cmp(&b)
 }
 
 /// A condition: a column and a test.
@@ -179,25 +195,17 @@ impl std::fmt::Display for Measure {
     }
 }
 
-/// At most this many measures, to keep the pass's per-line work bounded.
-pub const MAX_MEASURES: usize = 16;
+/// At most this many sums and counts: the pass keeps them inline in each window segment.
+pub const MAX_SUMS: usize = 8;
+/// At most this many distinct counts.
+pub const MAX_DISTINCT: usize = 2;
 
 /// Reads `[measures]`; `err(name, message)` places a message in pack.toml.
 pub fn read(
     decls: &BTreeMap<String, MeasureDecl>,
     err: impl Fn(&str, String) -> PackError,
 ) -> Result<Vec<Measure>, PackError> {
-    if decls.len() > MAX_MEASURES {
-        let first = decls.keys().nth(MAX_MEASURES).map_or("", |k| k.as_str());
-        return Err(err(
-            first,
-            format!(
-                "[measures] declares {} measures; at most {MAX_MEASURES} are allowed",
-                decls.len()
-            ),
-        ));
-    }
-    let mut out = Vec::new();
+    let mut out: Vec<Measure> = Vec::new();
     for (name, d) in decls {
         let at = |m: String| err(name, format!("[measures.{name}]: {m}"));
         if !super::windows::valid_name(name) {
@@ -212,6 +220,26 @@ pub fn read(
             .map(cond)
             .collect::<Result<Vec<_>, _>>()
             .map_err(at)?;
+        let distinct = |m: &Aggregate| {
+            matches!(
+                m,
+                Aggregate::Products | Aggregate::Categories | Aggregate::Clients
+            )
+        };
+        let same = out
+            .iter()
+            .filter(|m| distinct(&m.of) == distinct(&of))
+            .count();
+        let (limit, what) = if distinct(&of) {
+            (MAX_DISTINCT, "distinct counts")
+        } else {
+            (MAX_SUMS, "sums and counts")
+        };
+        if same == limit {
+            return Err(at(format!(
+                "a pack may declare at most {limit} {what}; this is one more"
+            )));
+        }
         out.push(Measure {
             name: name.clone(),
             of,
