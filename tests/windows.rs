@@ -409,7 +409,9 @@ fn a_misdeclared_measure_is_a_pack_error() {
     );
     let err = fails(&dir, &["check", "--rules", "pack"], 1);
     assert!(
-        err.contains("[measures.s_clients]: a pack may declare at most 2 distinct counts; this is one more"),
+        err.contains(
+            "[measures.s_clients]: a pack may declare at most 2 distinct counts; this is one more"
+        ),
         "{err}"
     );
     // Text compared with a number column: said when the run meets the sales.

@@ -12,7 +12,7 @@ use super::window::{decimals, insert_sorted, max_opt, min_opt, ExactSum, SumTooL
 use super::Account;
 use crate::load::sales::{self, SaleLine, SalesStream};
 use crate::load::{Dataset, IdMap, InputFile, LoadError};
-use crate::pack::measures::Measure;
+use crate::pack::measures::{Measure, MAX_DISTINCT, MAX_SUMS};
 use crate::pack::windows::{Dates, DeclaredWindow};
 use crate::period::{Date, Period};
 use rayon::iter::{IndexedParallelIterator, IntoParallelIterator, ParallelIterator};
@@ -455,10 +455,13 @@ pub fn aggregate(
     let resolved = LineMeasures::resolve(&plan.measures, &mut stream.columns)
         .map_err(|m| LoadError::file(&file, m))?;
     let slots = resolved.slots();
-    if resolved.is_empty() {
-        aggregate_with::<()>(stream, data, plan, (resolved, slots))
-    } else {
-        aggregate_with::<Inline>(stream, data, plan, (resolved, slots))
+    let m = (resolved, slots);
+    // The smallest store that holds the measures: every segment carries one.
+    match m.0.sizes() {
+        (0, 0) => aggregate_with::<()>(stream, data, plan, m),
+        (0..=2, 0..=1) => aggregate_with::<Inline<2, 1>>(stream, data, plan, m),
+        (0..=4, 0..=2) => aggregate_with::<Inline<4, 2>>(stream, data, plan, m),
+        _ => aggregate_with::<Inline<{ MAX_SUMS }, { MAX_DISTINCT }>>(stream, data, plan, m),
     }
 }
 

@@ -82,16 +82,20 @@ impl LineMeasures {
         self.measures.is_empty()
     }
 
+    /// How many sums and counts, and how many distinct counts.
+    pub fn sizes(&self) -> (usize, usize) {
+        let slots = self.slots();
+        let distinct = slots.iter().filter(|(of, _)| is_distinct(*of)).count();
+        (slots.len() - distinct, distinct)
+    }
+
     /// What each measure adds up and its slot in a [`Store`], in order.
     pub fn slots(&self) -> Vec<Slot> {
         let (mut sums, mut ids) = (0, 0);
         self.measures
             .iter()
             .map(|&(of, _)| {
-                let next = match of {
-                    Aggregate::Products | Aggregate::Categories | Aggregate::Clients => &mut ids,
-                    _ => &mut sums,
-                };
+                let next = if is_distinct(of) { &mut ids } else { &mut sums };
                 *next += 1;
                 (of, *next - 1)
             })
@@ -166,20 +170,26 @@ impl Store for () {
     }
 }
 
-/// Sums and counts a segment holds inline.
-pub const MAX_SUMS: usize = 8;
-/// Distinct counts a segment holds inline.
-pub const MAX_DISTINCT: usize = 2;
-
-/// The measures of one segment: sums and counts exact, distinct products and categories as
-/// bits, distinct clients as a flag (a segment belongs to one account, so one client).
-#[derive(Clone, Debug, Default)]
-pub struct Inline {
-    sums: [ExactSum; MAX_SUMS],
-    ids: [IdSet<4>; MAX_DISTINCT],
+/// The measures of one segment: `S` sums and counts exact, `D` distinct counts (products
+/// and categories as bits, clients as a flag: a segment belongs to one account, so one
+/// client). The pass picks the smallest store that holds the pack's measures, since every
+/// segment of every account carries one.
+#[derive(Clone, Debug)]
+pub struct Inline<const S: usize, const D: usize> {
+    sums: [ExactSum; S],
+    ids: [IdSet<4>; D],
 }
 
-impl Store for Inline {
+impl<const S: usize, const D: usize> Default for Inline<S, D> {
+    fn default() -> Self {
+        Inline {
+            sums: [ExactSum::default(); S],
+            ids: std::array::from_fn(|_| IdSet::default()),
+        }
+    }
+}
+
+impl<const S: usize, const D: usize> Store for Inline<S, D> {
     #[inline]
     fn add(
         &mut self,
@@ -211,7 +221,7 @@ impl Store for Inline {
         }
     }
 
-    fn merge(&mut self, slots: &[Slot], other: &Inline, cat_map: &[u32], prod_map: &[u32]) {
+    fn merge(&mut self, slots: &[Slot], other: &Self, cat_map: &[u32], prod_map: &[u32]) {
         for &(kind, slot) in slots {
             match kind {
                 Aggregate::Products | Aggregate::Categories | Aggregate::Clients => {
@@ -250,6 +260,13 @@ impl Store for Inline {
             })
             .collect()
     }
+}
+
+fn is_distinct(of: Aggregate) -> bool {
+    matches!(
+        of,
+        Aggregate::Products | Aggregate::Categories | Aggregate::Clients
+    )
 }
 
 fn remap(kind: Aggregate, id: u32, cat_map: &[u32], prod_map: &[u32]) -> u32 {
