@@ -649,3 +649,114 @@ fn inspect_of_a_missing_file_says_so() {
     let err = fails(&dir, &["inspect", "nope.csv"], 1);
     assert!(err.contains("nope.csv: cannot read"), "{err}");
 }
+
+/// The Superstore-like export of these tests, in its plain UTF-8 style.
+fn plain_export(dir: &Path) -> PathBuf {
+    export(
+        dir,
+        &Style {
+            encoding: "utf-8",
+            delimiter: ";",
+            decimal: ',',
+            thousands: "",
+            date_format: "DD/MM/YYYY",
+            bom: b"",
+        },
+        "Ann",
+    )
+}
+
+#[test]
+fn value_maps_and_lookup_defaults_fix_names_in_the_mapping_not_in_a_copy_of_the_file() {
+    // People.csv spells a region differently from the orders ("Sud"), and forgets another
+    // ("North", whose manager is M1): a map and a default in the lookup fix both, and the
+    // orders' category "Dairy" arrives as "Milk", renamed back by a value map, which also
+    // files "Bakery" under "Dairy". The payouts are those of the canonical files.
+    let dir = scratch("ex-value-maps");
+    let data = plain_export(&dir);
+    edit(&dir.join("People.csv"), "M3;South", "M3;Sud");
+    let people = read(&dir.join("People.csv"));
+    assert!(people.contains("M1;North"), "{people}");
+    std::fs::write(dir.join("People.csv"), people.replace("M1;North\n", "")).unwrap();
+    let orders = read(&dir.join("Orders.csv")).replace(";Dairy;", ";Milk;");
+    std::fs::write(dir.join("Orders.csv"), orders).unwrap();
+    edit(
+        &data,
+        r#"manager_id = { lookup = "people", match = "Region", on = "Region", take = "Person" }"#,
+        r#"manager_id = { lookup = "people", match = "Region", on = "Region", take = "Person", map = { South = "Sud" }, default = "M1" }"#,
+    );
+    edit(
+        &data,
+        "category = \"Category\"",
+        "category = { column = \"Category\", map = { Milk = \"Dairy\", Bakery = \"Dairy\" } }",
+    );
+    run_mini(&dir, &data);
+    let run = json(&dir.join("out/run.json"));
+    assert_eq!(run["total_payout"], "231000.02");
+    // M1 bought Dairy and Bakery in March: one category once both are Dairy.
+    let m1 = json(&dir.join("out/statements/M1.json"));
+    assert_eq!(m1["facts"]["current"]["categories"], 1);
+    assert_eq!(
+        csv_cell(&dir.join("out/payouts.csv"), "M3", "payout"),
+        "120000.00"
+    );
+    // Without the default, the forgotten region is an error that names both fixes.
+    edit(&data, ", default = \"M1\"", "");
+    let err = fails(
+        &dir,
+        &[
+            "run",
+            "--rules",
+            fixture("mini").to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            "out2",
+        ],
+        1,
+    );
+    assert!(
+        err.contains("'North' is not found in") && err.contains("map it to a value the file has (map = { \"North\" = \"...\" }) or give the lookup a default"),
+        "{err}"
+    );
+    // Shapes that are not allowed say which are.
+    for (spec, expected) in [
+        (
+            r#"{ column = "Category", default = "x" }"#,
+            "default is for a lookup",
+        ),
+        (
+            r#"{ column = "Category", map = { Milk = 1 } }"#,
+            "map: 'Milk' maps to integer",
+        ),
+        (
+            r#"{ const = "x", map = { a = "b" } }"#,
+            "map and default go with column or lookup",
+        ),
+    ] {
+        edit(
+            &data,
+            "category = { column = \"Category\", map = { Milk = \"Dairy\", Bakery = \"Dairy\" } }",
+            &format!("category = {spec}"),
+        );
+        let err = fails(
+            &dir,
+            &[
+                "run",
+                "--rules",
+                fixture("mini").to_str().unwrap(),
+                "--data",
+                data.to_str().unwrap(),
+                "--out",
+                "out3",
+            ],
+            1,
+        );
+        assert!(err.contains(expected), "{spec}: {err}");
+        edit(
+            &data,
+            &format!("category = {spec}"),
+            "category = { column = \"Category\", map = { Milk = \"Dairy\", Bakery = \"Dairy\" } }",
+        );
+    }
+}

@@ -54,6 +54,11 @@ enum OneOrMany {
 #[derive(Debug)]
 enum ColumnSpec {
     Source(String),
+    /// A source column whose values are renamed by a map (others are kept).
+    Mapped {
+        column: String,
+        map: HashMap<String, String>,
+    },
     Const {
         value: String,
     },
@@ -65,6 +70,10 @@ enum ColumnSpec {
         match_column: String,
         on: String,
         take: String,
+        /// Renames the matched values before they are looked up.
+        map: HashMap<String, String>,
+        /// The value for a row whose value is not found (else that is an error).
+        default: Option<String>,
     },
 }
 
@@ -72,7 +81,7 @@ impl<'de> Deserialize<'de> for ColumnSpec {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         use serde::de::Error;
         let v = toml::Value::deserialize(d)?;
-        let spec = r#"a column is "Source Column", { const = "..." }, { expr = "A - B" } or { lookup = "file", match = "...", on = "...", take = "..." }"#;
+        let spec = r#"a column is "Source Column", { column = "Source Column", map = { "old" = "new" } }, { const = "..." }, { expr = "A - B" } or { lookup = "file", match = "...", on = "...", take = "..." } (with optional map = { ... } and default = "...")"#;
         let t = match v {
             toml::Value::String(s) => return Ok(ColumnSpec::Source(s)),
             toml::Value::Table(t) => t,
@@ -93,8 +102,45 @@ impl<'de> Deserialize<'de> for ColumnSpec {
                 None => Err(D::Error::custom(format!("`{k}` is missing; {spec}"))),
             }
         };
-        let mut keys: Vec<&str> = t.keys().map(String::as_str).collect();
+        let map = || -> Result<HashMap<String, String>, D::Error> {
+            match t.get("map") {
+                None => Ok(HashMap::new()),
+                Some(toml::Value::Table(m)) => m
+                    .iter()
+                    .map(|(k, v)| match v {
+                        toml::Value::String(v) => Ok((k.trim().to_string(), v.clone())),
+                        other => Err(D::Error::custom(format!(
+                            "map: '{k}' maps to {}; map old values to new text, e.g. map = {{ \"GTXPro\" = \"GTX Pro\" }}",
+                            other.type_str()
+                        ))),
+                    })
+                    .collect(),
+                Some(other) => Err(D::Error::custom(format!(
+                    "map is {}; write a table of old and new values, e.g. map = {{ \"GTXPro\" = \"GTX Pro\" }}",
+                    other.type_str()
+                ))),
+            }
+        };
+        let mut keys: Vec<&str> = t
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !matches!(*k, "map" | "default"))
+            .collect();
         keys.sort_unstable();
+        if t.contains_key("column") && keys == ["column"] {
+            if t.contains_key("default") {
+                return Err(D::Error::custom("default is for a lookup; a mapped column keeps the values the map does not name"));
+            }
+            return Ok(ColumnSpec::Mapped {
+                column: text("column")?,
+                map: map()?,
+            });
+        }
+        if (t.contains_key("map") || t.contains_key("default")) && !t.contains_key("lookup") {
+            return Err(D::Error::custom(format!(
+                "map and default go with column or lookup; {spec}"
+            )));
+        }
         match keys.as_slice() {
             ["const"] => Ok(ColumnSpec::Const {
                 value: text("const")?,
@@ -107,6 +153,11 @@ impl<'de> Deserialize<'de> for ColumnSpec {
                 match_column: text("match")?,
                 on: text("on")?,
                 take: text("take")?,
+                map: map()?,
+                default: match t.get("default") {
+                    Some(_) => Some(text("default")?),
+                    None => None,
+                },
             }),
             other => Err(D::Error::custom(format!(
                 "unexpected keys {}; {spec}",
@@ -152,12 +203,15 @@ const TABLES: [&str; 6] = [
 
 enum Resolved {
     Column(usize),
+    Mapped(usize, HashMap<String, String>),
     Const(String),
     Expr(Expr),
     Lookup {
         matched: usize,
         values: HashMap<String, String>,
         file: String,
+        map: HashMap<String, String>,
+        default: Option<String>,
     },
 }
 
@@ -294,6 +348,7 @@ fn convert(
     for name in &names {
         resolved.push(match &t.columns[*name] {
             ColumnSpec::Source(c) => Resolved::Column(find(c, src)?),
+            ColumnSpec::Mapped { column, map } => Resolved::Mapped(find(column, src)?, map.clone()),
             ColumnSpec::Const { value } => Resolved::Const(value.clone()),
             ColumnSpec::Expr { expr } => {
                 Resolved::Expr(Expr::parse(expr, &src.header).map_err(|m| {
@@ -305,6 +360,8 @@ fn convert(
                 match_column,
                 on,
                 take,
+                map,
+                default,
             } => {
                 let other = sources.get(lookup).ok_or_else(|| {
                     LoadError::file(
@@ -325,6 +382,8 @@ fn convert(
                     matched: find(match_column, src)?,
                     values,
                     file: other.shown.clone(),
+                    map: map.clone(),
+                    default: default.clone(),
                 }
             }
         });
@@ -369,21 +428,31 @@ fn convert(
             let k = kind(table, name);
             let (raw, column): (String, String) = match r {
                 Resolved::Column(c) => (row[*c].trim().to_string(), src.header[*c].clone()),
+                Resolved::Mapped(c, map) => {
+                    let v = row[*c].trim();
+                    (
+                        map.get(v).map_or(v, |n| n.as_str()).to_string(),
+                        src.header[*c].clone(),
+                    )
+                }
                 Resolved::Const(v) => (v.clone(), format!("{name} (a constant)")),
                 Resolved::Lookup {
                     matched,
                     values,
                     file,
+                    map,
+                    default,
                 } => {
                     let key = row[*matched].trim();
-                    match values.get(key) {
+                    let key = map.get(key).map_or(key, |k| k.as_str());
+                    match values.get(key).or(default.as_ref()) {
                         Some(v) => (v.clone(), src.header[*matched].clone()),
                         None => {
                             return Err(LoadError::field(
                                 &src.shown,
                                 *line,
                                 &src.header[*matched],
-                                format!("'{key}' is not found in {file} (looked up for {name})"),
+                                format!("'{key}' is not found in {file} (looked up for {name}); map it to a value the file has (map = {{ \"{key}\" = \"...\" }}) or give the lookup a default"),
                             ))
                         }
                     }
