@@ -693,6 +693,12 @@ fn value_maps_and_lookup_defaults_fix_names_in_the_mapping_not_in_a_copy_of_the_
     run_mini(&dir, &data);
     let run = json(&dir.join("out/run.json"));
     assert_eq!(run["total_payout"], "231000.02");
+    // The rows that took the default are a guess, and the run says so.
+    let warned = run["warnings"].to_string();
+    assert!(
+        warned.contains("sales.manager_id: ") && warned.contains("Orders.csv took the lookup default 'M1', not found in people (the first: line 2, 'North')"),
+        "{warned}"
+    );
     // M1 bought Dairy and Bakery in March: one category once both are Dairy.
     let m1 = json(&dir.join("out/statements/M1.json"));
     assert_eq!(m1["facts"]["current"]["categories"], 1);

@@ -266,6 +266,7 @@ fn run_in_pool(
             }
         }
     }
+    warnings.extend(source.notes().iter().cloned());
     if !sales.has_cost {
         warnings.push(
             "sales.csv has no cost column: every cost is 0, so margin equals revenue".to_string(),

@@ -29,6 +29,9 @@ pub enum DataSource {
         files: std::sync::Arc<Vec<(String, Vec<u8>)>>,
         /// The source files the tables were made from, for `run.json`.
         sources: Vec<InputFile>,
+        /// What the mapping guessed (rows that took a lookup's default), for the run's
+        /// warnings.
+        notes: Vec<String>,
     },
     /// Files compiled into the binary: `(label shown in messages, [(file name, bytes)])`.
     Embedded {
@@ -131,6 +134,14 @@ impl DataSource {
     pub fn sources(&self) -> &[InputFile] {
         match self {
             DataSource::Memory { sources, .. } => sources,
+            _ => &[],
+        }
+    }
+
+    /// What a mapping guessed, for the run's warnings (none for files read as they are).
+    pub fn notes(&self) -> &[String] {
+        match self {
+            DataSource::Memory { notes, .. } => notes,
             _ => &[],
         }
     }

@@ -299,9 +299,10 @@ pub fn load_with(path: &Path, max_field: usize) -> Result<DataSource, LoadError>
         sources.insert(name.clone(), src);
     }
     let mut files = Vec::new();
+    let mut notes = Vec::new();
     for table in TABLES {
         let bytes = match map.tables.get(table) {
-            Some(t) => convert(&shown, table, t, &sources)?,
+            Some(t) => convert(&shown, table, t, &sources, &mut notes)?,
             None => match table {
                 "plans" => b"manager_id,period,kpi,target\n".to_vec(),
                 _ => continue,
@@ -313,6 +314,7 @@ pub fn load_with(path: &Path, max_field: usize) -> Result<DataSource, LoadError>
         label: format!("mapped:{shown}"),
         files: std::sync::Arc::new(files),
         sources: inputs,
+        notes,
     })
 }
 
@@ -321,6 +323,7 @@ fn convert(
     table: &str,
     t: &TableMap,
     sources: &BTreeMap<String, SourceTable>,
+    notes: &mut Vec<String>,
 ) -> Result<Vec<u8>, LoadError> {
     let src = sources.get(&t.from).ok_or_else(|| {
         LoadError::file(
@@ -416,6 +419,8 @@ fn convert(
     w.write_record(names.iter().map(|n| n.as_str()))
         .map_err(werr)?;
     let d = &src.dialect;
+    // Per mapped column: rows that took the lookup's default, and the first of them.
+    let mut defaulted: BTreeMap<&str, (u64, u64, String)> = BTreeMap::new();
     for (line, row) in &src.rows {
         if !filters
             .iter()
@@ -445,6 +450,13 @@ fn convert(
                 } => {
                     let key = row[*matched].trim();
                     let key = map.get(key).map_or(key, |k| k.as_str());
+                    if !values.contains_key(key) && default.is_some() {
+                        let e =
+                            defaulted
+                                .entry(name.as_str())
+                                .or_insert((0, *line, key.to_string()));
+                        e.0 += 1;
+                    }
                     match values.get(key).or(default.as_ref()) {
                         Some(v) => (v.clone(), src.header[*matched].clone()),
                         None => {
@@ -528,6 +540,18 @@ fn convert(
             }
         }
         w.write_record(&out).map_err(werr)?;
+    }
+    for (name, (rows, first, key)) in defaulted {
+        let (lookup, default) = match &t.columns[name] {
+            ColumnSpec::Lookup {
+                lookup, default, ..
+            } => (lookup.as_str(), default.as_deref().unwrap_or_default()),
+            _ => ("", ""),
+        };
+        notes.push(format!(
+            "{table}.{name}: {rows} row(s) of {} took the lookup default '{default}', not found in {lookup} (the first: line {first}, '{key}')",
+            src.shown
+        ));
     }
     w.into_inner()
         .map_err(|e| LoadError::file(shown, e.to_string()))
