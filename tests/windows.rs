@@ -242,6 +242,17 @@ fn a_misdeclared_window_is_a_pack_error_at_its_line() {
             "case {i}: expected {expected:?} in:\n{err}"
         );
     }
+    // Too many windows: every account carries each.
+    let dir = pack("windows-too-many");
+    let many: String = (0..30)
+        .map(|i| format!("\n[windows.w{i:02}]\nkind = \"history\"\n"))
+        .collect();
+    crate::util::append(&dir.join("pack/pack.toml"), &many);
+    let err = fails(&dir, &["check", "--rules", "pack"], 1);
+    assert!(
+        err.contains("[windows] declares 35 windows; at most 32 are allowed"),
+        "{err}"
+    );
     // A field no window has: serde's message, placed at its line.
     let dir = pack("windows-bad-field");
     edit(

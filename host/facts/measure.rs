@@ -85,7 +85,7 @@ impl LineMeasures {
     /// How many sums and counts, and how many distinct counts.
     pub fn sizes(&self) -> (usize, usize) {
         let slots = self.slots();
-        let distinct = slots.iter().filter(|(of, _)| is_distinct(*of)).count();
+        let distinct = slots.iter().filter(|(of, _)| of.is_distinct()).count();
         (slots.len() - distinct, distinct)
     }
 
@@ -95,7 +95,11 @@ impl LineMeasures {
         self.measures
             .iter()
             .map(|&(of, _)| {
-                let next = if is_distinct(of) { &mut ids } else { &mut sums };
+                let next = if of.is_distinct() {
+                    &mut ids
+                } else {
+                    &mut sums
+                };
                 *next += 1;
                 (of, *next - 1)
             })
@@ -260,13 +264,6 @@ impl<const S: usize, const D: usize> Store for Inline<S, D> {
             })
             .collect()
     }
-}
-
-fn is_distinct(of: Aggregate) -> bool {
-    matches!(
-        of,
-        Aggregate::Products | Aggregate::Categories | Aggregate::Clients
-    )
 }
 
 fn remap(kind: Aggregate, id: u32, cat_map: &[u32], prod_map: &[u32]) -> u32 {

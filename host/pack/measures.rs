@@ -80,6 +80,16 @@ pub enum Aggregate {
     Clients,
 }
 
+impl Aggregate {
+    /// Whether the measure counts distinct values (rather than summing or counting lines).
+    pub fn is_distinct(self) -> bool {
+        matches!(
+            self,
+            Aggregate::Products | Aggregate::Categories | Aggregate::Clients
+        )
+    }
+}
+
 /// A test on one column's text or number.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Test {
@@ -220,17 +230,11 @@ pub fn read(
             .map(cond)
             .collect::<Result<Vec<_>, _>>()
             .map_err(at)?;
-        let distinct = |m: &Aggregate| {
-            matches!(
-                m,
-                Aggregate::Products | Aggregate::Categories | Aggregate::Clients
-            )
-        };
         let same = out
             .iter()
-            .filter(|m| distinct(&m.of) == distinct(&of))
+            .filter(|m| m.of.is_distinct() == of.is_distinct())
             .count();
-        let (limit, what) = if distinct(&of) {
+        let (limit, what) = if of.is_distinct() {
             (MAX_DISTINCT, "distinct counts")
         } else {
             (MAX_SUMS, "sums and counts")

@@ -413,24 +413,19 @@ impl RulePack {
             &tables,
             |needle, m| manifest_err(needle, m),
         )?;
-        let windows = windows::read(&manifest.windows, |name, m| {
+        // A message about `[SECTION.NAME]`, placed at its header (or its inline table).
+        let entry_err = |section: &str, name: &str, m: String| {
             let needles = [
-                format!("[windows.{name}]"),
+                format!("[{section}.{name}]"),
                 format!("{name} = {{"),
-                "[windows".into(),
+                format!("[{section}"),
             ];
             let found = needles.iter().find(|n| manifest_text.contains(n.as_str()));
-            manifest_err(found.map_or("[windows", |n| n.as_str()), m)
-        })?;
-        let measures = measures::read(&manifest.measures, |name, m| {
-            let needles = [
-                format!("[measures.{name}]"),
-                format!("{name} = {{"),
-                "[measures".into(),
-            ];
-            let found = needles.iter().find(|n| manifest_text.contains(n.as_str()));
-            manifest_err(found.map_or("[measures", |n| n.as_str()), m)
-        })?;
+            manifest_err(found.map_or("", |n| n.as_str()), m)
+        };
+        let windows = windows::read(&manifest.windows, |name, m| entry_err("windows", name, m))?;
+        let measures =
+            measures::read(&manifest.measures, |name, m| entry_err("measures", name, m))?;
         let pack = RulePack {
             settlement,
             windows,

@@ -143,6 +143,10 @@ impl std::fmt::Display for Span {
     }
 }
 
+/// At most this many declared windows: with `each_month`, the pass sums up to a dozen
+/// windows per declaration, and every account carries each.
+pub const MAX_WINDOWS: usize = 32;
+
 const KINDS: &str = "year_to_date, rolling, each_month, history or range";
 
 /// Reads `[windows]`; `err(needle, message)` places a message in pack.toml.
@@ -150,6 +154,15 @@ pub fn read(
     decls: &BTreeMap<String, WindowDecl>,
     err: impl Fn(&str, String) -> PackError,
 ) -> Result<Vec<DeclaredWindow>, PackError> {
+    if let Some(name) = decls.keys().nth(MAX_WINDOWS) {
+        return Err(err(
+            name,
+            format!(
+                "[windows] declares {} windows; at most {MAX_WINDOWS} are allowed",
+                decls.len()
+            ),
+        ));
+    }
     let mut out = Vec::new();
     for (name, d) in decls {
         let at = |m: String| err(name, format!("[windows.{name}]: {m}"));
