@@ -23,7 +23,7 @@
 //!
 //! Every crash found here becomes a regression test of its own in `tests/` (docs/fuzzing.md).
 
-use crate::util::{append, copy_dir, edit, fixture, scratch, test_cache_dir};
+use crate::util::{append, copy_dir, edit, fixture, read, scratch, test_cache_dir};
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fmt::{self, Write as _};
@@ -109,10 +109,31 @@ fn small_tables() {
                 std::fs::write(data.join("adjustments.csv"), ADJUSTMENTS).unwrap();
                 log.push("with adjustments.csv".to_string());
             }
+            // Half the cases give the managers days in the role and prorate.
+            let dated = rng.percent(50);
+            if dated {
+                let managers = data.join("managers.csv");
+                let text = read(&managers);
+                let mut lines = text.lines();
+                let mut out = format!("{},start,end\n", lines.next().unwrap());
+                for l in lines {
+                    out.push_str(&format!("{l},{}\n", role_dates(rng)));
+                }
+                std::fs::write(&managers, out).unwrap();
+                append(&pack.join("pack.toml"), "\n[payout]\nprorate = \"days\"\n");
+                log.push("managers with start and end, prorate = days".to_string());
+            }
             if mutate {
                 let all: [(&str, LineGen); 5] = [
                     ("clients.csv", client_line),
-                    ("managers.csv", manager_line),
+                    (
+                        "managers.csv",
+                        if dated {
+                            dated_manager_line
+                        } else {
+                            manager_line
+                        },
+                    ),
                     ("plans.csv", plan_line),
                     ("contracts.csv", contract_line),
                     ("adjustments.csv", adjustment_line),
@@ -866,13 +887,35 @@ description = "A decision table the fuzz tests mutate."
 hit_policy = "unique"
 inputs = [{ name = "attainment", from = "from", to = "to" }]
 columns = { from = "number", to = "number", factor = "number", label = "text" }
+
+[windows.ytd]
+kind = "year_to_date"
+[windows.monthly]
+kind = "each_month"
+[windows.r12]
+kind = "rolling"
+months = 12
+
+[measures.big]
+count = "lines"
+where = [{ column = "amount", at_least = 500 }]
+[measures.dairy]
+sum = "margin"
+where = [{ column = "category", in = ["Dairy"] }]
+[measures.products]
+distinct = "product"
+
+[payout]
+prorate = "days"
 "#;
 
 const MINI_MARGIN: &str = r#"fn margin(m) { #{ value: m.cur.margin, target: m.plan("margin") } }"#;
 
 const MARGIN_WITH_LOOKUP: &str = r#"fn margin(m) {
     let row = lookup("curve", #{ attainment: ratio(m.cur.margin, m.plan("margin")) });
-    #{ value: m.cur.margin, target: m.plan("margin"), note: `${row.label}, factor ${row.factor}` }
+    let months = 0;
+    for w in m.windows("monthly") { if w.measure("big") > 0 { months += 1; } }
+    #{ value: m.cur.margin, target: m.plan("margin"), note: `${row.label}, factor ${row.factor}; ytd ${m.window("ytd").measure("dairy")}, ${months} month(s), ${m.company.measure("products")} products, ${m.proration}` }
 }"#;
 
 /// The mini pack with a decision table that the margin KPI looks up.
@@ -1574,6 +1617,24 @@ fn manager_line(rng: &mut Rng) -> String {
         rng.pick(MANAGER_IDS).to_string()
     };
     format!("{id},{},{}", rng.pick(TEXTS), number(rng))
+}
+
+/// `start,end` of a manager's days in the role, either possibly empty.
+fn role_dates(rng: &mut Rng) -> String {
+    let mut day = || {
+        if rng.percent(25) {
+            String::new()
+        } else {
+            date_or_edge(rng)
+        }
+    };
+    let start = day();
+    format!("{start},{}", day())
+}
+
+/// A managers.csv line with days in the role.
+fn dated_manager_line(rng: &mut Rng) -> String {
+    format!("{},{}", manager_line(rng), role_dates(rng))
 }
 
 fn plan_line(rng: &mut Rng) -> String {
@@ -2432,6 +2493,15 @@ const PACK_KEYS: &[&str] = &[
     "gate",
     "cap",
     "accelerator",
+    "kind",
+    "months",
+    "from",
+    "to",
+    "sum",
+    "count",
+    "distinct",
+    "where",
+    "prorate",
     "nope",
 ];
 
@@ -2446,6 +2516,11 @@ const PACK_SECTIONS: &[&str] = &[
     "[tables.curve]",
     "[tables.more]",
     "[limits]",
+    "[windows.ytd]",
+    "[windows.w2]",
+    "[measures.big]",
+    "[measures.m2]",
+    "[payout]",
     "[nope]",
     "[[tables]]",
     "[pack.sub]",
@@ -2602,6 +2677,49 @@ fn pack_value(rng: &mut Rng, section: &str, key: &str) -> String {
             ],
         ),
         k if k.starts_with("max_") || k.starts_with("plugin_") => raw(rng, LIMITS),
+        "kind" => quoted(
+            rng,
+            &[
+                "year_to_date",
+                "rolling",
+                "each_month",
+                "history",
+                "range",
+                "weekly",
+                "",
+            ],
+        ),
+        "months" => raw(
+            rng,
+            &["1", "12", "0", "-1", "1200", "1201", "99999999999", "1.5"],
+        ),
+        "from" | "to" if section.starts_with("[windows") => quoted(
+            rng,
+            &[
+                "2026-01-01",
+                "2025-12-31",
+                "2026-02-30",
+                "0001-01-01",
+                "9999-12-31",
+                "x",
+            ],
+        ),
+        "sum" => quoted(rng, &["amount", "cost", "quantity", "margin", "revenue"]),
+        "count" => quoted(rng, &["lines", "rows"]),
+        "distinct" => quoted(rng, &["product", "category", "client", "region"]),
+        "where" => raw(
+            rng,
+            &[
+                "[]",
+                r#"[{ column = "amount", below = 0 }]"#,
+                r#"[{ column = "amount", is = "1" }]"#,
+                r#"[{ column = "nope", at_most = 1 }]"#,
+                r#"[{ column = "client_id", not_in = ["C1"] }, { column = "quantity", above = "1e3" }]"#,
+                r#"[{ column = "category" }]"#,
+                r#"[{ column = "cost", at_least = 1, below = 2 }]"#,
+            ],
+        ),
+        "prorate" => quoted(rng, &["days", "none", "weeks"]),
         _ if section == "[params]" => {
             if rng.percent(60) {
                 raw(rng, TOML_NUMBERS)
@@ -2795,6 +2913,13 @@ const COLUMN_SPECS: &[&str] = &[
     r#"{ lookup = "people", match = "Region", on = "Person", take = "Region" }"#,
     r#"{ lookup = "nope", match = "a", on = "b", take = "c" }"#,
     r#"{ lookup = "people" }"#,
+    r#"{ lookup = "people", match = "Region", on = "Region", take = "Person", default = "M1" }"#,
+    r#"{ lookup = "people", match = "Region", on = "Region", take = "Person", map = { North = "South" } }"#,
+    r#"{ lookup = "people", match = "Region", on = "Region", take = "Person", map = { North = 1 } }"#,
+    r#"{ column = "Category", map = { Dairy = "Bakery", Bakery = "" } }"#,
+    r#"{ column = "Nope", map = {} }"#,
+    r#"{ column = "Sales", default = "1" }"#,
+    r#"{ const = "1", map = { a = "b" } }"#,
     r#"{ const = "1", expr = "2" }"#,
     "{}",
     "5",
