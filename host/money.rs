@@ -258,6 +258,18 @@ pub fn exact_sum(values: impl IntoIterator<Item = Decimal>) -> Option<Decimal> {
     sum.to_decimal()
 }
 
+/// `a × b` exactly, or `None` when the product does not fit a decimal without rounding
+/// (`Decimal`'s own `*` would round beyond 28 digits).
+pub fn exact_product(a: Decimal, b: Decimal) -> Option<Decimal> {
+    let m = a.mantissa().checked_mul(b.mantissa())?;
+    ExactSum {
+        mantissa: m,
+        scale: a.scale() + b.scale(),
+        overflow: false,
+    }
+    .to_decimal()
+}
+
 /// `a - b` exactly, or `None` when the difference does not fit a decimal without rounding.
 pub fn exact_difference(a: Decimal, b: Decimal) -> Option<Decimal> {
     let mut sum = ExactSum::default();

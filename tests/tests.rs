@@ -8,6 +8,7 @@ mod util;
 mod native_romashka;
 
 mod contract;
+mod credit;
 mod determinism;
 mod errors;
 mod exports;

@@ -210,6 +210,32 @@ fn run_with(
     pool.install(|| run_in_pool(pack, data, options, threads, native))
 }
 
+/// Overlay credit pays more than 100% of a client's sales, so only a pack that says its
+/// regulation does so may take it.
+fn check_overlay(pack: &RulePack, data: &load::Dataset) -> Result<(), Error> {
+    if pack.manifest.credit.overlay {
+        return Ok(());
+    }
+    let first = data
+        .credits
+        .values()
+        .flatten()
+        .filter(|r| r.overlay)
+        .min_by_key(|r| r.lines[0]);
+    match first {
+        None => Ok(()),
+        Some(r) => Err(LoadError::at(
+            &data.credits_file,
+            r.lines[0],
+            format!(
+                "overlay credit for manager '{}', but the pack '{}' does not pay overlay credit; add [credit] overlay = true to its pack.toml if the regulation does, or make the row part of a split",
+                data.managers[r.shares[0].0 as usize].id, pack.manifest.pack.name
+            ),
+        )
+        .into()),
+    }
+}
+
 fn run_in_pool(
     pack: Arc<RulePack>,
     source: &DataSource,
@@ -235,6 +261,7 @@ fn run_in_pool(
     let mut clock = Stopwatch::default();
     let mut data = load::load_tables_with(source, options.max_field_bytes)?;
     check_plans(&pack, &data, source)?;
+    check_overlay(&pack, &data)?;
     clock.lap("load tables");
     // The pass sums sales straight into the run period's windows, so it needs the period
     // first. Without --period, the period is the latest complete one, which depends on the

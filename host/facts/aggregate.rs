@@ -11,11 +11,12 @@ use super::measure::{Inline, LineMeasures, Slot, Store};
 use super::window::{decimals, insert_sorted, max_opt, min_opt, ExactSum, SumTooLarge, Window};
 use super::Account;
 use crate::load::sales::{self, SaleLine, SalesStream};
-use crate::load::{Dataset, IdMap, InputFile, LoadError};
+use crate::load::{CreditRule, Dataset, IdMap, InputFile, LoadError};
 use crate::pack::measures::{Measure, MAX_DISTINCT, MAX_SUMS};
 use crate::pack::windows::{Dates, DeclaredWindow};
 use crate::period::{Date, Period};
 use rayon::iter::{IndexedParallelIterator, IntoParallelIterator, ParallelIterator};
+use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 
 /// The windows a pass aggregates: the run period, the previous period, the year-ago period,
@@ -82,38 +83,26 @@ impl WindowPlan {
                 dates.push(Dates::of(p));
             }
         }
-        let end = period.end_date();
-        let mut bounds: Vec<Date> = dates
-            .iter()
-            .filter(|d| d.start < d.end)
-            .flat_map(|d| [d.start, d.end])
-            .collect();
-        bounds.sort_unstable();
-        bounds.dedup();
-        let covered = |s: Date| dates.iter().any(|d| d.start <= s && s < d.end);
-        let segments: Vec<(Date, Date)> = bounds
-            .windows(2)
-            .map(|b| (b[0], b[1]))
-            .filter(|&(s, _)| covered(s))
-            .collect();
-        let cover = dates
-            .iter()
-            .map(|d| {
-                (0..segments.len() as u16)
-                    .filter(|&i| {
-                        d.start <= segments[i as usize].0 && segments[i as usize].1 <= d.end
-                    })
-                    .collect()
-            })
-            .collect();
+        let (segments, cover) = segments_of(&dates, &[]);
         WindowPlan {
             periods,
             dates,
             named,
             segments,
             cover,
-            end,
+            end: period.end_date(),
             measures: Vec::new(),
+        }
+    }
+
+    /// The same plan with segments also cut at `cuts`, so that no segment straddles one
+    /// (the dates a client's credit changes).
+    pub fn cut_at(self, cuts: &[Date]) -> WindowPlan {
+        let (segments, cover) = segments_of(&self.dates, cuts);
+        WindowPlan {
+            segments,
+            cover,
+            ..self
         }
     }
 
@@ -143,6 +132,34 @@ impl WindowPlan {
         let (_, end) = *self.segments.get(i.checked_sub(1)?)?;
         (date < end).then(|| (i - 1) as u16)
     }
+}
+
+/// The disjoint date ranges between all windows' bounds (and `cuts`) that some window
+/// counts, and per window the segments it is made of.
+fn segments_of(dates: &[Dates], cuts: &[Date]) -> (Vec<(Date, Date)>, Vec<Vec<u16>>) {
+    let mut bounds: Vec<Date> = dates
+        .iter()
+        .filter(|d| d.start < d.end)
+        .flat_map(|d| [d.start, d.end])
+        .chain(cuts.iter().copied())
+        .collect();
+    bounds.sort_unstable();
+    bounds.dedup();
+    let covered = |s: Date| dates.iter().any(|d| d.start <= s && s < d.end);
+    let segments: Vec<(Date, Date)> = bounds
+        .windows(2)
+        .map(|b| (b[0], b[1]))
+        .filter(|&(s, _)| covered(s))
+        .collect();
+    let cover = dates
+        .iter()
+        .map(|d| {
+            (0..segments.len() as u16)
+                .filter(|&i| d.start <= segments[i as usize].0 && segments[i as usize].1 <= d.end)
+                .collect()
+        })
+        .collect();
+    (segments, cover)
 }
 
 /// A set of small ids: the first `64 * W` in a bit mask, the rest in a sorted list. Most
@@ -427,6 +444,9 @@ pub struct SalesTotals {
     /// Accounts with sales in at least one window, and each client's owner's account even
     /// without sales (so owned clients stay in view), sorted by (client, manager).
     pub accounts: Vec<Account>,
+    /// Per client whose credit is split or overlaid: its own windows (every line once),
+    /// which the sum of its accounts no longer is. Sorted by client.
+    pub sold: Vec<(u32, super::Windows)>,
     /// Per client: the earliest and latest sale before the run period's end.
     pub client_dates: Vec<Option<(Date, Date)>>,
     /// Category names; a category id indexes this list (sorted by name).
@@ -452,6 +472,34 @@ pub fn aggregate(
 ) -> Result<(SalesTotals, InputFile), LoadError> {
     let file = stream.file.clone();
     let mut stream = stream;
+    stream
+        .columns
+        .check_manager(&file, !data.owners.is_empty())?;
+    // A client's credit may change within a window: cut the segments there.
+    let plan = if data.has_credits() {
+        let mut cuts: Vec<Date> = data
+            .credits
+            .values()
+            .flatten()
+            .flat_map(|r| [Some(r.from), r.until])
+            .flatten()
+            .collect();
+        cuts.sort_unstable();
+        cuts.dedup();
+        plan.cut_at(&cuts)
+    } else {
+        plan
+    };
+    if plan.segments.len() > u16::MAX as usize {
+        return Err(LoadError::file(
+            &data.credits_file,
+            format!(
+                "credit changes on too many dates within the run's windows (the windows fall into {} ranges; at most {})",
+                plan.segments.len(),
+                u16::MAX
+            ),
+        ));
+    }
     let resolved = LineMeasures::resolve(&plan.measures, &mut stream.columns)
         .map_err(|m| LoadError::file(&file, m))?;
     let slots = resolved.slots();
@@ -484,6 +532,11 @@ fn aggregate_with<M: Store>(
         .iter()
         .map(|(k, v)| (k.as_str(), *v))
         .collect();
+    let ids = sales::LineIds {
+        clients: &clients,
+        managers: &managers,
+        data,
+    };
     // One accumulator per worker: a worker reads the next block and parses it, until the
     // file ends, so merging costs one step per thread, not one per block.
     let workers = rayon::current_num_threads().max(1);
@@ -508,9 +561,7 @@ fn aggregate_with<M: Store>(
                     .is_some_and(|e| e.line.unwrap_or(0) < block.first_line);
                 if !known_earlier {
                     let result =
-                        sales::parse_block(&block, file, columns, &clients, &managers, |line| {
-                            acc.add(line)
-                        });
+                        sales::parse_block(&block, file, columns, &ids, |line| acc.add(line));
                     match result {
                         Ok(rows) => acc.rows += rows,
                         Err(e) => acc.keep_first_error(e),
@@ -531,19 +582,20 @@ fn aggregate_with<M: Store>(
     let has_cost = columns.has_cost();
     let (sha256, bytes) = stream.finish()?;
     let rows = partial.rows;
-    let owners: Vec<(u32, u32)> = data
-        .clients
-        .iter()
-        .enumerate()
-        .filter_map(|(i, c)| Some((i as u32, c.owner?)))
+    let period = plan.period();
+    let owners: Vec<(u32, u32)> = (0..data.clients.len() as u32)
+        .filter_map(|i| Some((i, data.owner_for(i, period)?)))
         .collect();
-    let totals = finish(partial, has_cost, &owners).map_err(|(client, manager, w, what)| {
-        let whose = format!(
-            "client {} with manager {}",
-            data.clients[client as usize].id, data.managers[manager as usize].id
-        );
-        LoadError::file(file, what.message(&whose, &plan.dates[w].label))
-    })?;
+    let totals = finish(partial, has_cost, &owners, &data.credits).map_err(
+        |(client, manager, w, what)| {
+            let client = &data.clients[client as usize].id;
+            let whose = match data.managers.get(manager as usize) {
+                Some(m) => format!("client {client} with manager {}", m.id),
+                None => format!("client {client}"),
+            };
+            LoadError::file(file, what.message(&whose, &plan.dates[w].label))
+        },
+    )?;
     Ok((
         totals,
         InputFile {
@@ -555,63 +607,98 @@ fn aggregate_with<M: Store>(
     ))
 }
 
+/// One client's accounts while they are built: manager, and per segment its window.
+type Segments = Vec<(u32, Vec<Option<Window>>)>;
+
 /// Renumbers ids in name order, sorts the accounts and sums each account's segments into
-/// its windows: the deterministic form. Fails with the account, window and column of a sum
-/// too large for a decimal.
+/// its windows, crediting split and overlay shares: the deterministic form. Fails with the
+/// account, window and column of a sum too large for a decimal.
 fn finish<M: Store>(
     p: Partial<'_, M>,
     has_cost: bool,
     owners: &[(u32, u32)],
+    credits: &FxHashMap<u32, Vec<CreditRule>>,
 ) -> Result<SalesTotals, (u32, u32, usize, SumTooLarge)> {
     let plan = p.plan;
     let (cat_names, cat_map) = sorted_names(p.categories);
     let (prod_names, prod_map) = sorted_names(p.products);
+    let scales: Vec<bool> = plan
+        .measures
+        .iter()
+        .map(|m| m.of.scales_with_credit())
+        .collect();
     // Sort an index rather than the totals themselves, which are large.
     let mut sums: Vec<(WindowKey, WindowSum<M>)> = p.sums.into_iter().collect();
     let mut order: Vec<u32> = (0..sums.len() as u32).collect();
     order.sort_unstable_by_key(|&i| sums[i as usize].0);
     let mut accounts: Vec<Account> = Vec::with_capacity(order.len() + owners.len());
+    let mut sold = Vec::new();
     let mut owned = owners.iter().copied().peekable();
-    let empty = |(client, manager): (u32, u32)| Account {
-        client,
-        manager,
-        windows: vec![Window::default(); plan.dates.len()],
+    let n = plan.segments.len();
+    let mut emit = |client: u32, mine: Segments| -> Result<(), (u32, u32, usize, SumTooLarge)> {
+        for (manager, segments) in mine {
+            let windows = windows_from_segments(plan, segments)
+                .map_err(|(w, what)| (client, manager, w, what))?;
+            accounts.push(Account {
+                client,
+                manager,
+                windows,
+            });
+        }
+        Ok(())
     };
     let mut i = 0;
-    while i < order.len() {
-        let (client, manager, _) = sums[order[i] as usize].0;
-        // Owned clients the owner has not sold to get an empty account, in order.
-        while let Some(o) = owned.next_if(|&o| o <= (client, manager)) {
-            if o != (client, manager) {
-                accounts.push(empty(o));
-            }
-        }
-        let mut segments: Vec<Option<Window>> = vec![None; plan.segments.len()];
+    while i < order.len() || owned.peek().is_some() {
+        let next = order.get(i).map(|&k| sums[k as usize].0 .0);
+        let client = match (next, owned.peek()) {
+            (Some(c), Some(&(o, _))) => c.min(o),
+            (Some(c), None) => c,
+            (None, Some(&(o, _))) => o,
+            (None, None) => break,
+        };
+        let mut mine: Segments = Vec::new();
         while let Some(&k) = order.get(i) {
             let ((c, m, segment), _) = sums[k as usize];
-            if (c, m) != (client, manager) {
+            if c != client {
                 break;
             }
             let (_, sum) = std::mem::take(&mut sums[k as usize]);
             let w = first_cover(plan, segment);
-            segments[segment as usize] = Some(
-                sum.into_window(p.kinds, client, &cat_map, &prod_map)
-                    .map_err(|what| (client, manager, w, what))?,
-            );
+            let window = sum
+                .into_window(p.kinds, client, &cat_map, &prod_map)
+                .map_err(|what| (client, m, w, what))?;
+            if mine.last().map(|x| x.0) != Some(m) {
+                mine.push((m, vec![None; n]));
+            }
+            if let Some(last) = mine.last_mut() {
+                last.1[segment as usize] = Some(window);
+            }
             i += 1;
         }
-        let windows = windows_from_segments(plan, segments)
-            .map_err(|(w, what)| (client, manager, w, what))?;
-        accounts.push(Account {
-            client,
-            manager,
-            windows,
-        });
+        // The owner's account, even without sales, so that owned clients stay in view.
+        let owner = owned.next_if(|&(o, _)| o == client).map(|(_, m)| m);
+        if let Some(m) = owner {
+            if let Err(at) = mine.binary_search_by_key(&m, |x| x.0) {
+                mine.insert(at, (m, vec![None; n]));
+            }
+        }
+        if let Some(rules) = credits.get(&client) {
+            let all: Vec<Option<Window>> = (0..n)
+                .map(|s| segment_total(&mine, s))
+                .collect::<Result<_, _>>()
+                .map_err(|what| (client, u32::MAX, 0, what))?;
+            let windows = windows_from_segments(plan, all)
+                .map_err(|(w, what)| (client, u32::MAX, w, what))?;
+            sold.push((client, windows));
+            mine = credit(plan, mine, rules, owner, &scales)
+                .map_err(|(m, s, what)| (client, m, first_cover(plan, s as u16), what))?;
+        }
+        emit(client, mine)?;
     }
-    accounts.extend(owned.map(empty));
     Ok(SalesTotals {
         plan: plan.clone(),
         accounts,
+        sold,
         client_dates: p.client_dates,
         categories: cat_names,
         products: prod_names,
@@ -620,6 +707,67 @@ fn finish<M: Store>(
         last_date: p.max_date,
         has_cost,
     })
+}
+
+/// The sum of one segment over all of a client's accounts (`None` when none sold in it).
+fn segment_total(mine: &Segments, s: usize) -> Result<Option<Window>, SumTooLarge> {
+    let parts: Vec<&Window> = mine.iter().filter_map(|(_, v)| v[s].as_ref()).collect();
+    match parts.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some((*one).clone())),
+        many => Window::sum(many.iter().copied()).map(Some),
+    }
+}
+
+/// A client's accounts credited by its rules: in each segment a split moves the client's
+/// sales from the managers on the lines to the split's managers, at their shares, and each
+/// overlay adds its share on top. A manager left with nothing (and not the owner) has no
+/// account. Fails with the manager and segment of a credited sum too large for a decimal.
+fn credit(
+    plan: &WindowPlan,
+    mine: Segments,
+    rules: &[CreditRule],
+    owner: Option<u32>,
+    scales: &[bool],
+) -> Result<Segments, (u32, usize, SumTooLarge)> {
+    let n = plan.segments.len();
+    let mut out: std::collections::BTreeMap<u32, Vec<Option<Window>>> = mine.into_iter().collect();
+    for s in 0..n {
+        let start = plan.segments[s].0;
+        let split = rules.iter().find(|r| !r.overlay && r.holds(start));
+        let overlays: Vec<&CreditRule> = rules
+            .iter()
+            .filter(|r| r.overlay && r.holds(start))
+            .collect();
+        if split.is_none() && overlays.is_empty() {
+            continue;
+        }
+        let total = {
+            let m: Segments = out.iter().map(|(k, v)| (*k, v.clone())).collect();
+            segment_total(&m, s).map_err(|what| (u32::MAX, s, what))?
+        };
+        let Some(total) = total else { continue };
+        let mut shares: Vec<(u32, Decimal)> = Vec::new();
+        if let Some(r) = split {
+            for v in out.values_mut() {
+                v[s] = None;
+            }
+            shares.extend(&r.shares);
+        }
+        shares.extend(overlays.iter().map(|r| r.shares[0]));
+        for (m, share) in shares {
+            let part = total.scaled(share, scales).map_err(|what| (m, s, what))?;
+            let slot = &mut out.entry(m).or_insert_with(|| vec![None; n])[s];
+            *slot = Some(match slot.take() {
+                Some(had) => Window::sum([&had, &part]).map_err(|what| (m, s, what))?,
+                None => part,
+            });
+        }
+    }
+    Ok(out
+        .into_iter()
+        .filter(|(m, v)| Some(*m) == owner || v.iter().any(Option::is_some))
+        .collect())
 }
 
 /// The first window made of `segment`, to name it in a message.

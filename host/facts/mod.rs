@@ -37,7 +37,8 @@ pub struct ClientFacts {
     pub first_purchase: Option<Date>,
     /// Last sales line before the run period's end.
     pub last_purchase: Option<Date>,
-    /// The client's manager: the owner in `clients.csv`, or else the manager with the most
+    /// The client's manager: its owner for the run period (`owners.csv`, or the
+    /// `manager_id` of `clients.csv`), or else the manager with the most
     /// revenue in the run period, or else the one who sold to it last.
     pub manager: Option<u32>,
     /// Share of company revenue in the run period (0 when the company had none).
@@ -159,17 +160,30 @@ impl Facts {
             })
             .collect();
         client_sums.into_iter().collect::<Result<(), _>>()?;
-        // Every account has one manager, so the company is the sum of the managers.
-        let company = windows_of(
-            &plan,
-            || "the company".to_string(),
-            |w| managers.iter().map(move |m| &m.windows[w]),
-        )?;
+        // A split or overlaid client's own windows count each line once.
+        for (ci, windows) in sales.sold {
+            clients[ci as usize].windows = windows;
+        }
+        // Without split or overlay credit every line is in one manager's windows, so the
+        // company is the sum of the managers; with it, the sum of the clients.
+        let company = if data.has_credits() {
+            windows_of(
+                &plan,
+                || "the company".to_string(),
+                |w| clients.iter().map(move |c| &c.windows[w]),
+            )?
+        } else {
+            windows_of(
+                &plan,
+                || "the company".to_string(),
+                |w| managers.iter().map(move |m| &m.windows[w]),
+            )?
+        };
         for (ci, c) in clients.iter_mut().enumerate() {
             c.revenue_share = ratio(c.windows[CURRENT].revenue, company[CURRENT].revenue);
             c.margin_share = ratio(c.windows[CURRENT].margin(), company[CURRENT].margin());
-            c.manager = data.clients[ci]
-                .owner
+            c.manager = data
+                .owner_for(ci as u32, plan.period())
                 .or_else(|| primary_manager(&accounts, ci as u32));
         }
         for m in managers.iter_mut() {

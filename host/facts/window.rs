@@ -113,6 +113,34 @@ impl Window {
     }
 }
 
+impl Window {
+    /// The window credited at `share` (a split or overlay credit): amounts, costs,
+    /// quantities and returns, and the measures marked in `sums`, times `share`, exactly;
+    /// line counts, dates and distinct sets as they are (a shared line is a line for each
+    /// manager credited).
+    pub fn scaled(&self, share: Decimal, sums: &[bool]) -> Result<Window, SumTooLarge> {
+        let times = |d: Decimal, what: &'static str| {
+            crate::money::exact_product(d, share).ok_or(SumTooLarge(what))
+        };
+        let mut out = self.clone();
+        out.revenue = times(self.revenue, "amount")?;
+        out.cost = times(self.cost, "cost")?;
+        out.quantity = times(self.quantity, "quantity")?;
+        out.returns = times(self.returns, "returned amount")?;
+        for (m, &sum) in out.measures.iter_mut().zip(sums) {
+            if let (Measured::Value(d), true) = (&*m, sum) {
+                *m = Measured::Value(times(*d, "a measure")?);
+            }
+        }
+        decimals([out.revenue, out.cost, out.quantity, out.returns].map(|d| {
+            let mut s = ExactSum::default();
+            s.add(d);
+            s
+        }))?;
+        Ok(out)
+    }
+}
+
 /// A growable bit set of ids.
 #[derive(Default)]
 struct IdBits(Vec<u64>);

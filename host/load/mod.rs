@@ -6,6 +6,7 @@
 //! line and the column, what was found and what was expected. It knows nothing of rule packs
 //! or facts.
 
+mod credit;
 mod ids;
 mod source;
 mod tables;
@@ -18,6 +19,7 @@ pub use ids::IdMap;
 pub use text::DEFAULT_MAX_FIELD_BYTES;
 pub(crate) use text::{check_fields, check_line_ends, LineCounter};
 
+pub use credit::{CreditRule, Ownership};
 pub use source::{hex as source_hex, DataSource, InputFile};
 pub use tables::{load_tables, load_tables_with, Client, Contract, Dataset, Manager, Plan};
 

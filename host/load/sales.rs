@@ -28,7 +28,8 @@ const BLOCK_SIZE: usize = 1 << 20;
 pub struct SalesColumns {
     date: usize,
     client: usize,
-    manager: usize,
+    /// Optional with `owners.csv`: a line without a manager goes to the client's owner.
+    manager: Option<usize>,
     product: Option<usize>,
     category: Option<usize>,
     quantity: Option<usize>,
@@ -51,6 +52,23 @@ impl SalesColumns {
     /// Whether the file has a `cost` column (without it, margin equals revenue).
     pub fn has_cost(&self) -> bool {
         self.cost.is_some()
+    }
+
+    /// Whether the file has a `manager_id` column.
+    pub fn has_manager(&self) -> bool {
+        self.manager.is_some()
+    }
+
+    /// Without a `manager_id` column every line goes to its client's owner, which needs
+    /// `owners.csv`.
+    pub fn check_manager(&self, file: &str, has_owners: bool) -> Result<(), LoadError> {
+        if self.manager.is_some() || has_owners {
+            return Ok(());
+        }
+        let mut e = missing_column(file, "manager_id", &self.header);
+        e.message
+            .push_str(" (it may be left out when an owners.csv says who owns each client when)");
+        Err(e)
     }
 
     /// Position of the `date` column.
@@ -328,7 +346,7 @@ pub fn open_with(source: &DataSource, max_field: usize) -> Result<SalesStream, L
     let columns = SalesColumns {
         date: req("date")?,
         client: req("client_id")?,
-        manager: req("manager_id")?,
+        manager: find_column(&header, "manager_id"),
         product: find_column(&header, "product"),
         category: find_column(&header, "category"),
         quantity: find_column(&header, "quantity"),
@@ -497,16 +515,10 @@ pub fn parse_block(
     block: &Block,
     file: &str,
     columns: &SalesColumns,
-    clients: &IdMap,
-    managers: &IdMap,
+    ids: &LineIds<'_>,
     mut each: impl FnMut(&SaleLine<'_>),
 ) -> Result<u64, LoadError> {
-    let reader = RecordReader {
-        file,
-        columns,
-        clients,
-        managers,
-    };
+    let reader = RecordReader { file, columns, ids };
     let bytes = &block.bytes[..];
     let mut ranges: Vec<(usize, usize)> = Vec::with_capacity(columns.width + 1);
     let mut rows = 0u64;
@@ -597,15 +609,46 @@ fn parse_with_csv(
     Ok(rows)
 }
 
+/// How a line's ids become indices: the client and manager ids, and who owns each client
+/// when (`owners.csv`), for lines that name no manager.
+pub struct LineIds<'a> {
+    /// client_id → index.
+    pub clients: &'a IdMap,
+    /// manager_id → index.
+    pub managers: &'a IdMap,
+    /// The data set, for owners.
+    pub data: &'a super::Dataset,
+}
+
 /// Turns the fields of one record into a [`SaleLine`], or a located error.
 struct RecordReader<'a> {
     file: &'a str,
     columns: &'a SalesColumns,
-    clients: &'a IdMap,
-    managers: &'a IdMap,
+    ids: &'a LineIds<'a>,
 }
 
 impl RecordReader<'_> {
+    /// Why a line without a manager cannot be credited.
+    #[cold]
+    fn no_owner(&self, client: u32, date: Date) -> String {
+        let data = self.ids.data;
+        let id = &data.clients[client as usize].id;
+        match data.owners.get(&client) {
+            Some(h) => format!(
+                "the line names no manager, and {} gives client '{id}' no owner on {date} (its history runs from {}{})",
+                data.owners_file,
+                h[0].from,
+                h.last()
+                    .and_then(|o| o.until)
+                    .map(|u| format!(" to {}", u.add_days(-1)))
+                    .unwrap_or_default()
+            ),
+            None => format!(
+                "the line names no manager; give its manager_id, or an owners.csv that says who owns client '{id}' on each date"
+            ),
+        }
+    }
+
     /// The sale on one record of `n` fields (`field(i)` is field `i`, untrimmed), or `None`
     /// for a blank line. `line` gives the record's line number, for messages.
     #[inline]
@@ -660,7 +703,7 @@ impl RecordReader<'_> {
             )
         })?;
         // Ids are looked up as bytes; only an unknown one is decoded, for the message.
-        let client = match self.clients.get(field(columns.client)) {
+        let client = match self.ids.clients.get(field(columns.client)) {
             Some(c) => c,
             None => {
                 let client_id = text(columns.client)?;
@@ -670,12 +713,18 @@ impl RecordReader<'_> {
                 ));
             }
         };
-        let manager = match self.managers.get(field(columns.manager)) {
+        let named = columns.manager.map(field).unwrap_or_default();
+        let manager = match self.ids.managers.get(named) {
             Some(m) => m,
+            None if named.is_empty() => self.ids.data.owner_on(client, date).ok_or_else(|| {
+                let c = columns.manager.unwrap_or(columns.client);
+                col_err(c, self.no_owner(client, date))
+            })?,
             None => {
-                let manager_id = text(columns.manager)?;
+                let c = columns.manager.unwrap_or(columns.client);
+                let manager_id = text(c)?;
                 return Err(col_err(
-                    columns.manager,
+                    c,
                     format!("unknown manager_id '{manager_id}'; it is not in managers.csv"),
                 ));
             }
@@ -727,7 +776,7 @@ mod tests {
         SalesColumns {
             date: 0,
             client: 1,
-            manager: 2,
+            manager: Some(2),
             product: Some(3),
             category: Some(4),
             quantity: Some(5),
@@ -747,8 +796,14 @@ mod tests {
         };
         let clients: IdMap = [("C1", 0), ("C 2", 1)].into_iter().collect();
         let managers: IdMap = [("M1", 0)].into_iter().collect();
+        let data = crate::load::Dataset::default();
+        let ids = LineIds {
+            clients: &clients,
+            managers: &managers,
+            data: &data,
+        };
         let mut seen = Vec::new();
-        parse_block(&block, "sales.csv", &columns(), &clients, &managers, |l| {
+        parse_block(&block, "sales.csv", &columns(), &ids, |l| {
             seen.push(format!(
                 "{} c{} m{} {}/{} {} {} {}",
                 l.date, l.client, l.manager, l.product, l.category, l.quantity, l.amount, l.cost
@@ -867,17 +922,16 @@ mod tests {
         let block = stream.next_block(None).unwrap().unwrap();
         let clients: IdMap = [("C1", 0)].into_iter().collect();
         let managers: IdMap = [("M1", 0)].into_iter().collect();
-        let err = parse_block(
-            &block,
-            "sales.csv",
-            &stream.columns,
-            &clients,
-            &managers,
-            |_| {},
-        )
-        .err()
-        .unwrap()
-        .to_string();
+        let data = crate::load::Dataset::default();
+        let ids = LineIds {
+            clients: &clients,
+            managers: &managers,
+            data: &data,
+        };
+        let err = parse_block(&block, "sales.csv", &stream.columns, &ids, |_| {})
+            .err()
+            .unwrap()
+            .to_string();
         assert!(
             err.starts_with("sales.csv:2: column 'amount': the field is longer than 100 bytes"),
             "{err}"

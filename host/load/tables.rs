@@ -143,6 +143,14 @@ pub struct Dataset {
     pub plans_file: String,
     /// The file name `managers.csv` was shown as, for messages about managers.
     pub managers_file: String,
+    /// Per client with a history in `owners.csv`: its owners, sorted by date.
+    pub owners: FxHashMap<u32, Vec<super::credit::Ownership>>,
+    /// The file name `owners.csv` was shown as.
+    pub owners_file: String,
+    /// Per client with rows in `credits.csv`: its splits and overlay credits, by date.
+    pub credits: FxHashMap<u32, Vec<super::credit::CreditRule>>,
+    /// The file name `credits.csv` was shown as.
+    pub credits_file: String,
 }
 
 fn open_required(
@@ -168,6 +176,8 @@ pub fn load_tables_with(source: &DataSource, max_field: usize) -> Result<Dataset
     let mut ds = Dataset::default();
     load_managers(source, &mut ds, max_field)?;
     load_clients(source, &mut ds, max_field)?;
+    super::credit::load_owners(source, &mut ds, max_field)?;
+    super::credit::load_credits(source, &mut ds, max_field)?;
     load_plans(source, &mut ds, max_field)?;
     load_contracts(source, &mut ds, max_field)?;
     load_adjustments(source, &mut ds, max_field)?;
@@ -401,13 +411,6 @@ fn load_contracts(
                 format!("unknown client_id '{c}'; it is not in clients.csv"),
             )
         })?;
-        let m = row.required_text(c_manager)?;
-        let manager = *ds.manager_index.get(m).ok_or_else(|| {
-            row.error(
-                c_manager,
-                format!("unknown manager_id '{m}'; it is not in managers.csv"),
-            )
-        })?;
         let start = row.date(c_start)?;
         let end = row.date(c_end)?;
         if end < start {
@@ -419,6 +422,19 @@ fn load_contracts(
         let renewed_on = match c_renewed {
             Some(c) => row.optional_date(c)?,
             None => None,
+        };
+        let m = row.text(c_manager)?;
+        let manager = if m.is_empty() {
+            // The renewal is credited to whoever owns the client on the day it counts.
+            super::credit::contract_owner(ds, client, renewed_on.unwrap_or(end))
+                .map_err(|e| row.error(c_manager, e))?
+        } else {
+            *ds.manager_index.get(m).ok_or_else(|| {
+                row.error(
+                    c_manager,
+                    format!("unknown manager_id '{m}'; it is not in managers.csv"),
+                )
+            })?
         };
         ds.contracts.push(Contract {
             id,

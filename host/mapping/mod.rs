@@ -181,20 +181,24 @@ fn kind(table: &str, column: &str) -> Kind {
         ("sales", "date")
         | ("clients", "since")
         | ("contracts", "start" | "end" | "renewed_on")
-        | ("managers", "start" | "end") => Kind::Date,
+        | ("managers", "start" | "end")
+        | ("owners" | "credits", "from" | "to") => Kind::Date,
         ("sales", "quantity" | "amount" | "cost")
         | ("clients", "market_share")
         | ("managers", "target_bonus")
         | ("plans", "target")
-        | ("adjustments", "amount") => Kind::Number,
+        | ("adjustments", "amount")
+        | ("credits", "share") => Kind::Number,
         ("clients", "strategic") => Kind::Flag,
         _ => Kind::Text,
     }
 }
 
-const TABLES: [&str; 6] = [
+const TABLES: [&str; 8] = [
     "clients",
     "managers",
+    "owners",
+    "credits",
     "sales",
     "plans",
     "contracts",

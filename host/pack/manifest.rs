@@ -38,6 +38,19 @@ pub struct Manifest {
     /// `[payout]`: what the host does to the rules' payout lines.
     #[serde(default)]
     pub payout: PayoutDecl,
+    /// `[credit]`: what sales credit the regulation allows beyond one manager per line.
+    #[serde(default)]
+    pub credit: CreditDecl,
+}
+
+/// `[credit]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreditDecl {
+    /// Whether `credits.csv` may give overlay credit: a share of a client's sales to a
+    /// manager on top of the 100% the lines or splits give (so credit totals exceed sales).
+    #[serde(default)]
+    pub overlay: bool,
 }
 
 /// `[payout]`.

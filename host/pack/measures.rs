@@ -81,6 +81,15 @@ pub enum Aggregate {
 }
 
 impl Aggregate {
+    /// Whether a split or overlay share scales the measure (a sum does; a count of lines or
+    /// of distinct values does not: a shared line counts once for each manager credited).
+    pub fn scales_with_credit(self) -> bool {
+        matches!(
+            self,
+            Aggregate::Amount | Aggregate::Cost | Aggregate::Quantity | Aggregate::Margin
+        )
+    }
+
     /// Whether the measure counts distinct values (rather than summing or counting lines).
     pub fn is_distinct(self) -> bool {
         matches!(
