@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the rule plugins for wasm32-wasip2 and puts the example plugin into its pack:
 #   plugins/target/wasm32-wasip2/release/*.wasm   every plugin and test fixture
-#   rules/romashka-wasm/romashka.wasm             the example, world bonusrun:rules@0.2.2
+#   rules/romashka-wasm/romashka.wasm             the example, world bonusrun:rules@0.2.3
 # The fixtures include the frozen 0.1.0 SDK and its builds (romashka_v01.wasm,
 # misbehave_v01.wasm) and a plugin of the frozen 0.2.0 WIT (world_v020.wasm), which the tests
 # run to show that older plugins keep working.

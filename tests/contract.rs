@@ -1,6 +1,6 @@
 //! One description of the facts: the Rhai API (as rhai's own metadata lists it), the table
 //! it is generated from (`bonusrun::rules::views::FACTS`), the WIT interface `facts` of world
-//! `bonusrun:rules@0.2.2`, the plugin SDK's views, and the API tables of docs/rule-packs.md
+//! `bonusrun:rules@0.2.3`, the plugin SDK's views, and the API tables of docs/rule-packs.md
 //! and docs/plugins.md must list the same facts: same views, names, arguments and types.
 //! Every difference is printed, e.g. `Window.margin_rate: in FACTS, missing from plugins.md`.
 

@@ -361,3 +361,73 @@ fn a_split_that_does_not_sum_to_one_or_overlaps_another_is_refused() {
         "{err}"
     );
 }
+
+/// M3 reports to M2, who reports to M1: M1's team is everyone, M2's is M2 and M3.
+const TEAM: &str = "manager_id,name,target_bonus,reports_to\n\
+                    M1,Anna,1000.00,\n\
+                    M2,Boris,1000.00,M1\n\
+                    M3,Vera,1000.00,M2\n";
+
+#[test]
+fn a_two_level_team_sums_its_credited_sales() {
+    let dir = pack("team");
+    std::fs::write(dir.join("pack/data/managers.csv"), TEAM).unwrap();
+    edit(
+        &dir.join("pack/rules.rhai"),
+        "note: `${m.cur.revenue} of ${m.company.revenue}, ${m.cur.lines} lines, ${m.contracts.len()} contracts`",
+        "note: `team ${m.team_cur.revenue} in ${m.team_cur.lines} lines, ${m.team_size} people under '${m.reports_to}', ${m.reports.len()} reports; before ${m.team_prev.revenue}`",
+    );
+    run(&dir, "2026-Q1");
+    // The head's team holds every credited line: the company's 6,100.01 (at the shares'
+    // three decimals); the 60/40 split
+    // of C3 between M3 and M1 counts in full, as two credited lines.
+    assert_eq!(
+        note(&dir, "2026-Q1", "M1"),
+        "team 6100.010 in 6 lines, 3 people under '', 1 reports; before 0"
+    );
+    // M2's team: M2's 4,000.00 and M3's 700.006.
+    assert_eq!(
+        note(&dir, "2026-Q1", "M2"),
+        "team 4700.006 in 4 lines, 2 people under 'M1', 1 reports; before 0"
+    );
+    // A team of one is the manager's own sales.
+    assert_eq!(
+        note(&dir, "2026-Q1", "M3"),
+        "team 700.006 in 2 lines, 1 people under 'M2', 0 reports; before 0"
+    );
+}
+
+#[test]
+fn a_reporting_cycle_or_an_unknown_head_is_refused_naming_the_chain() {
+    let dir = pack("team-cycle");
+    std::fs::write(
+        dir.join("pack/data/managers.csv"),
+        "manager_id,name,target_bonus,reports_to\nM1,Anna,1000.00,M3\nM2,Boris,1000.00,M1\nM3,Vera,1000.00,M2\n",
+    )
+    .unwrap();
+    let err = run_fails(&dir);
+    assert!(
+        err.contains("managers.csv:2: column 'reports_to': reports_to makes a cycle: M1 → M3 → M2 → M1; a team has one head"),
+        "{err}"
+    );
+    std::fs::write(
+        dir.join("pack/data/managers.csv"),
+        "manager_id,name,target_bonus,reports_to\nM1,Anna,1000.00,\nM2,Boris,1000.00,M2\nM3,Vera,1000.00,\n",
+    )
+    .unwrap();
+    let err = run_fails(&dir);
+    assert!(
+        err.contains("managers.csv:3: column 'reports_to': reports_to makes a cycle: M2 → M2"),
+        "{err}"
+    );
+    std::fs::write(
+        dir.join("pack/data/managers.csv"),
+        "manager_id,name,target_bonus,reports_to\nM1,Anna,1000.00,\nM2,Boris,1000.00,M11\nM3,Vera,1000.00,\n",
+    )
+    .unwrap();
+    let err = run_fails(&dir);
+    assert!(
+        err.contains("managers.csv:3: column 'reports_to': unknown manager_id 'M11'; it is not in managers.csv (did you mean 'M1'?)"),
+        "{err}"
+    );
+}

@@ -187,7 +187,7 @@ fn a_plugin_built_for_world_0_1_still_pays_byte_identically() {
     let v01 = json(&dir.join("bundled-v01/run.json"));
     assert_eq!(v01["plugins"][0]["world"], "bonusrun:rules@0.1.0");
     let v02 = json(&dir.join("bundled-v02/run.json"));
-    assert_eq!(v02["plugins"][0]["world"], "bonusrun:rules@0.2.2");
+    assert_eq!(v02["plugins"][0]["world"], "bonusrun:rules@0.2.3");
 }
 
 #[test]
@@ -387,7 +387,7 @@ fn component_of_another_world_is_refused() {
         "",
         &[
             "pack/plugin.wasm: is not a bonusrun rule plugin",
-            "world bonusrun:rules@0.2.2",
+            "world bonusrun:rules@0.2.3",
             "world bonusrun:rules@0.1.0",
         ],
     );
@@ -401,7 +401,7 @@ fn a_component_of_a_later_bonusrun_world_is_refused_by_its_version() {
         "",
         &[
             "pack/plugin.wasm: imports bonusrun:rules@0.3.0",
-            "this bonusrun runs the worlds bonusrun:rules@0.2.2 (and 0.2.0, 0.2.1) and bonusrun:rules@0.1.0",
+            "this bonusrun runs the worlds bonusrun:rules@0.2.3 (and 0.2.0, 0.2.1, 0.2.2) and bonusrun:rules@0.1.0",
         ],
     );
 }
@@ -693,7 +693,7 @@ fn a_list_of_lists_parameter_is_refused_by_name() {
         "cap = 1.2\nnested = [[1, 2], [3]]",
     );
     let err = fails(&dir, &["run", "--rules", "pack", "--out", "out"], 1);
-    let e = "parameter 'nested' is a list of lists, which world bonusrun:rules@0.2.2 cannot pass";
+    let e = "parameter 'nested' is a list of lists, which world bonusrun:rules@0.2.3 cannot pass";
     assert!(err.contains(AT_C2) && err.contains(e), "{err}");
     assert!(!dir.join("out").exists());
 }
@@ -803,7 +803,7 @@ fn the_walk_through_in_docs_plugins_md_builds_runs_and_pays_what_it_says() {
     }
     assert!(
         shown[0].contains(
-            "stage key_clients: plugin myrules-pack/myrules.wasm (world bonusrun:rules@0.2.2"
+            "stage key_clients: plugin myrules-pack/myrules.wasm (world bonusrun:rules@0.2.3"
         ),
         "{}",
         shown[0]
@@ -811,7 +811,7 @@ fn the_walk_through_in_docs_plugins_md_builds_runs_and_pays_what_it_says() {
     // What the walk-through says the run pays.
     let run = json(&krate.join("out/run.json"));
     assert_eq!(run["total_payout"], "286000.02");
-    assert_eq!(run["plugins"][0]["world"], "bonusrun:rules@0.2.2");
+    assert_eq!(run["plugins"][0]["world"], "bonusrun:rules@0.2.3");
     for (m, payout) in [
         ("M1", "85000.00"),
         ("M2", "100000.00"),

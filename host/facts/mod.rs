@@ -72,6 +72,13 @@ pub struct ManagerFacts {
     pub largest_client: Option<u32>,
     /// That client's share of the manager's run-period revenue (0 without revenue).
     pub largest_client_share: Decimal,
+    /// Managers who report to this one (`reports_to`), in `managers.csv` order.
+    pub reports: Vec<u32>,
+    /// The team's windows: this manager's and everyone's below, at any depth. Empty for a
+    /// manager nobody reports to, whose team windows are its own.
+    pub team: Windows,
+    /// How many managers the team has, this one included.
+    pub team_size: u64,
 }
 
 /// Everything the rules can know about the sales.
@@ -144,6 +151,7 @@ impl Facts {
             })
             .collect();
         let mut managers = managers.into_iter().collect::<Result<Vec<_>, _>>()?;
+        teams(data, &plan, &mut managers)?;
         let client_sums: Vec<Result<(), String>> = clients
             .par_iter_mut()
             .enumerate()
@@ -221,6 +229,46 @@ impl Facts {
     pub fn period(&self) -> Period {
         self.periods[CURRENT]
     }
+}
+
+/// Each head's team windows: the sum of the credited windows of the head and of everyone
+/// below, at any depth (`reports_to` has no cycles: the loader refuses them).
+fn teams(data: &Dataset, plan: &WindowPlan, managers: &mut [ManagerFacts]) -> Result<(), String> {
+    for (i, m) in data.managers.iter().enumerate() {
+        if let Some(h) = m.reports_to {
+            managers[h as usize].reports.push(i as u32);
+        }
+    }
+    let members = |head: usize| -> Vec<u32> {
+        let mut out = vec![head as u32];
+        let mut i = 0;
+        while i < out.len() {
+            out.extend(&managers[out[i] as usize].reports);
+            i += 1;
+        }
+        out
+    };
+    let all: Vec<Vec<u32>> = (0..managers.len()).map(members).collect();
+    let teams: Vec<Result<Windows, String>> = all
+        .par_iter()
+        .enumerate()
+        .map(|(head, team)| {
+            if team.len() == 1 {
+                return Ok(Windows::new());
+            }
+            let m: &[ManagerFacts] = managers;
+            windows_of(
+                plan,
+                || format!("the team of manager {}", data.managers[head].id),
+                |w| team.iter().map(move |&i| &m[i as usize].windows[w]),
+            )
+        })
+        .collect();
+    for ((m, team), size) in managers.iter_mut().zip(teams).zip(all.iter().map(Vec::len)) {
+        m.team = team?;
+        m.team_size = size as u64;
+    }
+    Ok(())
 }
 
 /// The windows of one client, manager or the company: each the sum of `part(w)`.

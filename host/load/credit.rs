@@ -1,6 +1,7 @@
 //! Who is credited with a client's sales, and when: `owners.csv` (who owns a client on each
 //! date) and `credits.csv` (a client's sales split between managers, or overlay credit on
-//! top). Both are optional; without them a line is credited to the manager it names.
+//! top). Both are optional; without them a line is credited to the manager it names. Also
+//! who is credited with a team's: `managers.csv` `reports_to`.
 //!
 //! This module validates the two files into per-client histories; the sales pass and the
 //! facts apply them ([`crate::facts`]).
@@ -387,4 +388,57 @@ pub(super) fn contract_owner(ds: &Dataset, client: u32, on: Date) -> Result<u32,
             format!("is empty; name the manager, or give client '{id}' an owner in owners.csv")
         }
     })
+}
+
+/// Sets each manager's `reports_to` from `heads` (manager, head id, line), refusing an
+/// unknown head and a cycle (naming the chain).
+pub(super) fn resolve_heads(
+    ds: &mut Dataset,
+    file: &str,
+    heads: Vec<(u32, String, u64)>,
+) -> Result<(), LoadError> {
+    let lines: FxHashMap<u32, u64> = heads.iter().map(|(m, _, l)| (*m, *l)).collect();
+    for (m, head, line) in heads {
+        let h = *ds.manager_index.get(&head).ok_or_else(|| LoadError {
+            file: file.to_string(),
+            line: Some(line),
+            column: Some("reports_to".into()),
+            message: format!(
+                "unknown manager_id '{head}'; it is not in managers.csv{}",
+                crate::suggest::did_you_mean(&head, ds.managers.iter().map(|x| x.id.as_str()))
+            ),
+        })?;
+        ds.managers[m as usize].reports_to = Some(h);
+    }
+    // Walk up from each manager: a chain longer than the managers is a cycle.
+    for start in 0..ds.managers.len() as u32 {
+        let mut chain = vec![start];
+        let mut at = start;
+        while let Some(h) = ds.managers[at as usize].reports_to {
+            if let Some(pos) = chain.iter().position(|&c| c == h) {
+                // Told from the manager listed first, whatever the walk began with.
+                let mut members = chain[pos..].to_vec();
+                let first = members.iter().min().copied().unwrap_or(h);
+                let at_first = members.iter().position(|&c| c == first).unwrap_or(0);
+                members.rotate_left(at_first);
+                members.push(first);
+                let cycle: Vec<&str> = members
+                    .iter()
+                    .map(|&c| ds.managers[c as usize].id.as_str())
+                    .collect();
+                return Err(LoadError {
+                    file: file.to_string(),
+                    line: lines.get(&first).copied(),
+                    column: Some("reports_to".into()),
+                    message: format!(
+                        "reports_to makes a cycle: {}; a team has one head",
+                        cycle.join(" → ")
+                    ),
+                });
+            }
+            chain.push(h);
+            at = h;
+        }
+    }
+    Ok(())
 }

@@ -45,6 +45,8 @@ pub struct Manager {
     pub start: Option<Date>,
     /// `end`: the last day in the role, if given.
     pub end: Option<Date>,
+    /// `reports_to`: the manager's head, if given (a manager index).
+    pub reports_to: Option<u32>,
     /// Values of the extra columns, in [`Dataset::manager_extras`] order.
     pub extras: Vec<String>,
 }
@@ -201,7 +203,19 @@ fn load_managers(source: &DataSource, ds: &mut Dataset, max_field: usize) -> Res
     let c_bonus = t.require("target_bonus")?;
     let c_start = t.optional("start");
     let c_end = t.optional("end");
-    let extras = extras_of(&t, &["manager_id", "name", "target_bonus", "start", "end"]);
+    let c_head = t.optional("reports_to");
+    let extras = extras_of(
+        &t,
+        &[
+            "manager_id",
+            "name",
+            "target_bonus",
+            "start",
+            "end",
+            "reports_to",
+        ],
+    );
+    let mut heads: Vec<(u32, String, u64)> = Vec::new();
     ds.manager_extras = extras.iter().map(|(_, h)| h.clone()).collect();
     let mut rec = ByteRecord::new();
     while let Some(row) = t.next_row(&mut rec)? {
@@ -235,15 +249,23 @@ fn load_managers(source: &DataSource, ds: &mut Dataset, max_field: usize) -> Res
                 ));
             }
         }
+        if let Some(c) = c_head {
+            let head = row.text(c)?;
+            if !head.is_empty() {
+                heads.push((ds.managers.len() as u32, head.to_string(), row.line));
+            }
+        }
         ds.managers.push(Manager {
             id,
             name: row.text(c_name)?.to_string(),
             target_bonus,
             start,
             end,
+            reports_to: None,
             extras,
         });
     }
+    super::credit::resolve_heads(ds, &t.file, heads)?;
     ds.inputs.push(t.finish()?);
     Ok(())
 }

@@ -171,7 +171,7 @@ pub struct StageDecl {
     /// Path of the Rhai script, relative to the pack directory.
     #[serde(default)]
     pub script: Option<String>,
-    /// Path of a WebAssembly component (world `bonusrun:rules@0.2.2`, `@0.2.0` or `@0.1.0`), relative
+    /// Path of a WebAssembly component (world `bonusrun:rules@0.2.3`, `@0.2.0` or `@0.1.0`), relative
     /// to the pack.
     #[serde(default)]
     pub plugin: Option<String>,

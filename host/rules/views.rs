@@ -4,7 +4,7 @@
 //!
 //! From each row the macro generates both the Rhai registration (a property getter, a
 //! method or an indexer on the view type) and the method of the WIT resource of
-//! `bonusrun:rules@0.2.2` (`plugins/wit/v0.2/bonusrun.wit`, interface `facts`) that the host
+//! `bonusrun:rules@0.2.3` (`plugins/wit/v0.2/bonusrun.wit`, interface `facts`) that the host
 //! implements for plugins. If the WIT and the table disagree on a name, an argument or a
 //! type, the host does not compile; the table also feeds [`FACTS`], which the contract test
 //! (`tests/contract.rs`) compares with rhai's metadata, the WIT file and the API tables of
@@ -178,6 +178,8 @@ pub enum WinRef {
     Manager(u32, usize),
     /// A manager's sales to key clients.
     ManagerKey(u32, usize),
+    /// A manager's team's sales (the manager's and everyone's below).
+    Team(u32, usize),
     /// The whole company's sales.
     Company(usize),
     /// A manager's late sales: dated in the closed previous period, unseen when it was paid.
@@ -463,6 +465,14 @@ views! {
         get late -> WinRef = |_, at| Ok(WinRef::ManagerLate(at.0));
         call window(name) -> WinRef = |cx, at, name| Ok(WinRef::Manager(at.0, named(cx, name, false)?[0]));
         call windows(name) -> Vec<WinRef> = |cx, at, name| Ok(named(cx, name, true)?.into_iter().map(|w| WinRef::Manager(at.0, w)).collect());
+        get reports_to -> String = |cx, at| Ok(reports_to(cx, at));
+        get reports -> Vec<ManagerAt> = |cx, at| Ok(cx.facts.managers[at.0 as usize].reports.iter().map(|&m| ManagerAt(m)).collect());
+        get team_size -> u64 = |cx, at| Ok(cx.facts.managers[at.0 as usize].team_size.max(1));
+        get team_cur -> WinRef = |_, at| Ok(WinRef::Team(at.0, CURRENT));
+        get team_prev -> WinRef = |_, at| Ok(WinRef::Team(at.0, PREVIOUS));
+        get team_year_ago -> WinRef = |_, at| Ok(WinRef::Team(at.0, YEAR_AGO));
+        call team_window(name) -> WinRef = |cx, at, name| Ok(WinRef::Team(at.0, named(cx, name, false)?[0]));
+        call team_windows(name) -> Vec<WinRef> = |cx, at, name| Ok(named(cx, name, true)?.into_iter().map(|w| WinRef::Team(at.0, w)).collect());
     }
 
     /// `Account`: one client as seen from one manager.
@@ -543,6 +553,10 @@ fn window(cx: &Context, at: WinRef) -> &Window {
         WinRef::Account(i, w) => &f.accounts[i as usize].windows[w],
         WinRef::Manager(i, w) => &f.managers[i as usize].windows[w],
         WinRef::ManagerKey(i, w) => &cx.key_windows[i as usize][w],
+        WinRef::Team(i, w) => {
+            let m = &f.managers[i as usize];
+            m.team.get(w).unwrap_or(&m.windows[w])
+        }
         WinRef::Company(w) => &f.company[w],
         WinRef::ManagerLate(i) => cx.late.get(i as usize).unwrap_or(&EMPTY_WINDOW),
     }
@@ -571,6 +585,7 @@ fn dates(cx: &Context, at: WinRef) -> Dates {
         | WinRef::Account(_, w)
         | WinRef::Manager(_, w)
         | WinRef::ManagerKey(_, w)
+        | WinRef::Team(_, w)
         | WinRef::Company(w) => w,
         WinRef::ManagerLate(i) => return late_dates(cx, i),
     };
@@ -735,6 +750,13 @@ fn key_client_count(cx: &Context, at: ManagerAt) -> u64 {
                 && cx.decisions.get(acc.client as usize).is_some_and(|d| d.key)
         })
         .count() as u64
+}
+
+fn reports_to(cx: &Context, at: ManagerAt) -> String {
+    cx.data.managers[at.0 as usize]
+        .reports_to
+        .map(|h| cx.data.managers[h as usize].id.clone())
+        .unwrap_or_default()
 }
 
 fn largest_client_id(cx: &Context, at: ManagerAt) -> String {

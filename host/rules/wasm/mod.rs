@@ -1,4 +1,4 @@
-//! WebAssembly rule plugins: components of the world `bonusrun:rules@0.2.2`
+//! WebAssembly rule plugins: components of the world `bonusrun:rules@0.2.3`
 //! (`plugins/wit/v0.2/bonusrun.wit`, module `v02`) or the older `bonusrun:rules@0.1.0`
 //! (`plugins/wit/v0.1/bonusrun.wit`, module `v01`), run with wasmtime.
 //!
@@ -181,18 +181,18 @@ impl Plugin {
         let (component, cache) = cache::compile_cached(engine, bytes, &sha256)
             .map_err(|e| err(format!("cannot compile: {e:#}")))?;
         let linked = match imported_world(engine, &component) {
-            Some(v) if ["0.2.0", "0.2.1", "0.2.2"].contains(&v.as_str()) => {
+            Some(v) if ["0.2.0", "0.2.1", "0.2.2", "0.2.3"].contains(&v.as_str()) => {
                 v02::link(engine, &component).map(Linked::V02)
             }
             Some(v) if v.starts_with("0.1.") => v01::link(engine, &component).map(Linked::V01),
             Some(v) => Err(format!(
-                "imports bonusrun:rules@{v}; this bonusrun runs the worlds bonusrun:rules@0.2.2 (and 0.2.0, 0.2.1) and bonusrun:rules@0.1.0"
+                "imports bonusrun:rules@{v}; this bonusrun runs the worlds bonusrun:rules@0.2.3 (and 0.2.0, 0.2.1, 0.2.2) and bonusrun:rules@0.1.0"
             )),
             None => match (v02::link(engine, &component), v01::link(engine, &component)) {
                 (Ok(pre), _) => Ok(Linked::V02(pre)),
                 (_, Ok(pre)) => Ok(Linked::V01(pre)),
                 (Err(e2), Err(e1)) => Err(format!(
-                    "is not a bonusrun rule plugin: it fits neither the world bonusrun:rules@0.2.2 ({e2}) nor the world bonusrun:rules@0.1.0 ({e1})"
+                    "is not a bonusrun rule plugin: it fits neither the world bonusrun:rules@0.2.3 ({e2}) nor the world bonusrun:rules@0.1.0 ({e1})"
                 )),
             },
         }
@@ -200,7 +200,8 @@ impl Plugin {
         let world = match (&linked, imported_world(engine, &component)) {
             (Linked::V02(_), Some(v)) if v == "0.2.0" => "bonusrun:rules@0.2.0",
             (Linked::V02(_), Some(v)) if v == "0.2.1" => "bonusrun:rules@0.2.1",
-            (Linked::V02(_), _) => "bonusrun:rules@0.2.2",
+            (Linked::V02(_), Some(v)) if v == "0.2.2" => "bonusrun:rules@0.2.2",
+            (Linked::V02(_), _) => "bonusrun:rules@0.2.3",
             (Linked::V01(_), _) => "bonusrun:rules@0.1.0",
         };
         Ok(Plugin {
@@ -213,8 +214,8 @@ impl Plugin {
         })
     }
 
-    /// The world the plugin was built for: `bonusrun:rules@0.2.2`, `bonusrun:rules@0.2.0`
-    /// or `@0.2.1` (linked as 0.2.2, of which they use a part) or `bonusrun:rules@0.1.0`.
+    /// The world the plugin was built for: `bonusrun:rules@0.2.3`, `bonusrun:rules@0.2.0`,
+    /// `@0.2.1` or `@0.2.2` (linked as 0.2.3, of which they use a part) or `bonusrun:rules@0.1.0`.
     pub fn world(&self) -> &'static str {
         self.world
     }

@@ -1,4 +1,4 @@
-//! World `bonusrun:rules@0.2.2` (and 0.2.0 and 0.2.1, its subsets) (`plugins/wit/v0.2/bonusrun.wit`): a plugin reads the facts
+//! World `bonusrun:rules@0.2.3` (and 0.2.0, 0.2.1 and 0.2.2, its subsets) (`plugins/wit/v0.2/bonusrun.wit`): a plugin reads the facts
 //! it needs through resources the host implements, with the names of the Rhai views.
 //!
 //! The host calls an export once per client, per (manager, KPI) and per manager, lending the
@@ -79,7 +79,7 @@ pub(crate) mod wit {
 /// Handles one export call may make (a plugin that needs more is leaking them).
 const MAX_HANDLES_PER_CALL: usize = 1 << 20;
 
-/// Links a component against world 0.2.2 (a 0.2.0 or 0.2.1 plugin imports a subset).
+/// Links a component against world 0.2.3 (a 0.2.0, 0.2.1 or 0.2.2 plugin imports a subset).
 pub(super) fn link(
     engine: &Engine,
     component: &Component,
@@ -89,11 +89,11 @@ pub(super) fn link(
         .map_err(|e| format!("cannot link the host interfaces: {e:#}"))?;
     let pre = linker.instantiate_pre(component).map_err(|e| {
         format!(
-            "does not fit the world bonusrun:rules@0.2.2 (plugins/wit/v0.2/bonusrun.wit): {e:#}"
+            "does not fit the world bonusrun:rules@0.2.3 (plugins/wit/v0.2/bonusrun.wit): {e:#}"
         )
     })?;
     RulesPre::new(pre).map_err(|e| {
-        format!("does not export the world bonusrun:rules@0.2.2 (classify, kpi, bonus): {e:#}")
+        format!("does not export the world bonusrun:rules@0.2.3 (classify, kpi, bonus): {e:#}")
     })
 }
 
@@ -272,7 +272,7 @@ impl bindings::bonusrun::rules::host::Host for PluginState {
         };
         param_value(value).ok_or_else(|| {
             fault(format!(
-                "parameter '{name}' is a list of lists, which world bonusrun:rules@0.2.2 cannot pass"
+                "parameter '{name}' is a list of lists, which world bonusrun:rules@0.2.3 cannot pass"
             ))
         })
     }

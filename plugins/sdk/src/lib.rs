@@ -1,7 +1,7 @@
 //! The SDK for bonusrun rule plugins written in Rust.
 //!
 //! A plugin is a WebAssembly component (target `wasm32-wasip2`) of the world
-//! `bonusrun:rules@0.2.2` (`plugins/wit/v0.2/bonusrun.wit`). It reads the facts it needs on
+//! `bonusrun:rules@0.2.3` (`plugins/wit/v0.2/bonusrun.wit`). It reads the facts it needs on
 //! demand, through views with the names of the Rhai API (docs/rule-packs.md, section 3), and
 //! returns plain Rust values:
 //!
@@ -359,6 +359,22 @@ views! {
         fn window(name: &str) -> Window;
         /// An `each_month` window of the pack: one window per month of the period.
         fn windows(name: &str) -> Vec<Window>;
+        /// The head this manager reports to (managers.csv `reports_to`), or "".
+        fn reports_to() -> String;
+        /// The managers who report to this one.
+        fn reports() -> Vec<Manager>;
+        /// The team's size: this manager and everyone below, at any depth.
+        fn team_size() -> u64;
+        /// The team's sales in the run period (this manager's and everyone's below).
+        fn team_cur() -> Window;
+        /// The team's sales in the period before.
+        fn team_prev() -> Window;
+        /// The team's sales a year before.
+        fn team_year_ago() -> Window;
+        /// The team's sales over a window the pack declares in `[windows]`.
+        fn team_window(name: &str) -> Window;
+        /// The team's sales per month of an `each_month` window.
+        fn team_windows(name: &str) -> Vec<Window>;
     }
 
     /// One client as seen from one manager (Rhai `Account`).
