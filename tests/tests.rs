@@ -9,6 +9,7 @@ mod native_romashka;
 
 mod contract;
 mod credit;
+mod currency;
 mod determinism;
 mod errors;
 mod exports;

@@ -212,6 +212,9 @@ fn run_with(
 
 /// Overlay credit pays more than 100% of a client's sales, so only a pack that says its
 /// regulation does so may take it.
+use crate::load::fx::RateRule;
+use crate::pack::manifest::FxRates;
+
 fn check_overlay(pack: &RulePack, data: &load::Dataset) -> Result<(), Error> {
     if pack.manifest.credit.overlay {
         return Ok(());
@@ -278,7 +281,13 @@ fn run_in_pool(
             Some(hook) => hook.0.late_periods(p)?,
             None => Vec::new(),
         };
-        Ok(WindowPlan::with(p, &pack.windows, &late).measuring(&pack.measures))
+        let rule = match pack.manifest.fx.rates {
+            FxRates::Daily => RateRule::Daily,
+            FxRates::PeriodAverage => RateRule::PeriodAverage(kind),
+        };
+        Ok(WindowPlan::with(p, &pack.windows, &late)
+            .measuring(&pack.measures)
+            .converting(&pack.currency.code, rule))
     };
     let (mut sales, mut sales_file) = facts::aggregate(stream, &data, plan(guess)?)?;
     clock.lap("sales pass");

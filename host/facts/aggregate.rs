@@ -10,6 +10,7 @@
 use super::measure::{Inline, LineMeasures, Slot, Store};
 use super::window::{decimals, insert_sorted, max_opt, min_opt, ExactSum, SumTooLarge, Window};
 use super::Account;
+use crate::load::fx::{Fx, RateRule, UsedRate};
 use crate::load::sales::{self, SaleLine, SalesStream};
 use crate::load::{CreditRule, Dataset, IdMap, InputFile, LoadError};
 use crate::pack::measures::{Measure, MAX_DISTINCT, MAX_SUMS};
@@ -41,6 +42,8 @@ pub struct WindowPlan {
     end: Date,
     /// The pack's measures, computed for every window.
     pub measures: Vec<Measure>,
+    /// The pack's currency and how lines in others are converted into it.
+    pub currency: (String, RateRule),
 }
 
 /// A declared window's place in a plan.
@@ -92,6 +95,15 @@ impl WindowPlan {
             cover,
             end: period.end_date(),
             measures: Vec::new(),
+            currency: (String::new(), RateRule::Daily),
+        }
+    }
+
+    /// The same plan converting lines in other currencies into `code` under `rule`.
+    pub fn converting(self, code: &str, rule: RateRule) -> WindowPlan {
+        WindowPlan {
+            currency: (code.to_string(), rule),
+            ..self
         }
     }
 
@@ -333,6 +345,8 @@ struct Partial<'p, M> {
     min_date: Option<Date>,
     max_date: Option<Date>,
     error: Option<LoadError>,
+    /// Which exchange rates converted a counted line.
+    rates_used: Vec<bool>,
 }
 
 impl<'p, M: Store> Partial<'p, M> {
@@ -340,6 +354,7 @@ impl<'p, M: Store> Partial<'p, M> {
         plan: &'p WindowPlan,
         measures: &'p (LineMeasures, Vec<Slot>),
         clients: usize,
+        rates: usize,
     ) -> Partial<'p, M> {
         Partial {
             plan,
@@ -353,6 +368,7 @@ impl<'p, M: Store> Partial<'p, M> {
             min_date: None,
             max_date: None,
             error: None,
+            rates_used: vec![false; rates],
         }
     }
 
@@ -374,6 +390,9 @@ impl<'p, M: Store> Partial<'p, M> {
         let Some(segment) = self.plan.segment(date) else {
             return; // in no window: only the client's dates count
         };
+        if line.rate != sales::NO_RATE {
+            self.rates_used[line.rate as usize] = true;
+        }
         // An empty category or product is "unknown", not a value of its own.
         let category = (!line.category.is_empty()).then(|| self.categories.id(line.category));
         let product = (!line.product.is_empty()).then(|| self.products.id(line.product));
@@ -426,6 +445,9 @@ impl<'p, M: Store> Partial<'p, M> {
                 (a, b) => a.or(b),
             };
         }
+        for (mine, theirs) in self.rates_used.iter_mut().zip(other.rates_used) {
+            *mine |= theirs;
+        }
         self.rows += other.rows;
         self.min_date = min_opt(self.min_date, other.min_date);
         self.max_date = max_opt(self.max_date, other.max_date);
@@ -461,6 +483,8 @@ pub struct SalesTotals {
     pub last_date: Option<Date>,
     /// Whether the file had a cost column.
     pub has_cost: bool,
+    /// The exchange rates that converted counted lines, in `fx_rates.csv` order.
+    pub rates: Vec<UsedRate>,
 }
 
 /// Streams `sales.csv` from `stream` and sums it into the windows of `plan`, on the current
@@ -532,10 +556,16 @@ fn aggregate_with<M: Store>(
         .iter()
         .map(|(k, v)| (k.as_str(), *v))
         .collect();
+    let fx = match columns.has_currency() {
+        true => Some(Fx::new(data, &plan.currency.0, plan.currency.1)?),
+        false => None,
+    };
+    let rates = fx.as_ref().map_or(0, |f| f.rates.len());
     let ids = sales::LineIds {
         clients: &clients,
         managers: &managers,
         data,
+        fx: fx.as_ref(),
     };
     // One accumulator per worker: a worker reads the next block and parses it, until the
     // file ends, so merging costs one step per thread, not one per block.
@@ -544,7 +574,7 @@ fn aggregate_with<M: Store>(
         .into_par_iter()
         .with_max_len(1)
         .map(|_| {
-            let mut acc = Partial::new(&plan, &measures, data.clients.len());
+            let mut acc = Partial::new(&plan, &measures, data.clients.len(), rates);
             let mut used = None;
             loop {
                 let block = match stream.next_block(used.take()) {
@@ -575,18 +605,25 @@ fn aggregate_with<M: Store>(
     let partial = partials
         .into_iter()
         .reduce(Partial::merge)
-        .unwrap_or_else(|| Partial::new(&plan, &measures, data.clients.len()));
+        .unwrap_or_else(|| Partial::new(&plan, &measures, data.clients.len(), rates));
     if let Some(e) = partial.error {
         return Err(e);
     }
     let has_cost = columns.has_cost();
     let (sha256, bytes) = stream.finish()?;
     let rows = partial.rows;
+    let used: Vec<UsedRate> = match &fx {
+        Some(fx) => (fx.rates.iter().zip(&partial.rates_used))
+            .filter(|(_, used)| **used)
+            .map(|(r, _)| r.clone())
+            .collect(),
+        None => Vec::new(),
+    };
     let period = plan.period();
     let owners: Vec<(u32, u32)> = (0..data.clients.len() as u32)
         .filter_map(|i| Some((i, data.owner_for(i, period)?)))
         .collect();
-    let totals = finish(partial, has_cost, &owners, &data.credits).map_err(
+    let mut totals = finish(partial, has_cost, &owners, &data.credits).map_err(
         |(client, manager, w, what)| {
             let client = &data.clients[client as usize].id;
             let whose = match data.managers.get(manager as usize) {
@@ -596,6 +633,7 @@ fn aggregate_with<M: Store>(
             LoadError::file(file, what.message(&whose, &plan.dates[w].label))
         },
     )?;
+    totals.rates = used;
     Ok((
         totals,
         InputFile {
@@ -706,6 +744,7 @@ fn finish<M: Store>(
         first_date: p.min_date,
         last_date: p.max_date,
         has_cost,
+        rates: Vec::new(),
     })
 }
 

@@ -104,6 +104,8 @@ pub struct Facts {
     pub rows: u64,
     /// Earliest and latest sale dates.
     pub date_range: Option<(Date, Date)>,
+    /// The exchange rates that converted the lines counted, in `fx_rates.csv` order.
+    pub rates: Vec<crate::load::fx::UsedRate>,
 }
 
 fn ratio(part: Decimal, whole: Decimal) -> Decimal {
@@ -222,6 +224,7 @@ impl Facts {
             products: sales.products,
             rows: sales.rows,
             date_range: sales.first_date.zip(sales.last_date),
+            rates: sales.rates,
         })
     }
 

@@ -7,6 +7,7 @@
 //! or facts.
 
 mod credit;
+pub mod fx;
 mod ids;
 mod source;
 mod tables;

@@ -35,6 +35,8 @@ pub struct SalesColumns {
     quantity: Option<usize>,
     amount: usize,
     cost: Option<usize>,
+    /// The line's currency, when not the pack's.
+    currency: Option<usize>,
     width: usize,
     header: Vec<String>,
     /// The largest field, in bytes.
@@ -52,6 +54,11 @@ impl SalesColumns {
     /// Whether the file has a `cost` column (without it, margin equals revenue).
     pub fn has_cost(&self) -> bool {
         self.cost.is_some()
+    }
+
+    /// Whether the file has a `currency` column.
+    pub fn has_currency(&self) -> bool {
+        self.currency.is_some()
     }
 
     /// Whether the file has a `manager_id` column.
@@ -294,7 +301,13 @@ pub struct SaleLine<'a> {
     pub extra: [&'a [u8]; MAX_EXTRA],
     /// The same as numbers, for the columns a measure compares as numbers (else 0).
     pub extra_number: [Decimal; MAX_EXTRA],
+    /// The exchange rate the amount and cost were converted at ([`super::fx::Fx::rates`]
+    /// index), or [`NO_RATE`].
+    pub rate: u32,
 }
+
+/// [`SaleLine::rate`] of a line in the pack's currency.
+pub const NO_RATE: u32 = u32::MAX;
 
 /// Opens `sales.csv` and reads its header.
 pub fn open(source: &DataSource) -> Result<SalesStream, LoadError> {
@@ -352,6 +365,7 @@ pub fn open_with(source: &DataSource, max_field: usize) -> Result<SalesStream, L
         quantity: find_column(&header, "quantity"),
         amount: req("amount")?,
         cost: find_column(&header, "cost"),
+        currency: find_column(&header, "currency"),
         width: header.len(),
         header: header.clone(),
         max_field,
@@ -618,6 +632,8 @@ pub struct LineIds<'a> {
     pub managers: &'a IdMap,
     /// The data set, for owners.
     pub data: &'a super::Dataset,
+    /// The converter into the pack's currency, for a file with a `currency` column.
+    pub fx: Option<&'a super::fx::Fx>,
 }
 
 /// Turns the fields of one record into a [`SaleLine`], or a located error.
@@ -737,7 +753,31 @@ impl RecordReader<'_> {
                 extra_number[slot] = number(c)?;
             }
         }
+        let mut amount = number(columns.amount)?;
+        let mut cost = match columns.cost {
+            Some(c) => number(c)?,
+            None => Decimal::ZERO,
+        };
+        let mut rate = NO_RATE;
+        if let (Some(c), Some(fx)) = (columns.currency, self.ids.fx) {
+            let code = field(c);
+            if !code.is_empty() && code != fx.target().as_bytes() {
+                let (r, id) = fx.rate(code, date).map_err(|m| col_err(c, m))?;
+                let times = |d: Decimal, what: usize| {
+                    crate::money::exact_product(d, r).ok_or_else(|| {
+                        col_err(
+                            what,
+                            format!("{d} at the rate {r} has more than 28 digits, the most a decimal holds"),
+                        )
+                    })
+                };
+                amount = times(amount, columns.amount)?;
+                cost = times(cost, columns.cost.unwrap_or(columns.amount))?;
+                rate = id;
+            }
+        }
         Ok(Some(SaleLine {
+            rate,
             extra,
             extra_number,
             date,
@@ -755,11 +795,8 @@ impl RecordReader<'_> {
                 Some(c) if !field(c).is_empty() => number(c)?,
                 _ => Decimal::ZERO,
             },
-            amount: number(columns.amount)?,
-            cost: match columns.cost {
-                Some(c) => number(c)?,
-                None => Decimal::ZERO,
-            },
+            amount,
+            cost,
         }))
     }
 }
@@ -782,6 +819,7 @@ mod tests {
             quantity: Some(5),
             amount: 6,
             cost: Some(7),
+            currency: None,
             width: header.len(),
             header,
             max_field: 1 << 20,
@@ -801,6 +839,7 @@ mod tests {
             clients: &clients,
             managers: &managers,
             data: &data,
+            fx: None,
         };
         let mut seen = Vec::new();
         parse_block(&block, "sales.csv", &columns(), &ids, |l| {
@@ -927,6 +966,7 @@ mod tests {
             clients: &clients,
             managers: &managers,
             data: &data,
+            fx: None,
         };
         let err = parse_block(&block, "sales.csv", &stream.columns, &ids, |_| {})
             .err()

@@ -153,6 +153,10 @@ pub struct Dataset {
     pub credits: FxHashMap<u32, Vec<super::credit::CreditRule>>,
     /// The file name `credits.csv` was shown as.
     pub credits_file: String,
+    /// Exchange rates from `fx_rates.csv`, in file order.
+    pub fx_rates: Vec<super::fx::FxRate>,
+    /// The file name `fx_rates.csv` was shown as (empty without one).
+    pub fx_file: String,
 }
 
 fn open_required(
@@ -180,6 +184,7 @@ pub fn load_tables_with(source: &DataSource, max_field: usize) -> Result<Dataset
     load_clients(source, &mut ds, max_field)?;
     super::credit::load_owners(source, &mut ds, max_field)?;
     super::credit::load_credits(source, &mut ds, max_field)?;
+    super::fx::load_fx_rates(source, &mut ds, max_field)?;
     load_plans(source, &mut ds, max_field)?;
     load_contracts(source, &mut ds, max_field)?;
     load_adjustments(source, &mut ds, max_field)?;

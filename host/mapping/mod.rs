@@ -182,23 +182,26 @@ fn kind(table: &str, column: &str) -> Kind {
         | ("clients", "since")
         | ("contracts", "start" | "end" | "renewed_on")
         | ("managers", "start" | "end")
-        | ("owners" | "credits", "from" | "to") => Kind::Date,
+        | ("owners" | "credits", "from" | "to")
+        | ("fx_rates", "date") => Kind::Date,
         ("sales", "quantity" | "amount" | "cost")
         | ("clients", "market_share")
         | ("managers", "target_bonus")
         | ("plans", "target")
         | ("adjustments", "amount")
-        | ("credits", "share") => Kind::Number,
+        | ("credits", "share")
+        | ("fx_rates", "rate") => Kind::Number,
         ("clients", "strategic") => Kind::Flag,
         _ => Kind::Text,
     }
 }
 
-const TABLES: [&str; 8] = [
+const TABLES: [&str; 9] = [
     "clients",
     "managers",
     "owners",
     "credits",
+    "fx_rates",
     "sales",
     "plans",
     "contracts",

@@ -34,7 +34,7 @@ pub(crate) fn run_json(r: &RunResult, outputs: &[(String, Vec<u8>)]) -> Value {
     let info = &pack.manifest.pack;
     let key_clients = r.decisions.iter().filter(|d| d.key).count();
     let lines: usize = r.managers.iter().map(|m| m.lines.len()).sum();
-    json!({
+    let mut out = json!({
         "engine": engine(),
         "pack": {
             "name": info.name,
@@ -85,7 +85,11 @@ pub(crate) fn run_json(r: &RunResult, outputs: &[(String, Vec<u8>)]) -> Value {
             "sha256": source_hex(&Sha256::digest(bytes)),
         })).collect::<Vec<_>>(),
         "warnings": r.warnings,
-    })
+    });
+    if !r.facts.rates.is_empty() {
+        out["fx_rates"] = json!(r.facts.rates);
+    }
+    out
 }
 
 /// The engine that made the run: its version and the commit it was built from (with

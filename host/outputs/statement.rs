@@ -182,6 +182,9 @@ pub fn statement_json<'a>(r: &'a RunResult, m: &'a ManagerResult) -> Statement<'
             "largest_client_share": format_figure(mf.largest_client_share, FIGURE_DP),
         },
     });
+    if !r.facts.rates.is_empty() {
+        head["fx_rates"] = json!(r.facts.rates);
+    }
     if !r.facts.plan.named.is_empty() {
         head["facts"]["windows"] = named_windows(&r.facts.plan, &mf.windows);
     }

@@ -41,6 +41,30 @@ pub struct Manifest {
     /// `[credit]`: what sales credit the regulation allows beyond one manager per line.
     #[serde(default)]
     pub credit: CreditDecl,
+    /// `[fx]`: how sales in other currencies are converted into the pack's.
+    #[serde(default)]
+    pub fx: FxDecl,
+}
+
+/// `[fx]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FxDecl {
+    /// `daily` (default): a line converts at the rate in force on its date;
+    /// `period_average`: at the average of the rates dated in its period.
+    #[serde(default)]
+    pub rates: FxRates,
+}
+
+/// `[fx] rates`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FxRates {
+    /// The rate in force on the line's date.
+    #[default]
+    Daily,
+    /// The average of the rates dated in the line's period (of the pack's kind).
+    PeriodAverage,
 }
 
 /// `[credit]`.
