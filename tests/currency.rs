@@ -204,3 +204,66 @@ fn bad_rates_are_refused_naming_the_row() {
         assert!(err.contains(want), "{err}");
     }
 }
+
+/// M2 is paid in EUR at the rate of Q1's last day: RUB 1 = EUR 0.010123 (from 2026-03-01;
+/// the April rate comes after). Each line converts and rounds once: the commission of
+/// 102.50 is 1.0376075, so 1.04; the draw of 1,000.00 is 10.123, so 10.12; M2 receives
+/// 11.16 EUR for 1,102.50 RUB.
+#[test]
+fn a_payee_is_paid_in_their_own_currency_at_the_rate_of_the_period_end() {
+    let dir = pack("fx-payee");
+    std::fs::write(
+        dir.join("pack/data/managers.csv"),
+        "manager_id,name,target_bonus,currency\nM1,Anna,1000.00,\nM2,Boris,1000.00,EUR\nM3,Vera,1000.00,RUB\n",
+    )
+    .unwrap();
+    append(
+        &dir.join("pack/data/fx_rates.csv"),
+        "2026-03-01,RUB,EUR,0.010123\n2026-04-01,RUB,EUR,0.02\n",
+    );
+    run(&dir);
+    let payouts = dir.join("out/payouts.csv");
+    assert_eq!(csv_cell(&payouts, "M2", "payout"), "1102.50");
+    assert_eq!(csv_cell(&payouts, "M2", "paid_currency"), "EUR");
+    assert_eq!(csv_cell(&payouts, "M2", "paid_rate"), "0.010123");
+    assert_eq!(csv_cell(&payouts, "M2", "paid_payout"), "11.16");
+    // Paid in the pack's currency: the same amount (M3's guaranteed 500.00).
+    assert_eq!(csv_cell(&payouts, "M3", "paid_currency"), "RUB");
+    assert_eq!(csv_cell(&payouts, "M3", "paid_payout"), "500.00");
+    let m2 = json(&dir.join("out/statements/M2.json"));
+    assert_eq!(m2["lines"][0]["amount_paid"], "1.04");
+    assert_eq!(m2["lines"][1]["amount_paid"], "10.12");
+    assert_eq!(
+        m2["paid_in"],
+        json!({"currency": "EUR", "payout": "11.16", "rate": {"from": "RUB", "to": "EUR",
+            "rate": "0.010123", "date": "2026-03-01", "source": "pack/data/fx_rates.csv line 6"}})
+    );
+    let run_json = json(&dir.join("out/run.json"));
+    assert_eq!(run_json["fx_rates"].as_array().unwrap().len(), 3);
+    assert_eq!(run_json["fx_rates"][2]["date"], "2026-03-01");
+}
+
+#[test]
+fn a_payee_currency_without_a_rate_or_unknown_is_refused() {
+    let dir = pack("fx-payee-missing");
+    std::fs::write(
+        dir.join("pack/data/managers.csv"),
+        "manager_id,name,target_bonus,currency\nM1,Anna,1000.00,\nM2,Boris,1000.00,JPY\nM3,Vera,1000.00,\n",
+    )
+    .unwrap();
+    let err = run_fails(&dir);
+    assert!(
+        err.contains("managers.csv:3: manager M2 is paid in JPY, but pack/data/fx_rates.csv gives no rate from RUB to JPY on or before 2026-03-31, the period's last day"),
+        "{err}"
+    );
+    std::fs::write(
+        dir.join("pack/data/managers.csv"),
+        "manager_id,name,target_bonus,currency\nM1,Anna,1000.00,euro\nM2,Boris,1000.00,\nM3,Vera,1000.00,\n",
+    )
+    .unwrap();
+    let err = run_fails(&dir);
+    assert!(
+        err.contains("managers.csv:2: column 'currency': found 'euro', expected an ISO 4217 currency code bonusrun knows, e.g. EUR"),
+        "{err}"
+    );
+}

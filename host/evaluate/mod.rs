@@ -6,6 +6,7 @@
 //! rules fail on several subjects, the error reported is the first in file order, whatever
 //! the thread count.
 
+pub mod paid_in;
 pub mod prorate;
 pub mod settle;
 
@@ -123,6 +124,8 @@ pub struct ManagerResult {
     pub payout: Decimal,
     /// Decision-table lookups made for this manager, as sentences.
     pub trace: Vec<String>,
+    /// For a manager paid in another currency than the pack's: the lines and payout in it.
+    pub paid_in: Option<paid_in::PaidIn>,
 }
 
 /// A finished bonus run, in memory.
@@ -609,10 +612,12 @@ fn run_in_pool(
             lines,
             payout,
             trace,
+            paid_in: None,
         });
     }
     prorate::prorate(&pack, &data, period, &mut managers, &mut warnings)?;
     settle::settle(&pack, &data, period, (&carry, &late), &mut managers)?;
+    paid_in::convert(&pack, &data, period, &mut managers)?;
     for m in &managers {
         if m.payout.is_sign_negative() && !m.payout.is_zero() {
             let id = &data.managers[m.manager as usize].id;
@@ -966,6 +971,7 @@ fn too_large(pack: &RulePack, manager: &str, lines: &[PayoutLine]) -> Error {
 /// Statement lines must sum to each payout, and payouts to the total, exactly (no decimal
 /// dropped, no overflow). Checked on every run.
 pub fn reconcile(result: &RunResult) -> Result<(), Error> {
+    use crate::money::exact_sum;
     let mut sum = crate::money::ExactSum::default();
     for m in &result.managers {
         let lines = crate::money::exact_sum(m.lines.iter().map(|l| l.amount));
@@ -981,6 +987,16 @@ pub fn reconcile(result: &RunResult) -> Result<(), Error> {
                 return Err(Error::Reconcile(format!(
                     "manager {}: line '{}' ({}) is not rounded to the minor unit",
                     result.data.managers[m.manager as usize].id, l.label, l.amount
+                )));
+            }
+        }
+        if let Some(p) = &m.paid_in {
+            if p.lines.len() != m.lines.len()
+                || exact_sum(p.lines.iter().copied()) != Some(p.payout)
+            {
+                return Err(Error::Reconcile(format!(
+                    "manager {}: the lines in {} do not sum to the payout in it ({})",
+                    result.data.managers[m.manager as usize].id, p.currency.code, p.payout
                 )));
             }
         }

@@ -4,6 +4,7 @@
 use super::source::{DataSource, InputFile};
 use super::text::TableReader;
 use super::LoadError;
+use crate::money::Currency;
 use crate::period::{Date, Period};
 use csv::ByteRecord;
 use rust_decimal::Decimal;
@@ -47,6 +48,11 @@ pub struct Manager {
     pub end: Option<Date>,
     /// `reports_to`: the manager's head, if given (a manager index).
     pub reports_to: Option<u32>,
+    /// `currency`: the currency the manager is paid in, when not the pack's (a code of
+    /// three capital letters).
+    pub currency: Option<String>,
+    /// Line in `managers.csv`, for messages.
+    pub line: u64,
     /// Values of the extra columns, in [`Dataset::manager_extras`] order.
     pub extras: Vec<String>,
 }
@@ -209,6 +215,7 @@ fn load_managers(source: &DataSource, ds: &mut Dataset, max_field: usize) -> Res
     let c_start = t.optional("start");
     let c_end = t.optional("end");
     let c_head = t.optional("reports_to");
+    let c_currency = t.optional("currency");
     let extras = extras_of(
         &t,
         &[
@@ -218,6 +225,7 @@ fn load_managers(source: &DataSource, ds: &mut Dataset, max_field: usize) -> Res
             "start",
             "end",
             "reports_to",
+            "currency",
         ],
     );
     let mut heads: Vec<(u32, String, u64)> = Vec::new();
@@ -260,6 +268,19 @@ fn load_managers(source: &DataSource, ds: &mut Dataset, max_field: usize) -> Res
                 heads.push((ds.managers.len() as u32, head.to_string(), row.line));
             }
         }
+        let currency = match c_currency {
+            Some(c) => match row.text(c)? {
+                "" => None,
+                code if Currency::known_minor_units(code).is_some() => Some(code.to_string()),
+                code => {
+                    return Err(row.error(
+                        c,
+                        format!("found '{code}', expected an ISO 4217 currency code bonusrun knows, e.g. EUR (or empty for the pack's currency)"),
+                    ))
+                }
+            },
+            None => None,
+        };
         ds.managers.push(Manager {
             id,
             name: row.text(c_name)?.to_string(),
@@ -267,6 +288,8 @@ fn load_managers(source: &DataSource, ds: &mut Dataset, max_field: usize) -> Res
             start,
             end,
             reports_to: None,
+            currency,
+            line: row.line,
             extras,
         });
     }

@@ -67,6 +67,11 @@ pub(crate) fn payouts_csv(r: &RunResult) -> Result<Vec<u8>, Error> {
         header.push("computed".into());
         header.extend(SETTLEMENT_COLUMNS.iter().map(|s| s.to_string()));
     }
+    // Payee currency columns only when someone is paid in another currency.
+    let paid_in = r.managers.iter().any(|m| m.paid_in.is_some());
+    if paid_in {
+        header.extend(["paid_currency", "paid_rate", "paid_payout"].map(String::from));
+    }
     w.write_record(&header).map_err(werr(name))?;
     let period = r.period().to_string();
     for m in &r.managers {
@@ -86,6 +91,20 @@ pub(crate) fn payouts_csv(r: &RunResult) -> Result<Vec<u8>, Error> {
         );
         if settled {
             row.extend(settlement_row(r, m)?);
+        }
+        if paid_in {
+            row.extend(match &m.paid_in {
+                Some(p) => [
+                    p.currency.code.clone(),
+                    p.rate.to_string(),
+                    p.currency.format(p.payout),
+                ],
+                None => [
+                    r.pack.currency.code.clone(),
+                    "1".into(),
+                    r.pack.currency.format(m.payout),
+                ],
+            });
         }
         w.write_record(&row).map_err(werr(name))?;
     }

@@ -86,8 +86,15 @@ pub(crate) fn run_json(r: &RunResult, outputs: &[(String, Vec<u8>)]) -> Value {
         })).collect::<Vec<_>>(),
         "warnings": r.warnings,
     });
-    if !r.facts.rates.is_empty() {
-        out["fx_rates"] = json!(r.facts.rates);
+    // Every rate the run used: for sales lines, then for payees paid in their currency.
+    let mut rates: Vec<&crate::load::fx::UsedRate> = r.facts.rates.iter().collect();
+    for p in r.managers.iter().filter_map(|m| m.paid_in.as_ref()) {
+        if !rates.contains(&&p.used) {
+            rates.push(&p.used);
+        }
+    }
+    if !rates.is_empty() {
+        out["fx_rates"] = json!(rates);
     }
     out
 }

@@ -128,7 +128,8 @@ pub fn statement_json<'a>(r: &'a RunResult, m: &'a ManagerResult) -> Statement<'
     let lines: Vec<Value> = m
         .lines
         .iter()
-        .map(|l| {
+        .enumerate()
+        .map(|(i, l)| {
             let mut line = json!({
                 "label": l.label,
                 "kind": l.kind,
@@ -137,6 +138,9 @@ pub fn statement_json<'a>(r: &'a RunResult, m: &'a ManagerResult) -> Statement<'
                 "amount": cur.format(l.amount),
                 "note": l.note,
             });
+            if let Some(p) = &m.paid_in {
+                line["amount_paid"] = json!(p.currency.format(p.lines[i]));
+            }
             if let Some(reference) = &l.reference {
                 line["settlement"] = serde_json::to_value(reference).unwrap_or_default();
             }
@@ -207,12 +211,19 @@ pub fn statement_json<'a>(r: &'a RunResult, m: &'a ManagerResult) -> Statement<'
             "year_ago": by_name(&mf.windows[YEAR_AGO]),
         });
     }
-    let tail = json!({
+    let mut tail = json!({
         "kpis": kpis,
         "lines": lines,
         "payout": cur.format(m.payout),
         "warnings": warnings,
     });
+    if let Some(p) = &m.paid_in {
+        tail["paid_in"] = json!({
+            "currency": p.currency.code,
+            "payout": p.currency.format(p.payout),
+            "rate": p.used,
+        });
+    }
     Statement {
         head,
         accounts,
