@@ -766,3 +766,131 @@ fn value_maps_and_lookup_defaults_fix_names_in_the_mapping_not_in_a_copy_of_the_
         );
     }
 }
+
+/// The run of `data` with the mini pack into `dir/out`, or its error.
+fn run_mini_result(dir: &Path, data: &Path, out: &str) -> Result<(), String> {
+    let o = bonusrun(
+        dir,
+        &[
+            "run",
+            "--rules",
+            fixture("mini").to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            out,
+        ],
+    );
+    if o.status.success() {
+        Ok(())
+    } else {
+        assert!(!dir.join(out).exists(), "a failed run wrote {out}");
+        Err(String::from_utf8_lossy(&o.stderr).into_owned())
+    }
+}
+
+fn march_revenue(dir: &Path, out: &str, manager: &str) -> String {
+    let s = json(&dir.join(format!("{out}/statements/{manager}.json")));
+    s["facts"]["current"]["revenue"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn an_effective_dated_lookup_takes_the_row_in_force_on_the_lines_date() {
+    // West belongs to M4 until 2026-03-05, then to M2: C4's 1,000.00 of 2026-03-06 is M2's,
+    // whose March is then 1,200.00 - 100.00 + 1,000.00 = 2,100.00; M4 has none in March.
+    let dir = scratch("ex-dated-lookup");
+    let data = plain_export(&dir);
+    std::fs::write(
+        dir.join("People.csv"),
+        "Person;Region;From;To\nM1;North;;\nM2;East;;\nM3;South;;\nM4;West;;05/03/2026\nM2;West;06/03/2026;\n",
+    )
+    .unwrap();
+    edit(
+        &data,
+        r#"take = "Person" }"#,
+        r#"take = "Person", from = "From", to = "To", date = "Order Date" }"#,
+    );
+    run_mini_result(&dir, &data, "out").unwrap();
+    assert_eq!(march_revenue(&dir, "out", "M2"), "2100.00");
+    assert_eq!(march_revenue(&dir, "out", "M4"), "0");
+    // Two rows in force at once name both lines of the lookup file.
+    edit(
+        &dir.join("People.csv"),
+        "M2;West;06/03/2026;",
+        "M2;West;05/03/2026;",
+    );
+    let err = run_mini_result(&dir, &data, "out2").unwrap_err();
+    assert!(
+        err.contains("People.csv:6: 'West' has two rows in force at once: this one (2026-03-05 on) and line 5 (until 2026-03-05); make their dates follow each other"),
+        "{err}"
+    );
+    // A line on a day no row holds names the line, the value and the date.
+    edit(
+        &dir.join("People.csv"),
+        "M2;West;05/03/2026;",
+        "M2;West;07/03/2026;",
+    );
+    let err = run_mini_result(&dir, &data, "out3").unwrap_err();
+    assert!(
+        err.contains("Orders.csv:7: column 'Region': 'West' has no row of")
+            && err.contains("People.csv in force on 2026-03-06 (looked up for manager_id; its rows hold until 2026-03-05, 2026-03-07 on)"),
+        "{err}"
+    );
+    // Dates go with a lookup, and need the column that picks the row.
+    edit(&data, r#", date = "Order Date" }"#, " }");
+    let err = run_mini_result(&dir, &data, "out4").unwrap_err();
+    assert!(
+        err.contains("an effective-dated lookup needs date = \"...\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn rows_found_in_another_file_can_be_excluded() {
+    // Superstore's Returns.csv lists returned orders: row 3 (C2's 1,200.00 on 2026-03-03)
+    // is left out, so M2's March is the return of -100.00 alone.
+    let dir = scratch("ex-exclude");
+    let data = plain_export(&dir);
+    std::fs::write(dir.join("Returns.csv"), "Returned;Row ID\nYes;3\n").unwrap();
+    edit(
+        &data,
+        "[files.people]",
+        "[files.returns]\npath = \"Returns.csv\"\nencoding = \"utf-8\"\ndelimiter = \";\"\n[files.people]",
+    );
+    edit(
+        &data,
+        "[tables.sales]\nfrom = \"orders\"\n",
+        "[tables.sales]\nfrom = \"orders\"\nexclude = { lookup = \"returns\", match = \"Row ID\", on = \"Row ID\" }\n",
+    );
+    run_mini_result(&dir, &data, "out").unwrap();
+    assert_eq!(march_revenue(&dir, "out", "M2"), "-100.00");
+    let s = json(&dir.join("out/statements/M2.json"));
+    assert_eq!(s["facts"]["current"]["lines"], 1);
+    edit(&data, "lookup = \"returns\"", "lookup = \"return\"");
+    let err = run_mini_result(&dir, &data, "out2").unwrap_err();
+    assert!(
+        err.contains(
+            "[tables.sales] exclude: lookup 'return' is not in [files] (did you mean 'returns'?)"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_error_in_a_mapped_table_names_the_source_file_line_and_column() {
+    // People.csv gives East to a manager managers.csv lacks: the sales loader finds it on
+    // the mapped sales.csv, and the message names Orders.csv's line and column instead.
+    let dir = scratch("ex-located");
+    let data = plain_export(&dir);
+    edit(&dir.join("People.csv"), "M2;East", "M9;East");
+    let err = run_mini_result(&dir, &data, "out").unwrap_err();
+    assert!(
+        err.contains("Orders.csv:4: column 'Region (looked up in")
+            && err.contains("People.csv)': unknown manager_id 'M9'; it is not in managers.csv (mapped to manager_id of sales.csv, row 3)"),
+        "{err}"
+    );
+    assert!(!err.contains("mapped:"), "{err}");
+}

@@ -211,6 +211,11 @@ fn run_with(
         .build()
         .map_err(|e| Error::Usage(format!("cannot start {threads} threads: {e}")))?;
     pool.install(|| run_in_pool(pack, data, options, threads, native))
+        .map_err(|e| match e {
+            // A mapped table's line is the source file's line.
+            Error::Load(l) => Error::Load(data.locate(l)),
+            other => other,
+        })
 }
 
 /// Overlay credit pays more than 100% of a client's sales, so only a pack that says its

@@ -21,7 +21,7 @@ pub use text::DEFAULT_MAX_FIELD_BYTES;
 pub(crate) use text::{check_fields, check_line_ends, LineCounter};
 
 pub use credit::{CreditRule, Ownership};
-pub use source::{hex as source_hex, DataSource, InputFile};
+pub use source::{hex as source_hex, DataSource, InputFile, Origin};
 pub use tables::{load_tables, load_tables_with, Client, Contract, Dataset, Manager, Plan};
 
 use std::fmt;

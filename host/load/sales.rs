@@ -926,6 +926,7 @@ mod tests {
             files: std::sync::Arc::new(vec![("sales.csv".into(), text.as_bytes().to_vec())]),
             sources: Vec::new(),
             notes: Vec::new(),
+            origins: Vec::new(),
         };
         let stream = open(&source).unwrap();
         let mut err = None;
@@ -956,6 +957,7 @@ mod tests {
             files: std::sync::Arc::new(vec![("sales.csv".into(), long.into_bytes())]),
             sources: Vec::new(),
             notes: Vec::new(),
+            origins: Vec::new(),
         };
         let stream = open_with(&source, 100).unwrap();
         let block = stream.next_block(None).unwrap().unwrap();

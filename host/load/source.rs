@@ -32,6 +32,9 @@ pub enum DataSource {
         /// What the mapping guessed (rows that took a lookup's default), for the run's
         /// warnings.
         notes: Vec<String>,
+        /// Where each table's rows came from, so that an error names the source file and
+        /// line rather than a canonical table the user never saw.
+        origins: Vec<Origin>,
     },
     /// Files compiled into the binary: `(label shown in messages, [(file name, bytes)])`.
     Embedded {
@@ -42,7 +45,58 @@ pub enum DataSource {
     },
 }
 
+/// Where a table made by a mapping came from.
+#[derive(Clone, Debug, Default)]
+pub struct Origin {
+    /// The canonical file, e.g. `sales.csv`.
+    pub table: String,
+    /// The source file as shown in messages.
+    pub source: String,
+    /// Per data row of the canonical table, in order: the line it starts on there, and its
+    /// line in the source file.
+    pub lines: Vec<(u64, u64)>,
+    /// Canonical column → the source column (or what) it was mapped from.
+    pub columns: Vec<(String, String)>,
+}
+
 impl DataSource {
+    /// `e` as the user's files show it: an error at a line of a table a mapping made names
+    /// the source file, line and column, and the row of the mapped table.
+    pub fn locate(&self, e: LoadError) -> LoadError {
+        let DataSource::Memory { origins, .. } = self else {
+            return e;
+        };
+        let Some(o) = origins.iter().find(|o| self.display(&o.table) == e.file) else {
+            return e;
+        };
+        let Some(line) = e.line else {
+            return LoadError {
+                message: format!("{} (the {} made from {})", e.message, o.table, o.source),
+                ..e
+            };
+        };
+        let row = o.lines.partition_point(|&(start, _)| start <= line);
+        let Some(&(_, at)) = row.checked_sub(1).and_then(|i| o.lines.get(i)) else {
+            return e;
+        };
+        let column = e.column.as_ref().map(|c| {
+            o.columns
+                .iter()
+                .find(|(canonical, _)| canonical.eq_ignore_ascii_case(c))
+                .map_or(c.clone(), |(_, from)| from.clone())
+        });
+        let canonical = match &e.column {
+            Some(c) => format!("{} of {}", c, o.table),
+            None => o.table.clone(),
+        };
+        LoadError {
+            file: o.source.clone(),
+            line: Some(at),
+            column,
+            message: format!("{} (mapped to {canonical}, row {row})", e.message),
+        }
+    }
+
     /// How `name` is shown in messages: the path for a directory, `label/name` otherwise.
     pub fn display(&self, name: &str) -> String {
         match self {

@@ -15,6 +15,7 @@ mod source;
 pub use dialect::{Dialect, DialectDecl};
 pub use source::SourceTable;
 
+use crate::load::Origin;
 use crate::load::{DataSource, InputFile, LoadError};
 use crate::suggest::did_you_mean;
 use expr::Expr;
@@ -41,7 +42,28 @@ struct TableMap {
     filter: BTreeMap<String, OneOrMany>,
     #[serde(default)]
     distinct: Option<String>,
+    /// Rows whose value is found in another file are left out (e.g. returned orders).
+    #[serde(default)]
+    exclude: Option<OneOrManyExclude>,
     columns: BTreeMap<String, ColumnSpec>,
+}
+
+/// `exclude = { lookup = "returns", match = "Order ID", on = "Order ID" }`: leave out the
+/// rows whose `match` value is in the `on` column of the file `lookup`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Exclude {
+    lookup: String,
+    #[serde(rename = "match")]
+    match_column: String,
+    on: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum OneOrManyExclude {
+    One(Exclude),
+    Many(Vec<Exclude>),
 }
 
 #[derive(Debug, Deserialize)]
@@ -74,14 +96,25 @@ enum ColumnSpec {
         map: HashMap<String, String>,
         /// The value for a row whose value is not found (else that is an error).
         default: Option<String>,
+        /// Effective dating: columns of the lookup file with each row's first and last
+        /// day, and the column of the source whose date picks the row in force.
+        dated: Option<Dated>,
     },
+}
+
+/// `from`, `to` and `date` of an effective-dated lookup.
+#[derive(Debug, Clone)]
+struct Dated {
+    from: Option<String>,
+    to: Option<String>,
+    date: String,
 }
 
 impl<'de> Deserialize<'de> for ColumnSpec {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         use serde::de::Error;
         let v = toml::Value::deserialize(d)?;
-        let spec = r#"a column is "Source Column", { column = "Source Column", map = { "old" = "new" } }, { const = "..." }, { expr = "A - B" } or { lookup = "file", match = "...", on = "...", take = "..." } (with optional map = { ... } and default = "...")"#;
+        let spec = r#"a column is "Source Column", { column = "Source Column", map = { "old" = "new" } }, { const = "..." }, { expr = "A - B" } or { lookup = "file", match = "...", on = "...", take = "..." } (with optional map = { ... }, default = "...", and from = "...", to = "...", date = "..." for a lookup file whose rows hold between dates)"#;
         let t = match v {
             toml::Value::String(s) => return Ok(ColumnSpec::Source(s)),
             toml::Value::Table(t) => t,
@@ -124,7 +157,7 @@ impl<'de> Deserialize<'de> for ColumnSpec {
         let mut keys: Vec<&str> = t
             .keys()
             .map(String::as_str)
-            .filter(|k| !matches!(*k, "map" | "default"))
+            .filter(|k| !matches!(*k, "map" | "default" | "from" | "to" | "date"))
             .collect();
         keys.sort_unstable();
         if t.contains_key("column") && keys == ["column"] {
@@ -141,6 +174,30 @@ impl<'de> Deserialize<'de> for ColumnSpec {
                 "map and default go with column or lookup; {spec}"
             )));
         }
+        let dated = ["from", "to", "date"].map(|k| t.contains_key(k));
+        if dated.iter().any(|d| *d) && !t.contains_key("lookup") {
+            return Err(D::Error::custom(format!(
+                "from, to and date go with a lookup; {spec}"
+            )));
+        }
+        let dated = match dated {
+            [false, false, false] => None,
+            [_, _, true] if dated[0] || dated[1] => Some(Dated {
+                from: t.get("from").map(|_| text("from")).transpose()?,
+                to: t.get("to").map(|_| text("to")).transpose()?,
+                date: text("date")?,
+            }),
+            [_, _, true] => {
+                return Err(D::Error::custom(
+                    "date picks the row in force by the lookup file's from and to columns; give from, to or both",
+                ))
+            }
+            _ => {
+                return Err(D::Error::custom(
+                    "an effective-dated lookup needs date = \"...\": the column of this table whose date picks the row in force",
+                ))
+            }
+        };
         match keys.as_slice() {
             ["const"] => Ok(ColumnSpec::Const {
                 value: text("const")?,
@@ -158,6 +215,7 @@ impl<'de> Deserialize<'de> for ColumnSpec {
                     Some(_) => Some(text("default")?),
                     None => None,
                 },
+                dated,
             }),
             other => Err(D::Error::custom(format!(
                 "unexpected keys {}; {spec}",
@@ -174,6 +232,119 @@ enum Kind {
     Number,
     Date,
     Flag,
+}
+
+/// A lookup file's values by key. Without dates the first row of a key wins (as before);
+/// with them every row is kept with its days, and two rows of one key that hold on the same
+/// day are an error naming both lines.
+fn lookup_values(
+    other: &SourceTable,
+    on_i: usize,
+    take_i: usize,
+    dated: Option<&Dated>,
+    find: &dyn Fn(&str, &SourceTable) -> Result<usize, LoadError>,
+) -> Result<HashMap<String, Vec<DatedValue>>, LoadError> {
+    let mut values: HashMap<String, Vec<DatedValue>> = HashMap::new();
+    let cols = match dated {
+        Some(d) => Some((
+            d.from.as_deref().map(|c| find(c, other)).transpose()?,
+            d.to.as_deref().map(|c| find(c, other)).transpose()?,
+        )),
+        None => None,
+    };
+    for (line, row) in &other.rows {
+        let key = row[on_i].trim().to_string();
+        let value = row[take_i].trim().to_string();
+        let Some((c_from, c_to)) = cols else {
+            values.entry(key).or_insert_with(|| {
+                vec![DatedValue {
+                    from: None,
+                    to: None,
+                    value,
+                    line: *line,
+                }]
+            });
+            continue;
+        };
+        let day = |c: Option<usize>| -> Result<Option<crate::period::Date>, LoadError> {
+            let Some(c) = c else { return Ok(None) };
+            let raw = row[c].trim();
+            if raw.is_empty() {
+                return Ok(None);
+            }
+            other.dialect.date(raw).map(Some).ok_or_else(|| {
+                LoadError::field(
+                    &other.shown,
+                    *line,
+                    &other.header[c],
+                    format!(
+                        "found '{raw}', expected a date as {} or empty (open)",
+                        other.dialect.date_format
+                    ),
+                )
+            })
+        };
+        let (from, to) = (day(c_from)?, day(c_to)?);
+        if let (Some(f), Some(t)) = (from, to) {
+            if t < f {
+                return Err(LoadError::at(
+                    &other.shown,
+                    *line,
+                    format!("'{key}' holds to {t}, before it holds from {f}"),
+                ));
+            }
+        }
+        values.entry(key).or_default().push(DatedValue {
+            from,
+            to,
+            value,
+            line: *line,
+        });
+    }
+    if cols.is_some() {
+        for (key, rows) in values.iter_mut() {
+            rows.sort_by_key(|r| (r.from, r.line));
+            for pair in rows.windows(2) {
+                let (a, b) = (&pair[0], &pair[1]);
+                if a.to.is_none_or(|t| b.from.is_none_or(|f| f <= t)) {
+                    return Err(LoadError::at(
+                        &other.shown,
+                        b.line,
+                        format!(
+                            "'{key}' has two rows in force at once: this one ({}) and line {} ({}); make their dates follow each other",
+                            held(std::slice::from_ref(b)),
+                            a.line,
+                            held(std::slice::from_ref(a))
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(values)
+}
+
+/// The value in force on `on` (any row for a lookup without dates).
+fn in_force(rows: &[DatedValue], on: Option<crate::period::Date>) -> Option<&String> {
+    let Some(on) = on else {
+        return rows.first().map(|r| &r.value);
+    };
+    rows.iter()
+        .find(|r| r.from.is_none_or(|f| f <= on) && r.to.is_none_or(|t| on <= t))
+        .map(|r| &r.value)
+}
+
+/// The days rows hold, for messages: `2026-01-01 to 2026-03-05, 2026-03-06 on`.
+fn held(rows: &[DatedValue]) -> String {
+    rows.iter()
+        .map(|r| match (r.from, r.to) {
+            (Some(f), Some(t)) => format!("{f} to {t}"),
+            (Some(f), None) => format!("{f} on"),
+            (None, Some(t)) => format!("until {t}"),
+            (None, None) => "always".to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn kind(table: &str, column: &str) -> Kind {
@@ -215,11 +386,24 @@ enum Resolved {
     Expr(Expr),
     Lookup {
         matched: usize,
-        values: HashMap<String, String>,
+        /// Per value: the rows (first day, last day, value), sorted by first day; one row
+        /// with open days for a lookup without dates.
+        values: HashMap<String, Vec<DatedValue>>,
         file: String,
         map: HashMap<String, String>,
         default: Option<String>,
+        /// The source column whose date picks the row, for a dated lookup.
+        date: Option<usize>,
     },
+}
+
+/// A lookup row's value and the days it holds (both included; `None` is open).
+#[derive(Debug, Clone)]
+struct DatedValue {
+    from: Option<crate::period::Date>,
+    to: Option<crate::period::Date>,
+    value: String,
+    line: u64,
 }
 
 /// Reads `data.toml` at `path` and converts its sources into canonical tables.
@@ -307,9 +491,14 @@ pub fn load_with(path: &Path, max_field: usize) -> Result<DataSource, LoadError>
     }
     let mut files = Vec::new();
     let mut notes = Vec::new();
+    let mut origins = Vec::new();
     for table in TABLES {
         let bytes = match map.tables.get(table) {
-            Some(t) => convert(&shown, table, t, &sources, &mut notes)?,
+            Some(t) => {
+                let (bytes, origin) = convert(&shown, table, t, &sources, &mut notes)?;
+                origins.push(origin);
+                bytes
+            }
             None => match table {
                 "plans" => b"manager_id,period,kpi,target\n".to_vec(),
                 _ => continue,
@@ -322,6 +511,7 @@ pub fn load_with(path: &Path, max_field: usize) -> Result<DataSource, LoadError>
         files: std::sync::Arc::new(files),
         sources: inputs,
         notes,
+        origins,
     })
 }
 
@@ -331,7 +521,7 @@ fn convert(
     t: &TableMap,
     sources: &BTreeMap<String, SourceTable>,
     notes: &mut Vec<String>,
-) -> Result<Vec<u8>, LoadError> {
+) -> Result<(Vec<u8>, Origin), LoadError> {
     let src = sources.get(&t.from).ok_or_else(|| {
         LoadError::file(
             shown,
@@ -372,6 +562,7 @@ fn convert(
                 take,
                 map,
                 default,
+                dated,
             } => {
                 let other = sources.get(lookup).ok_or_else(|| {
                     LoadError::file(
@@ -382,18 +573,14 @@ fn convert(
                     )
                 })?;
                 let (on_i, take_i) = (find(on, other)?, find(take, other)?);
-                let mut values = HashMap::new();
-                for (_, row) in &other.rows {
-                    values
-                        .entry(row[on_i].trim().to_string())
-                        .or_insert_with(|| row[take_i].trim().to_string());
-                }
+                let values = lookup_values(other, on_i, take_i, dated.as_ref(), &find)?;
                 Resolved::Lookup {
                     matched: find(match_column, src)?,
                     values,
                     file: other.shown.clone(),
                     map: map.clone(),
                     default: default.clone(),
+                    date: dated.as_ref().map(|d| find(&d.date, src)).transpose()?,
                 }
             }
         });
@@ -409,6 +596,33 @@ fn convert(
             Ok((find(col, src)?, allowed))
         })
         .collect::<Result<_, LoadError>>()?;
+    let excludes: Vec<&Exclude> = match &t.exclude {
+        None => Vec::new(),
+        Some(OneOrManyExclude::One(e)) => vec![e],
+        Some(OneOrManyExclude::Many(v)) => v.iter().collect(),
+    };
+    let excludes: Vec<(usize, HashSet<String>)> = excludes
+        .into_iter()
+        .map(|e| {
+            let other = sources.get(&e.lookup).ok_or_else(|| {
+                LoadError::file(
+                    shown,
+                    format!(
+                        "[tables.{table}] exclude: lookup '{}' is not in [files]{}",
+                        e.lookup,
+                        did_you_mean(&e.lookup, sources.keys().map(String::as_str))
+                    ),
+                )
+            })?;
+            let on = find(&e.on, other)?;
+            let set = other
+                .rows
+                .iter()
+                .map(|(_, r)| r[on].trim().to_string())
+                .collect();
+            Ok((find(&e.match_column, src)?, set))
+        })
+        .collect::<Result<_, LoadError>>()?;
     let distinct = match &t.distinct {
         Some(d) => Some(names.iter().position(|n| *n == d).ok_or_else(|| {
             LoadError::file(
@@ -418,6 +632,27 @@ fn convert(
         })?),
         None => None,
     };
+    let mut origin = Origin {
+        table: format!("{table}.csv"),
+        source: src.shown.clone(),
+        lines: Vec::new(),
+        columns: names
+            .iter()
+            .zip(&resolved)
+            .map(|(name, r)| {
+                let from = match r {
+                    Resolved::Column(c) | Resolved::Mapped(c, _) => src.header[*c].clone(),
+                    Resolved::Lookup { matched, file, .. } => {
+                        format!("{} (looked up in {file})", src.header[*matched])
+                    }
+                    Resolved::Const(_) => format!("{name} (a constant of data.toml)"),
+                    Resolved::Expr(_) => format!("{name} (an expr of data.toml)"),
+                };
+                (name.to_string(), from)
+            })
+            .collect(),
+    };
+    let mut canonical_line = 2u64;
     let mut seen: HashSet<String> = HashSet::new();
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::Any(b'\n'))
@@ -433,6 +668,9 @@ fn convert(
             .iter()
             .all(|(c, allowed)| allowed.iter().any(|a| a == row[*c].trim()))
         {
+            continue;
+        }
+        if excludes.iter().any(|(c, set)| set.contains(row[*c].trim())) {
             continue;
         }
         let mut out = Vec::with_capacity(names.len());
@@ -454,18 +692,48 @@ fn convert(
                     file,
                     map,
                     default,
+                    date,
                 } => {
                     let key = row[*matched].trim();
                     let key = map.get(key).map_or(key, |k| k.as_str());
-                    if !values.contains_key(key) && default.is_some() {
+                    let on = match date {
+                        Some(c) => Some(d.date(&row[*c]).ok_or_else(|| {
+                            LoadError::field(
+                                &src.shown,
+                                *line,
+                                &src.header[*c],
+                                format!(
+                                    "found '{}', expected a date as {} (it picks the row of {file} in force for {name})",
+                                    row[*c].trim(),
+                                    d.date_format
+                                ),
+                            )
+                        })?),
+                        None => None,
+                    };
+                    let rows = values.get(key);
+                    let found = rows.and_then(|rows| in_force(rows, on));
+                    if found.is_none() && default.is_some() {
                         let e =
                             defaulted
                                 .entry(name.as_str())
                                 .or_insert((0, *line, key.to_string()));
                         e.0 += 1;
                     }
-                    match values.get(key).or(default.as_ref()) {
+                    match found.or(default.as_ref()) {
                         Some(v) => (v.clone(), src.header[*matched].clone()),
+                        None if rows.is_some() => {
+                            return Err(LoadError::field(
+                                &src.shown,
+                                *line,
+                                &src.header[*matched],
+                                format!(
+                                    "'{key}' has no row of {file} in force on {} (looked up for {name}; its rows hold {}); add a row for that date, or give the lookup a default",
+                                    on.map(|d| d.to_string()).unwrap_or_default(),
+                                    rows.map(|r| held(r)).unwrap_or_default()
+                                ),
+                            ))
+                        }
                         None => {
                             return Err(LoadError::field(
                                 &src.shown,
@@ -547,6 +815,11 @@ fn convert(
             }
         }
         w.write_record(&out).map_err(werr)?;
+        origin.lines.push((canonical_line, *line));
+        canonical_line += 1 + out
+            .iter()
+            .map(|v| v.matches('\n').count() as u64)
+            .sum::<u64>();
     }
     for (name, (rows, first, key)) in defaulted {
         let (lookup, default) = match &t.columns[name] {
@@ -560,6 +833,8 @@ fn convert(
             src.shown
         ));
     }
-    w.into_inner()
-        .map_err(|e| LoadError::file(shown, e.to_string()))
+    let bytes = w
+        .into_inner()
+        .map_err(|e| LoadError::file(shown, e.to_string()))?;
+    Ok((bytes, origin))
 }
