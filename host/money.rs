@@ -93,6 +93,27 @@ impl Currency {
         r
     }
 
+    /// `amount × rate` rounded once to the minor unit with `mode`. The product is exact
+    /// when it fits a decimal; when it needs more than 28 digits it is first taken to the
+    /// nearest 28-digit decimal, which rounds to the same minor unit unless it lies exactly
+    /// on a rounding boundary (a midpoint, or for `up` and `down` a multiple of the unit):
+    /// then the result cannot be known exactly and this gives `None`, as it does on overflow.
+    pub fn convert(&self, amount: Decimal, rate: Decimal, mode: RoundingMode) -> Option<Decimal> {
+        if let Some(p) = exact_product(amount, rate) {
+            return Some(self.round(p, mode));
+        }
+        let p = amount.checked_mul(rate)?;
+        let unit = Decimal::new(1, self.minor_units);
+        let rem = p.checked_rem(unit)?.abs();
+        let boundary = match mode {
+            RoundingMode::HalfUp | RoundingMode::HalfEven | RoundingMode::HalfDown => {
+                rem.checked_mul(Decimal::TWO)? == unit
+            }
+            RoundingMode::Down | RoundingMode::Up => rem.is_zero(),
+        };
+        (!boundary).then(|| self.round(p, mode))
+    }
+
     /// Whether `amount` can be written with exactly the minor unit's decimals: a decimal
     /// holds 28 digits, so RUB amounts have at most 26 before the point.
     pub fn holds(&self, amount: Decimal) -> bool {
@@ -285,6 +306,31 @@ mod tests {
 
     fn d(s: &str) -> Decimal {
         Decimal::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn conversions_round_once_even_past_28_digits() {
+        let eur = Currency {
+            code: "EUR".into(),
+            minor_units: 2,
+        };
+        let half_up = RoundingMode::HalfUp;
+        // Exact: 102.50 x 0.010123 = 1.0376075.
+        assert_eq!(
+            eur.convert(d("102.50"), d("0.010123"), half_up),
+            Some(d("1.04"))
+        );
+        // 28 digits times a rate: the product is taken to 28 digits, then rounded once.
+        let long = d("3576071.4285714285714285714286");
+        assert_eq!(eur.convert(long, d("0.0099"), half_up), Some(d("35403.11")));
+        // On a midpoint after the 28-digit step: 0.00499999...95 would become 0.005 and
+        // round up, where the exact product rounds down. Not knowable, so refused.
+        let third = d("0.3333333333333333333333333333");
+        assert_eq!(eur.convert(third, d("0.015"), half_up), None);
+        assert_eq!(
+            eur.convert(d("1.000000000000000000000000001"), d("0.005"), half_up),
+            None
+        );
     }
 
     #[test]

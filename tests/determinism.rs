@@ -82,6 +82,32 @@ fn generated_million_lines_run_identically_for_1_and_2_threads() {
         &rules.join("pack.toml"),
         "\n[windows.ytd]\nkind = \"year_to_date\"\n[windows.r12]\nkind = \"rolling\"\nmonths = 12\n[windows.monthly]\nkind = \"each_month\"\n",
     );
+    // Split and overlay credit for a few clients, changing mid-period, and a team.
+    let ids = |file: &str| -> Vec<String> {
+        read(&dir.join("data").join(file))
+            .lines()
+            .skip(1)
+            .take(3)
+            .map(|l| l.split(',').next().unwrap().to_string())
+            .collect()
+    };
+    let (c, m) = (ids("clients.csv"), ids("managers.csv"));
+    std::fs::write(
+        dir.join("data/credits.csv"),
+        format!(
+            "client_id,manager_id,share,from,to,role\n\
+             {c0},{m0},0.3,2026-05-15,,\n{c0},{m1},0.7,2026-05-15,,\n\
+             {c1},{m2},1,,2026-05-20,\n{c2},{m0},0.25,,,overlay\n",
+            c0 = c[0],
+            c1 = c[1],
+            c2 = c[2],
+            m0 = m[0],
+            m1 = m[1],
+            m2 = m[2]
+        ),
+    )
+    .unwrap();
+    append(&rules.join("pack.toml"), "\n[credit]\noverlay = true\n");
     let r = rules.to_str().unwrap();
     for threads in ["1", "2"] {
         let out = format!("t{threads}");

@@ -42,6 +42,7 @@ const MAPPING_CASES: usize = 720;
 const PACK_CASES: usize = 960;
 const SCRIPT_CASES: usize = 360;
 const CLI_CASES: usize = 720;
+const CREDIT_CASES: usize = 480;
 
 // One fixed seed per test.
 const SALES_SEED: u64 = 0x5A1E_5C5F_0000_0001;
@@ -50,6 +51,7 @@ const MAPPING_SEED: u64 = 0xDA7A_7031_0000_0003;
 const PACK_SEED: u64 = 0x9ACC_7031_0000_0004;
 const SCRIPT_SEED: u64 = 0x5C81_9700_0000_0005;
 const CLI_SEED: u64 = 0xC011_A5D0_0000_0006;
+const CREDIT_SEED: u64 = 0xC4ED_1700_0000_0007;
 
 /// A process still running after this long is killed, and its case fails.
 const HARD_TIMEOUT: Duration = Duration::from_secs(20);
@@ -150,6 +152,77 @@ fn small_tables() {
                 let files = if rng.percent(20) { 2 } else { 1 };
                 for _ in 0..files {
                     let (file, make_line) = *rng.pick(tables);
+                    mutate_csv_file(rng, &data.join(file), b',', make_line, &mut log);
+                }
+            }
+            Case::run(run_args(rng, None), log)
+        },
+    );
+}
+
+/// (b2) Who is credited, in what currency: `owners.csv`, `credits.csv`, `fx_rates.csv`,
+/// managers with `reports_to` and `currency`, sales lines with a `currency` (some naming no
+/// manager), overlay credit and period-average rates in the pack; the files mutated.
+#[test]
+fn credit_tables() {
+    fuzz(
+        "credit_tables",
+        CREDIT_SEED,
+        CREDIT_CASES,
+        |rng, dir, mutate| {
+            let pack = mini_pack(dir);
+            let data = pack.join("data");
+            let mut log = Vec::new();
+            let managers = data.join("managers.csv");
+            let mut out = String::from("manager_id,name,target_bonus,reports_to,currency\n");
+            for (i, l) in read(&managers).lines().skip(1).enumerate() {
+                let head = if i > 0 && rng.percent(60) {
+                    format!("M{}", rng.range(1, i))
+                } else {
+                    String::new()
+                };
+                let currency = *rng.pick(&["", "", "EUR", "RUB"]);
+                out.push_str(&format!("{l},{head},{currency}\n"));
+            }
+            std::fs::write(&managers, out).unwrap();
+            let sales = data.join("sales.csv");
+            let text = read(&sales);
+            let mut lines = text.lines();
+            let mut out = format!("{},currency\n", lines.next().unwrap());
+            for l in lines {
+                let l = if l.contains(",C1,") && rng.percent(50) {
+                    l.replacen(",M1,", ",,", 1)
+                } else {
+                    l.to_string()
+                };
+                out.push_str(&format!("{l},{}\n", rng.pick(&["", "", "EUR", "RUB"])));
+            }
+            std::fs::write(&sales, out).unwrap();
+            std::fs::write(data.join("owners.csv"), OWNERS).unwrap();
+            std::fs::write(data.join("credits.csv"), CREDITS).unwrap();
+            std::fs::write(data.join("fx_rates.csv"), FX_RATES).unwrap();
+            // The unmutated case must run, so it allows the overlay row of credits.csv.
+            if !mutate || rng.percent(70) {
+                append(&pack.join("pack.toml"), "\n[credit]\noverlay = true\n");
+                log.push("overlay allowed".to_string());
+            }
+            if rng.percent(30) {
+                append(
+                    &pack.join("pack.toml"),
+                    "\n[fx]\nrates = \"period_average\"\n",
+                );
+                log.push("period-average rates".to_string());
+            }
+            if mutate {
+                let tables: [(&str, LineGen); 4] = [
+                    ("owners.csv", owner_line),
+                    ("credits.csv", credit_line),
+                    ("fx_rates.csv", fx_line),
+                    ("managers.csv", team_manager_line),
+                ];
+                let files = if rng.percent(20) { 2 } else { 1 };
+                for _ in 0..files {
+                    let (file, make_line) = *rng.pick(&tables);
                     mutate_csv_file(rng, &data.join(file), b',', make_line, &mut log);
                 }
             }
@@ -866,6 +939,23 @@ const CONTRACTS: &str = "contract_id,client_id,manager_id,start,end,renewed_on
 K1,C1,M1,2025-04-01,2026-03-31,2026-03-20
 K2,C2,M2,2025-03-01,2026-02-28,
 K3,C4,M4,2026-01-01,2026-12-31,
+";
+
+const OWNERS: &str = "client_id,manager_id,from,to
+C1,M1,2020-01-01,2026-03-10
+C1,M2,2026-03-11,
+";
+
+const CREDITS: &str = "client_id,manager_id,share,from,to,role
+C2,M2,0.6,2026-03-01,,
+C2,M3,0.4,2026-03-01,,split
+C3,M4,0.1,,,overlay
+";
+
+const FX_RATES: &str = "date,from,to,rate
+2020-01-01,EUR,RUB,100.5
+2026-03-01,EUR,RUB,101.25
+2020-01-01,RUB,EUR,0.0099
 ";
 
 const ADJUSTMENTS: &str = "manager_id,period,amount,reason,approved_by,kpi,kind
@@ -1665,6 +1755,67 @@ fn adjustment_line(rng: &mut Rng) -> String {
         rng.pick(PERIODS),
         number(rng),
         rng.pick(TEXTS)
+    )
+}
+
+fn owner_line(rng: &mut Rng) -> String {
+    let to = if rng.percent(40) {
+        String::new()
+    } else {
+        date_or_edge(rng)
+    };
+    format!(
+        "C{},M{},{},{to}",
+        rng.range(1, 5),
+        rng.range(1, 5),
+        date_or_edge(rng)
+    )
+}
+
+fn credit_line(rng: &mut Rng) -> String {
+    let mut day = || {
+        if rng.percent(50) {
+            String::new()
+        } else {
+            date_or_edge(rng)
+        }
+    };
+    let (from, to) = (day(), day());
+    let share = if rng.percent(60) {
+        rng.pick(&["0.5", "1", "0.4", "0.6", "0.3333", "0"])
+            .to_string()
+    } else {
+        number(rng)
+    };
+    format!(
+        "C{},M{},{share},{from},{to},{}",
+        rng.range(1, 5),
+        rng.range(1, 5),
+        rng.pick(&["", "split", "overlay", "Overlay"])
+    )
+}
+
+fn fx_line(rng: &mut Rng) -> String {
+    format!(
+        "{},{},{},{}",
+        date_or_edge(rng),
+        rng.pick(&["EUR", "RUB", "USD", "eur", ""]),
+        rng.pick(&["RUB", "EUR", "JPY"]),
+        number(rng)
+    )
+}
+
+/// A managers.csv line with a head and a currency.
+fn team_manager_line(rng: &mut Rng) -> String {
+    let head = if rng.percent(30) {
+        String::new()
+    } else {
+        format!("M{}", rng.range(1, 9))
+    };
+    format!(
+        "{},{head},{}",
+        manager_line(rng),
+        rng.pick(&["", "EUR", "RUB", "JPY", "euro"])
     )
 }
 

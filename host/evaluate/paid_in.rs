@@ -1,13 +1,13 @@
 //! Payees paid in their own currency (`managers.csv` `currency`): each payout line's exact
 //! amount converts at the rate of the period's last day (`fx_rates.csv`, from the pack's
 //! currency to the payee's) and is rounded once, in the payee's minor unit with the pack's
-//! rounding mode; the payee's payout is the sum of those lines.
+//! rounding mode ([`Currency::convert`]); the payee's payout is the sum of those lines.
 
 use super::ManagerResult;
 use crate::error::Error;
 use crate::load::fx::UsedRate;
 use crate::load::{Dataset, LoadError};
-use crate::money::{exact_product, exact_sum, Currency};
+use crate::money::{exact_sum, Currency};
 use crate::pack::RulePack;
 use crate::period::Period;
 use rust_decimal::Decimal;
@@ -69,12 +69,12 @@ pub(super) fn convert(
             .lines
             .iter()
             .map(|l| {
-                exact_product(l.amount_exact, row.rate)
-                    .map(|v| currency.round(v, pack.rounding))
+                currency
+                    .convert(l.amount_exact, row.rate, pack.rounding)
                     .filter(|v| currency.holds(*v))
                     .ok_or_else(|| {
                         Error::Money(format!(
-                            "manager {}: line '{}' ({}) at the rate {} to {code} has more digits than a decimal holds",
+                            "manager {}: line '{}' ({}) at the rate {} to {code} cannot be rounded exactly: the product overflows a decimal, or needs more than 28 digits and its nearest 28-digit value lies on a rounding boundary",
                             mgr.id, l.label, l.amount_exact, row.rate
                         ))
                     })
