@@ -238,6 +238,16 @@ fn a_payee_is_paid_in_their_own_currency_at_the_rate_of_the_period_end() {
         json!({"currency": "EUR", "payout": "11.16", "rate": {"from": "RUB", "to": "EUR",
             "rate": "0.010123", "date": "2026-03-01", "source": "pack/data/fx_rates.csv line 6"}})
     );
+    // The workbook's Payouts sheet has the same columns.
+    use calamine::{Data, Reader};
+    let mut book = calamine::open_workbook_auto(dir.join("out/payouts.xlsx")).unwrap();
+    let sheet = book.worksheet_range("Payouts").unwrap();
+    assert_eq!(
+        sheet.get_value((0, 7)),
+        Some(&Data::String("paid_currency".into()))
+    );
+    assert_eq!(sheet.get_value((2, 7)), Some(&Data::String("EUR".into())));
+    assert_eq!(sheet.get_value((2, 9)), Some(&Data::Float(11.16)));
     let run_json = json(&dir.join("out/run.json"));
     assert_eq!(run_json["fx_rates"].as_array().unwrap().len(), 3);
     assert_eq!(run_json["fx_rates"][2]["date"], "2026-03-01");

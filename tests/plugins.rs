@@ -1051,3 +1051,63 @@ fn a_plugin_reads_the_packs_declared_windows() {
         assert!(err.contains(e), "expected {e:?} in:\n{err}");
     }
 }
+
+#[test]
+fn a_plugin_reads_the_team_facts_of_world_0_2_3() {
+    // The ledger fixture's Q1: M1 sold 3000.00, M2 2000.00, M3 1000.00. M3 reports to M2,
+    // M2 to M1: M1's team sold 6000.00, M2's 3000.00.
+    plugins();
+    let dir = scratch("w2-team-facts");
+    let pack = dir.join("pack");
+    copy_dir(&fixture("ledger"), &pack);
+    std::fs::copy(plugins().join("misbehave.wasm"), pack.join("plugin.wasm")).unwrap();
+    std::fs::write(
+        pack.join("data/managers.csv"),
+        "manager_id,name,target_bonus,reports_to\nM1,Anna,1000.00,\nM2,Boris,1000.00,M1\nM3,Vera,1000.00,M2\n",
+    )
+    .unwrap();
+    let manifest = pack.join("pack.toml");
+    edit(
+        &manifest,
+        "[stages.bonus]\nscript = \"rules.rhai\"",
+        "[stages.bonus]\nplugin = \"plugin.wasm\"",
+    );
+    edit(
+        &manifest,
+        "annual_rate = 0.12",
+        "annual_rate = 0.12\nmode = \"team\"",
+    );
+    ok(
+        &dir,
+        &[
+            "run",
+            "--rules",
+            "pack",
+            "--period",
+            "2026-Q1",
+            "--out",
+            "out",
+            "--no-ledger",
+        ],
+    );
+    let line = |m: &str, i: usize| {
+        let s = json(&dir.join(format!("out/statements/{m}.json")));
+        (
+            s["lines"][i]["amount"].as_str().unwrap().to_string(),
+            s["lines"][i]["note"].as_str().unwrap().to_string(),
+        )
+    };
+    assert_eq!(
+        line("M1", 0),
+        ("6000.00".into(), "3 people under '', reports [M2]".into())
+    );
+    assert_eq!(
+        line("M2", 0),
+        ("3000.00".into(), "2 people under 'M1', reports [M3]".into())
+    );
+    assert_eq!(
+        line("M3", 0),
+        ("1000.00".into(), "1 people under 'M2', reports []".into())
+    );
+    assert_eq!(line("M1", 1).0, "0.00");
+}

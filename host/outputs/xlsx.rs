@@ -67,6 +67,12 @@ fn build(r: &RunResult) -> Result<Vec<u8>, XlsxError> {
         .map(|k| format!("{} attainment", k.label))
         .collect();
     cols.extend(kpi_cols.iter().map(String::as_str));
+    // Payee currency columns, as in payouts.csv, when someone is paid in another currency.
+    let paid_in = r.managers.iter().any(|m| m.paid_in.is_some());
+    let paid_at = cols.len() as u16;
+    if paid_in {
+        cols.extend(["paid_currency", "paid_rate", "paid_payout"]);
+    }
     header(ws, &cols, &bold)?;
     ws.set_column_width(1, 28)?;
     let mut row = 1u32;
@@ -80,6 +86,15 @@ fn build(r: &RunResult) -> Result<Vec<u8>, XlsxError> {
         ws.write_number_with_format(row, 5, num(m.payout), &money)?;
         for (i, k) in m.kpis.iter().enumerate() {
             ws.write_number_with_format(row, 6 + i as u16, num(k.attainment), &pct)?;
+        }
+        if paid_in {
+            let (code, rate, payout) = match &m.paid_in {
+                Some(p) => (p.currency.code.as_str(), p.rate, p.payout),
+                None => (r.pack.currency.code.as_str(), Decimal::ONE, m.payout),
+            };
+            ws.write_string(row, paid_at, code)?;
+            ws.write_number_with_format(row, paid_at + 1, num(rate), &figure)?;
+            ws.write_number_with_format(row, paid_at + 2, num(payout), &money)?;
         }
         row += 1;
     }
