@@ -223,6 +223,10 @@ struct InputArgs {
     #[arg(long, value_name = "BYTES", default_value_t = bonusrun::load::DEFAULT_MAX_FIELD_BYTES,
           value_parser = positive_size)]
     max_field_bytes: usize,
+    /// The sales are known to end before the period does (a period paid early): do not
+    /// warn that it is incomplete; run.json records the acknowledgement.
+    #[arg(long)]
+    allow_incomplete: bool,
 }
 
 #[derive(Args)]
@@ -580,6 +584,7 @@ fn try_main(cli: Cli) -> Result<(), Error> {
                 set: against_set,
                 deadline: inputs.deadline,
                 max_field_bytes: inputs.max_field_bytes,
+                allow_incomplete: inputs.allow_incomplete,
             };
             let before = run(&baseline)?;
             let diff = bonusrun::whatif::compare(&before, &after).map_err(Error::Usage)?;
@@ -752,6 +757,7 @@ fn run_with_ledger(inputs: &InputArgs, ledger: Option<LedgerHook>) -> Result<Run
             max_field_bytes: inputs.max_field_bytes,
             deadline: inputs.deadline.map(std::time::Duration::from_secs),
             ledger,
+            allow_incomplete: inputs.allow_incomplete,
         },
     )
 }
@@ -1032,6 +1038,8 @@ fn cmd_verify(
         set: rec.overrides.clone(),
         deadline: None,
         max_field_bytes: bonusrun::load::DEFAULT_MAX_FIELD_BYTES,
+        // verify compares outputs, which a warning is part of: as the run was made.
+        allow_incomplete: false,
     };
     // The paths come from the ledger the user named: say which are read.
     let shown = |p: &Option<PathBuf>, none: &str| {

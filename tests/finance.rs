@@ -452,3 +452,59 @@ fn decision_table_declarations_and_lookups_are_checked() {
         );
     }
 }
+
+#[test]
+fn an_incomplete_period_warns_until_the_user_acknowledges_it() {
+    // The ledger fixture's sales end on 2026-12-15: 2026-Q4 is incomplete.
+    let dir = scratch("incomplete");
+    let pack = fixture("ledger");
+    let m = pack.to_str().unwrap();
+    let out = bonusrun(
+        &dir,
+        &[
+            "run",
+            "--rules",
+            m,
+            "--period",
+            "2026-Q4",
+            "--out",
+            "a",
+            "-q",
+            "--no-ledger",
+        ],
+    );
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let warning = "the sales end on 2026-12-15, before the period 2026-Q4 ends (2026-12-31): the period is incomplete; if that is expected, say so with --allow-incomplete";
+    assert!(stderr.contains(warning), "{stderr}");
+    let run = json(&dir.join("a/run.json"));
+    assert!(run["warnings"]
+        .to_string()
+        .contains("the period is incomplete"));
+    assert_eq!(run["period"]["incomplete"], serde_json::Value::Null);
+    // Acknowledged: quiet, and recorded.
+    let out = bonusrun(
+        &dir,
+        &[
+            "run",
+            "--rules",
+            m,
+            "--period",
+            "2026-Q4",
+            "--out",
+            "b",
+            "-q",
+            "--no-ledger",
+            "--allow-incomplete",
+        ],
+    );
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("incomplete"), "{stderr}");
+    let run = json(&dir.join("b/run.json"));
+    assert!(!run["warnings"].to_string().contains("incomplete"));
+    assert_eq!(
+        run["period"]["incomplete"],
+        "the sales end on 2026-12-15, before the period 2026-Q4 ends (2026-12-31): the period is incomplete (acknowledged: --allow-incomplete)"
+    );
+}

@@ -49,6 +49,9 @@ pub struct RunOptions {
     pub deadline: Option<Duration>,
     /// The payout ledger's state, asked for once the period is known; `None`: no ledger.
     pub ledger: Option<LedgerHook>,
+    /// The user knows the sales end before the period does (`--allow-incomplete`): the run
+    /// does not warn, and `run.json` records the acknowledgement instead.
+    pub allow_incomplete: bool,
 }
 
 /// Gives a run what the ledger knows for its period (or refuses the period, e.g. a closed
@@ -80,6 +83,7 @@ impl Default for RunOptions {
             max_field_bytes: load::DEFAULT_MAX_FIELD_BYTES,
             deadline: None,
             ledger: None,
+            allow_incomplete: false,
         }
     }
 }
@@ -159,6 +163,8 @@ pub struct RunResult {
     pub period_given: bool,
     /// What the ledger knew for this run (empty without a ledger).
     pub carry: Arc<Carry>,
+    /// The sales end before the period does, and the user said so (`--allow-incomplete`).
+    pub incomplete: Option<String>,
 }
 
 impl RunResult {
@@ -332,12 +338,20 @@ fn run_in_pool(
         (sales, sales_file) = facts::aggregate(stream, &data, plan(period)?)?;
         clock.lap("sales pass again (the period guessed from the file's ends was wrong)");
     }
+    let mut incomplete = None;
     if let Some(last) = sales.last_date {
         if last < period.last_date() {
-            warnings.push(format!(
+            let text = format!(
                 "the sales end on {last}, before the period {period} ends ({}): the period is incomplete",
                 period.last_date()
-            ));
+            );
+            if options.allow_incomplete {
+                incomplete = Some(format!("{text} (acknowledged: --allow-incomplete)"));
+            } else {
+                warnings.push(format!(
+                    "{text}; if that is expected, say so with --allow-incomplete"
+                ));
+            }
         }
     }
     if !data.plans.is_empty() && !data.plans.iter().any(|p| p.period == period) {
@@ -659,6 +673,7 @@ fn run_in_pool(
         timings: Vec::new(),
         period_given: options.period.is_some(),
         carry,
+        incomplete,
     };
     reconcile(&result)?;
     clock.lap("reconcile");

@@ -62,6 +62,7 @@ pub(crate) fn run_json(r: &RunResult, outputs: &[(String, Vec<u8>)]) -> Value {
             } else {
                 "guessed: the latest complete period in the sales (no --period given)"
             },
+            "incomplete": r.incomplete,
         },
         "sales_dates": r.facts.date_range.map(|(a, b)| json!({ "first": a.to_string(), "last": b.to_string() })),
         "threads": r.threads,
