@@ -94,10 +94,16 @@ pub fn explain_manager(r: &RunResult, index: u32) -> String {
             percent(mf.largest_client_share)
         );
     }
+    // The key clients of this portfolio: sold to in the run period, or owned; a client
+    // sold to only in an earlier period is not the manager's key client now.
     let keys: Vec<String> = mf
         .accounts
         .iter()
-        .map(|&a| r.facts.accounts[a as usize].client)
+        .map(|&a| &r.facts.accounts[a as usize])
+        .filter(|a| {
+            a.windows[CURRENT].lines > 0 || r.data.owner_for(a.client, p[CURRENT]) == Some(index)
+        })
+        .map(|a| a.client)
         .filter(|&c| r.decisions[c as usize].key)
         .map(|c| {
             let d = &r.decisions[c as usize];
@@ -213,14 +219,26 @@ pub fn explain_client(r: &RunResult, index: u32) -> String {
         .manager
         .map(|m| r.data.managers[m as usize].id.clone())
         .unwrap_or_else(|| "none".into());
+    // A column the data does not have is "not given", not a value.
+    let given = |column: &str, value: String| {
+        if r.data.clients_have(column) {
+            value
+        } else {
+            "not given".to_string()
+        }
+    };
+    let text = |v: &str| if v.is_empty() { "-".to_string() } else { v.to_string() };
     let _ = writeln!(
         s,
         "Industry {}, region {}; client since {}; market share {}; strategic: {}; manager {manager}.",
-        if c.industry.is_empty() { "-" } else { &c.industry },
-        if c.region.is_empty() { "-" } else { &c.region },
-        c.since.map(|d| d.to_string()).unwrap_or_else(|| "unknown".into()),
-        percent(c.market_share),
-        if c.strategic { "yes" } else { "no" }
+        given("industry", text(&c.industry)),
+        given("region", text(&c.region)),
+        given(
+            "since",
+            c.since.map(|d| d.to_string()).unwrap_or_else(|| "unknown".into())
+        ),
+        given("market_share", percent(c.market_share)),
+        given("strategic", if c.strategic { "yes" } else { "no" }.to_string())
     );
     for (col, v) in r.data.client_extras.iter().zip(&c.extras) {
         let _ = writeln!(s, "  {col}: {v}");

@@ -508,3 +508,37 @@ fn an_incomplete_period_warns_until_the_user_acknowledges_it() {
         "the sales end on 2026-12-15, before the period 2026-Q4 ends (2026-12-31): the period is incomplete (acknowledged: --allow-incomplete)"
     );
 }
+
+#[test]
+fn explain_says_not_given_and_lists_only_this_periods_key_clients() {
+    let dir = scratch("explain-given");
+    copy_dir(&fixture("ledger"), &dir.join("pack"));
+    let data = dir.join("pack/data");
+    // A clients.csv with ids and names only; every client key.
+    std::fs::write(
+        data.join("clients.csv"),
+        "client_id,name\nC1,Client One\nC2,Client Two\nC3,Client Three\n",
+    )
+    .unwrap();
+    edit(
+        &dir.join("pack/rules.rhai"),
+        "fn classify(client) { #{ key: false,",
+        "fn classify(client) { #{ key: true,",
+    );
+    // M1 sold to C1 in Q1 only.
+    edit(&data.join("sales.csv"), "2026-04-15,C1,M1,P1,Dairy,1,4000.00,0\n", "");
+    let explain = |args: &[&str]| {
+        let mut all = vec!["explain", "--rules", "pack", "--period", "2026-Q2"];
+        all.extend(args);
+        ok(&dir, &all)
+    };
+    let c1 = explain(&["--client", "C1"]);
+    assert!(
+        c1.contains("Industry not given, region not given; client since not given; market share not given; strategic: not given;"),
+        "{c1}"
+    );
+    let m1 = explain(&["--manager", "M1"]);
+    assert!(m1.contains("Key clients: none in this portfolio."), "{m1}");
+    let m2 = explain(&["--manager", "M2"]);
+    assert!(m2.contains("Key clients (1), and why:"), "{m2}");
+}

@@ -57,6 +57,13 @@ pub struct Manager {
     pub extras: Vec<String>,
 }
 
+impl Dataset {
+    /// Whether `clients.csv` has the column `name` (case-insensitive).
+    pub fn clients_have(&self, name: &str) -> bool {
+        self.client_columns.iter().any(|c| c.eq_ignore_ascii_case(name))
+    }
+}
+
 impl Manager {
     /// The days of `period` the manager is in the role (between `start` and `end`, both
     /// included), and the days of the period.
@@ -129,6 +136,8 @@ pub struct Dataset {
     pub clients: Vec<Client>,
     /// Names of the extra columns of `clients.csv`.
     pub client_extras: Vec<String>,
+    /// The header of `clients.csv`, to tell a column the data lacks from an empty value.
+    pub client_columns: Vec<String>,
     /// Managers in file order.
     pub managers: Vec<Manager>,
     /// Names of the extra columns of `managers.csv`.
@@ -320,6 +329,7 @@ fn load_clients(source: &DataSource, ds: &mut Dataset, max_field: usize) -> Resu
     ];
     let extras = extras_of(&t, &known);
     ds.client_extras = extras.iter().map(|(_, h)| h.clone()).collect();
+    ds.client_columns = t.header.clone();
     let mut rec = ByteRecord::new();
     while let Some(row) = t.next_row(&mut rec)? {
         let id = row.required_text(c_id)?.to_string();
