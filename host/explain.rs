@@ -227,7 +227,13 @@ pub fn explain_client(r: &RunResult, index: u32) -> String {
             "not given".to_string()
         }
     };
-    let text = |v: &str| if v.is_empty() { "-".to_string() } else { v.to_string() };
+    let text = |v: &str| {
+        if v.is_empty() {
+            "-".to_string()
+        } else {
+            v.to_string()
+        }
+    };
     let _ = writeln!(
         s,
         "Industry {}, region {}; client since {}; market share {}; strategic: {}; manager {manager}.",

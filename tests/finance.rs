@@ -526,7 +526,11 @@ fn explain_says_not_given_and_lists_only_this_periods_key_clients() {
         "fn classify(client) { #{ key: true,",
     );
     // M1 sold to C1 in Q1 only.
-    edit(&data.join("sales.csv"), "2026-04-15,C1,M1,P1,Dairy,1,4000.00,0\n", "");
+    edit(
+        &data.join("sales.csv"),
+        "2026-04-15,C1,M1,P1,Dairy,1,4000.00,0\n",
+        "",
+    );
     let explain = |args: &[&str]| {
         let mut all = vec!["explain", "--rules", "pack", "--period", "2026-Q2"];
         all.extend(args);
@@ -541,4 +545,22 @@ fn explain_says_not_given_and_lists_only_this_periods_key_clients() {
     assert!(m1.contains("Key clients: none in this portfolio."), "{m1}");
     let m2 = explain(&["--manager", "M2"]);
     assert!(m2.contains("Key clients (1), and why:"), "{m2}");
+}
+
+#[test]
+fn an_empty_cell_of_a_number_column_is_no_value() {
+    // TechSoft's rates table: `to` is declared number, and its empty cells are open bounds;
+    // a script sees them as (), not as "". `excess_rate` of an inferred table the same.
+    let dir = scratch("empty-cell");
+    copy_dir(&root().join("rules/techsoft"), &dir.join("pack"));
+    edit(
+        &dir.join("pack/commission.rhai"),
+        "let rate = lookup(\"rates\", #{ kpi: k.id, attainment: att });",
+        "let rate = lookup(\"rates\", #{ kpi: k.id, attainment: att }); print(`to is ${type_of(rate.to)}`);",
+    );
+    let out = bonusrun(&dir, &["run", "--rules", "pack", "--out", "o", "-q"]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("[rules] to is ()"), "{stderr}");
+    assert!(!stderr.contains("to is string"), "{stderr}");
 }

@@ -60,7 +60,9 @@ pub struct Manager {
 impl Dataset {
     /// Whether `clients.csv` has the column `name` (case-insensitive).
     pub fn clients_have(&self, name: &str) -> bool {
-        self.client_columns.iter().any(|c| c.eq_ignore_ascii_case(name))
+        self.client_columns
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(name))
     }
 }
 

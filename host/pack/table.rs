@@ -17,8 +17,11 @@ pub enum Cell {
     Number(Decimal),
     /// `true` or `false`.
     Flag(bool),
-    /// Anything else; an empty cell is empty text.
+    /// Anything else; an empty cell of a text column is empty text.
     Text(String),
+    /// No value: an empty cell of a number column (declared, or whose other cells are all
+    /// numbers). Scripts see `()`; as a lookup input it matches anything.
+    Empty,
 }
 
 impl fmt::Display for Cell {
@@ -27,6 +30,7 @@ impl fmt::Display for Cell {
             Cell::Number(d) => write!(f, "{d}"),
             Cell::Flag(b) => write!(f, "{b}"),
             Cell::Text(t) => write!(f, "{t}"),
+            Cell::Empty => Ok(()),
         }
     }
 }
@@ -155,7 +159,7 @@ impl Table {
                     Some(ColumnType::Text) => Cell::Text(v.to_string()),
                     Some(ColumnType::Number) => match parse_decimal(v.as_bytes()) {
                         Some(d) => Cell::Number(d),
-                        None if v.is_empty() => Cell::Text(String::new()),
+                        None if v.is_empty() => Cell::Empty,
                         None => {
                             return Err(PackError::at(
                                 shown,
@@ -181,6 +185,23 @@ impl Table {
             }
             rows.push(row);
             lines.push(line);
+        }
+        // A column without a declared type whose cells are numbers or empty is a number
+        // column: its empty cells are no value, not empty text.
+        for (c, ty) in types.iter().enumerate() {
+            let numeric = ty.is_none()
+                && rows.iter().any(|r| matches!(r[c], Cell::Number(_)))
+                && rows.iter().all(|r| {
+                    matches!(&r[c], Cell::Number(_))
+                        || matches!(&r[c], Cell::Text(t) if t.is_empty())
+                });
+            if numeric {
+                for r in rows.iter_mut() {
+                    if matches!(&r[c], Cell::Text(t) if t.is_empty()) {
+                        r[c] = Cell::Empty;
+                    }
+                }
+            }
         }
         let mut table = Table {
             name: name.to_string(),
@@ -215,7 +236,7 @@ impl Table {
             if let Matcher::Range { from, to } = m {
                 for (r, row) in table.rows.iter().enumerate() {
                     for c in [*from, *to] {
-                        if !matches!(&row[c], Cell::Number(_))
+                        if !matches!(&row[c], Cell::Number(_) | Cell::Empty)
                             && !matches!(&row[c], Cell::Text(t) if t.is_empty())
                         {
                             return Err(PackError::at(
@@ -285,6 +306,7 @@ impl Table {
                 }
                 (Matcher::Range { .. }, LookupValue::Text(_)) => false,
                 (Matcher::Exact(c), v) => match (&row[*c], v) {
+                    (Cell::Empty, _) => true,
                     (Cell::Text(t), _) if t.is_empty() || t == "*" => true,
                     (Cell::Text(t), LookupValue::Text(x)) => t == x,
                     (Cell::Number(d), LookupValue::Number(x)) => d == x,

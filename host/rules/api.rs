@@ -206,6 +206,7 @@ fn cell_dynamic(cell: &Cell) -> Dynamic {
         Cell::Number(d) => Dynamic::from_decimal(*d),
         Cell::Flag(b) => Dynamic::from_bool(*b),
         Cell::Text(s) => Dynamic::from(ImmutableString::from(s.as_str())),
+        Cell::Empty => Dynamic::UNIT,
     }
 }
 

@@ -313,6 +313,8 @@ fn wit_cell(c: &PackCell) -> wit::Cell {
         PackCell::Number(d) => wit::Cell::Number(d.to_string()),
         PackCell::Flag(b) => wit::Cell::Flag(*b),
         PackCell::Text(s) => wit::Cell::Text(s.clone()),
+        // The WIT cell has no "no value": an empty number cell reaches plugins as "".
+        PackCell::Empty => wit::Cell::Text(String::new()),
     }
 }
 
