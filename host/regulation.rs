@@ -178,6 +178,14 @@ pub fn render(pack: &RulePack, source: &PackSource) -> Regulation {
     )));
 
     b.push(Block::Heading(2, "3. Payout".into()));
+    if let Some(bonus) = pack.manifest.payout.target_bonus {
+        b.push(Block::Para(format!(
+            "The target bonus, paid at 100% attainment, is {} {} per {} for every manager whose row of managers.csv gives none.",
+            pack.currency.format(pack.currency.round(bonus, pack.rounding)),
+            pack.currency.code,
+            pack.manifest.pack.period.name()
+        )));
+    }
     match &pack.bonus {
         StageCode::Script(s) => {
             b.extend(module_doc(s).into_iter().map(Block::Para));

@@ -189,3 +189,68 @@ fn role_dates_and_the_payout_section_are_checked() {
         "{err}"
     );
 }
+
+#[test]
+fn the_pack_may_give_the_target_bonus_that_managers_csv_leaves_out() {
+    let dir = scratch("pack-target-bonus");
+    copy_dir(&fixture("ledger"), &dir.join("pack"));
+    let managers = dir.join("pack/data/managers.csv");
+    std::fs::write(
+        &managers,
+        "manager_id,name,target_bonus\nM1,Anna,\nM2,Boris,2000.00\nM3,Vera,\n",
+    )
+    .unwrap();
+    // Without a default, the empty cell is an error naming the row.
+    let err = fails(
+        &dir,
+        &[
+            "run",
+            "--rules",
+            "pack",
+            "--period",
+            "2026-Q1",
+            "--out",
+            "x",
+            "--no-ledger",
+        ],
+        1,
+    );
+    assert!(
+        err.contains("managers.csv:2: column 'target_bonus': manager M1 has no target_bonus, and the pack 'year' gives no default; fill it in, or set [payout] target_bonus in pack.toml"),
+        "{err}"
+    );
+    assert!(!dir.join("x").exists());
+    crate::util::append(
+        &dir.join("pack/pack.toml"),
+        "\n[payout]\ntarget_bonus = 1500\n",
+    );
+    run(&dir, "2026-Q1");
+    let target = |m: &str| csv_cell(&dir.join("out-2026-Q1/payouts.csv"), m, "target_bonus");
+    assert_eq!(target("M1"), "1500.00");
+    assert_eq!(target("M2"), "2000.00");
+    assert_eq!(target("M3"), "1500.00");
+    // The same without the column at all; the regulation document says it.
+    std::fs::write(&managers, "manager_id,name\nM1,Anna\nM2,Boris\nM3,Vera\n").unwrap();
+    run(&dir, "2026-Q2");
+    assert_eq!(
+        csv_cell(&dir.join("out-2026-Q2/payouts.csv"), "M2", "target_bonus"),
+        "1500.00"
+    );
+    ok(&dir, &["doc", "--rules", "pack", "--out", "doc"]);
+    let doc = crate::util::read(&dir.join("doc/regulation.md"));
+    assert!(
+        doc.contains("The target bonus, paid at 100% attainment, is 1500.00 RUB per quarter for every manager whose row of managers.csv gives none."),
+        "{doc}"
+    );
+    // A negative default is refused when the pack loads.
+    edit(
+        &dir.join("pack/pack.toml"),
+        "target_bonus = 1500",
+        "target_bonus = -1",
+    );
+    let err = fails(&dir, &["check", "--rules", "pack"], 1);
+    assert!(
+        err.contains("[payout] target_bonus = -1: expected an amount of 0 or more"),
+        "{err}"
+    );
+}

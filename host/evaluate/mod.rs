@@ -224,6 +224,31 @@ fn run_with(
         })
 }
 
+/// A manager whose `managers.csv` row gives no target bonus takes the pack's
+/// `[payout] target_bonus`; without one that is an error naming the row.
+fn target_bonuses(pack: &RulePack, data: &mut Dataset) -> Result<(), Error> {
+    let default = pack.manifest.payout.target_bonus;
+    for m in data.managers.iter_mut().filter(|m| !m.target_bonus_given) {
+        // The pack refuses a negative default when it loads.
+        match default {
+            Some(b) => m.target_bonus = b,
+            None => {
+                return Err(LoadError::field(
+                    &data.managers_file,
+                    m.line,
+                    "target_bonus",
+                    format!(
+                        "manager {} has no target_bonus, and the pack '{}' gives no default; fill it in, or set [payout] target_bonus in pack.toml",
+                        m.id, pack.manifest.pack.name
+                    ),
+                )
+                .into())
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Overlay credit pays more than 100% of a client's sales, so only a pack that says its
 /// regulation does so may take it.
 use crate::load::fx::RateRule;
@@ -279,6 +304,7 @@ fn run_in_pool(
     let mut data = load::load_tables_with(source, options.max_field_bytes)?;
     check_plans(&pack, &data, source)?;
     check_overlay(&pack, &data)?;
+    target_bonuses(&pack, &mut data)?;
     clock.lap("load tables");
     // The pass sums sales straight into the run period's windows, so it needs the period
     // first. Without --period, the period is the latest complete one, which depends on the

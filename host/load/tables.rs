@@ -40,8 +40,11 @@ pub struct Manager {
     pub id: String,
     /// `name`.
     pub name: String,
-    /// `target_bonus`: the bonus at 100% attainment for one period, in the pack's currency.
+    /// `target_bonus`: the bonus at 100% attainment for one period, in the pack's currency
+    /// (the pack's `[payout] target_bonus` when the row gives none).
     pub target_bonus: Decimal,
+    /// Whether `managers.csv` gave the target bonus (else the run takes the pack's).
+    pub target_bonus_given: bool,
     /// `start`: the first day in the role, if given.
     pub start: Option<Date>,
     /// `end`: the last day in the role, if given.
@@ -222,7 +225,7 @@ fn load_managers(source: &DataSource, ds: &mut Dataset, max_field: usize) -> Res
     ds.managers_file = t.file.clone();
     let c_id = t.require("manager_id")?;
     let c_name = t.require("name")?;
-    let c_bonus = t.require("target_bonus")?;
+    let c_bonus = t.optional("target_bonus");
     let c_start = t.optional("start");
     let c_end = t.optional("end");
     let c_head = t.optional("reports_to");
@@ -244,13 +247,16 @@ fn load_managers(source: &DataSource, ds: &mut Dataset, max_field: usize) -> Res
     let mut rec = ByteRecord::new();
     while let Some(row) = t.next_row(&mut rec)? {
         let id = row.required_text(c_id)?.to_string();
-        let target_bonus = row.decimal(c_bonus)?;
-        if target_bonus.is_sign_negative() && !target_bonus.is_zero() {
-            return Err(row.error(
-                c_bonus,
-                format!("found {target_bonus}, expected an amount of 0 or more"),
-            ));
+        let given = match c_bonus {
+            Some(c) => row.optional_decimal(c)?,
+            None => None,
+        };
+        if let (Some(b), Some(c)) = (given, c_bonus) {
+            if b.is_sign_negative() && !b.is_zero() {
+                return Err(row.error(c, format!("found {b}, expected an amount of 0 or more")));
+            }
         }
+        let target_bonus = given.unwrap_or_default();
         if ds.manager_index.contains_key(&id) {
             return Err(row.error(
                 c_id,
@@ -296,6 +302,7 @@ fn load_managers(source: &DataSource, ds: &mut Dataset, max_field: usize) -> Res
             id,
             name: row.text(c_name)?.to_string(),
             target_bonus,
+            target_bonus_given: given.is_some(),
             start,
             end,
             reports_to: None,

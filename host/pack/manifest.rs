@@ -85,6 +85,10 @@ pub struct PayoutDecl {
     /// of the period (managers.csv `start`, `end`).
     #[serde(default)]
     pub prorate: Prorate,
+    /// The bonus at 100% attainment for one period, for every manager whose `managers.csv`
+    /// row gives none (or when the file has no `target_bonus` column).
+    #[serde(default, deserialize_with = "optional_decimal")]
+    pub target_bonus: Option<Decimal>,
 }
 
 /// `[payout] prorate`.

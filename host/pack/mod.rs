@@ -326,6 +326,12 @@ impl RulePack {
             .limits
             .validate()
             .map_err(|m| manifest_err("[limits]", m))?;
+        if let Some(b) = manifest.payout.target_bonus.filter(|b| *b < Decimal::ZERO) {
+            return Err(manifest_err(
+                "[payout]",
+                format!("[payout] target_bonus = {b}: expected an amount of 0 or more"),
+            ));
+        }
 
         let mut files = vec![PackFile {
             path: "pack.toml".into(),
