@@ -753,7 +753,11 @@ fn doc_block(doc: &str, marker: &str) -> String {
 #[test]
 fn the_walk_through_in_docs_plugins_md_builds_runs_and_pays_what_it_says() {
     let built = plugins(); // also builds the SDK's dependencies into plugins/target
-    let dir = scratch("walk-through");
+                           // Outside the repository (a crate under target/ would belong to its workspace), and
+                           // removed when the test passes.
+    let dir = std::env::temp_dir().join(format!("bonusrun-walk-through-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
     let doc = read(&root().join("docs/plugins.md"));
     // The layout the walk-through assumes: the checkout and the crate side by side.
     std::os::unix::fs::symlink(root(), dir.join("bonusrun")).unwrap();
@@ -837,6 +841,7 @@ fn the_walk_through_in_docs_plugins_md_builds_runs_and_pays_what_it_says() {
         );
     }
     assert!(doc.contains("286000.02 RUB") && doc.contains("M4 1000.02"));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

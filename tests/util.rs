@@ -14,14 +14,34 @@ pub fn fixture(name: &str) -> PathBuf {
     root().join("tests/data").join(name)
 }
 
+/// This test process's own directory, under cargo's `target/tmp` (never the system's temp
+/// directory): scratch directories and the plugin cache live there. The first call removes
+/// what earlier test runs left (their processes are gone), so that only the latest run's
+/// directories stay, for a look after a failure.
+pub fn run_dir() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bonusrun-tests");
+        if let Ok(entries) = std::fs::read_dir(&base) {
+            for e in entries.flatten() {
+                let pid = e.file_name().to_string_lossy().into_owned();
+                let alive = Path::new("/proc").join(&pid).exists();
+                if !alive && pid != std::process::id().to_string() {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+        let dir = base.join(std::process::id().to_string());
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    })
+    .clone()
+}
+
 /// A fresh, empty scratch directory, unique per test.
 pub fn scratch(name: &str) -> PathBuf {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "bonusrun-test-{}-{}-{name}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    ));
+    let dir = run_dir().join(format!("{}-{name}", COUNTER.fetch_add(1, Ordering::SeqCst)));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -62,10 +82,10 @@ pub fn edit(path: &Path, from: &str, to: &str) {
     std::fs::write(path, text.replacen(from, to, 1)).unwrap();
 }
 
-/// The compiled-plugin cache the tests share (one per test process), so that tests do not
-/// write to the user's cache.
+/// The compiled-plugin cache the tests share (one per test process, in [`run_dir`]), so
+/// that tests do not write to the user's cache.
 pub fn test_cache_dir() -> PathBuf {
-    std::env::temp_dir().join(format!("bonusrun-test-cache-{}", std::process::id()))
+    run_dir().join("plugin-cache")
 }
 
 /// Runs the binary with `args` in `dir`.
