@@ -200,21 +200,32 @@ impl Diff {
             self.percent(self.total_before, self.total_delta())
         );
         let changed = self.rows.iter().filter(|r| !r.delta().is_zero()).count();
-        let direction = if self.total_delta() > Decimal::ZERO {
-            "costs"
-        } else if self.total_delta() < Decimal::ZERO {
-            "saves"
+        let n = self.rows.len();
+        let delta = self.total_delta();
+        let _ = if changed == 0 {
+            writeln!(
+                s,
+                "Budget impact: none; all {n} managers are paid the same."
+            )
+        } else if delta.is_zero() {
+            writeln!(
+                s,
+                "Budget impact: none in total; the change moves money between managers: {changed} of {n} paid differently."
+            )
         } else {
-            "changes nothing in"
+            let direction = if delta > Decimal::ZERO {
+                "costs"
+            } else {
+                "saves"
+            };
+            writeln!(
+                s,
+                "Budget impact: the change {direction} {} {} ({}); {changed} of {n} managers paid differently.",
+                self.currency.format(delta.abs()),
+                self.currency.code,
+                self.percent(self.total_before, delta),
+            )
         };
-        let _ = writeln!(
-            s,
-            "Budget impact: the change {direction} {} {} ({}); {changed} of {} managers paid differently.",
-            self.currency.format(self.total_delta().abs()),
-            self.currency.code,
-            self.percent(self.total_before, self.total_delta()),
-            self.rows.len()
-        );
         s
     }
 }

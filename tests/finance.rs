@@ -564,3 +564,14 @@ fn an_empty_cell_of_a_number_column_is_no_value() {
     assert!(stderr.contains("[rules] to is ()"), "{stderr}");
     assert!(!stderr.contains("to is string"), "{stderr}");
 }
+
+#[test]
+fn diff_says_plainly_when_nothing_changes() {
+    let dir = scratch("diff-same");
+    // The bundled pack's cap is 1.5: setting it again changes no one's pay.
+    let table = ok(&dir, &["diff", "--set", "cap=1.5"]);
+    assert!(
+        table.contains("Budget impact: none; all 8 managers are paid the same."),
+        "{table}"
+    );
+}
