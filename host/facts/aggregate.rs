@@ -722,7 +722,7 @@ fn finish<M: Store>(
         }
         if let Some(rules) = credits.get(&client) {
             let all: Vec<Option<Window>> = (0..n)
-                .map(|s| segment_total(&mine, s))
+                .map(|s| segment_total(mine.iter().map(|(_, v)| v), s))
                 .collect::<Result<_, _>>()
                 .map_err(|what| (client, u32::MAX, 0, what))?;
             let windows = windows_from_segments(plan, all)
@@ -748,9 +748,12 @@ fn finish<M: Store>(
     })
 }
 
-/// The sum of one segment over all of a client's accounts (`None` when none sold in it).
-fn segment_total(mine: &Segments, s: usize) -> Result<Option<Window>, SumTooLarge> {
-    let parts: Vec<&Window> = mine.iter().filter_map(|(_, v)| v[s].as_ref()).collect();
+/// The sum of one segment over a client's accounts (`None` when none sold in it).
+fn segment_total<'a>(
+    accounts: impl Iterator<Item = &'a Vec<Option<Window>>>,
+    s: usize,
+) -> Result<Option<Window>, SumTooLarge> {
+    let parts: Vec<&Window> = accounts.filter_map(|v| v[s].as_ref()).collect();
     match parts.as_slice() {
         [] => Ok(None),
         [one] => Ok(Some((*one).clone())),
@@ -781,10 +784,7 @@ fn credit(
         if split.is_none() && overlays.is_empty() {
             continue;
         }
-        let total = {
-            let m: Segments = out.iter().map(|(k, v)| (*k, v.clone())).collect();
-            segment_total(&m, s).map_err(|what| (u32::MAX, s, what))?
-        };
+        let total = segment_total(out.values(), s).map_err(|what| (u32::MAX, s, what))?;
         let Some(total) = total else { continue };
         let mut shares: Vec<(u32, Decimal)> = Vec::new();
         if let Some(r) = split {

@@ -235,41 +235,57 @@ impl Facts {
 }
 
 /// Each head's team windows: the sum of the credited windows of the head and of everyone
-/// below, at any depth (`reports_to` has no cycles: the loader refuses them).
+/// below, at any depth. `reports_to` has no cycles (the loader refuses them), so heads are
+/// summed after their reports, each team from its own windows and its reports' teams: one
+/// sum per manager, however deep the chart.
 fn teams(data: &Dataset, plan: &WindowPlan, managers: &mut [ManagerFacts]) -> Result<(), String> {
+    let n = managers.len();
     for (i, m) in data.managers.iter().enumerate() {
         if let Some(h) = m.reports_to {
             managers[h as usize].reports.push(i as u32);
         }
     }
-    let members = |head: usize| -> Vec<u32> {
-        let mut out = vec![head as u32];
-        let mut i = 0;
-        while i < out.len() {
-            out.extend(&managers[out[i] as usize].reports);
-            i += 1;
+    // Heads before their reports, from the tops down; reversed, reports come first.
+    let mut order: Vec<u32> = (0..n as u32)
+        .filter(|&i| data.managers[i as usize].reports_to.is_none())
+        .collect();
+    let mut i = 0;
+    while i < order.len() {
+        let reports = managers[order[i] as usize].reports.clone();
+        order.extend(reports);
+        i += 1;
+    }
+    for &head in order.iter().rev() {
+        let m = &managers[head as usize];
+        let mut size = 1;
+        for &r in &m.reports {
+            size += managers[r as usize].team_size;
         }
-        out
-    };
-    let all: Vec<Vec<u32>> = (0..managers.len()).map(members).collect();
-    let teams: Vec<Result<Windows, String>> = all
-        .par_iter()
-        .enumerate()
-        .map(|(head, team)| {
-            if team.len() == 1 {
-                return Ok(Windows::new());
-            }
-            let m: &[ManagerFacts] = managers;
+        let team = if m.reports.is_empty() {
+            Windows::new()
+        } else {
+            let all: &[ManagerFacts] = managers;
+            let mine = &all[head as usize];
+            let team_of = |r: u32| {
+                let f = &all[r as usize];
+                if f.team.is_empty() {
+                    &f.windows
+                } else {
+                    &f.team
+                }
+            };
             windows_of(
                 plan,
-                || format!("the team of manager {}", data.managers[head].id),
-                |w| team.iter().map(move |&i| &m[i as usize].windows[w]),
-            )
-        })
-        .collect();
-    for ((m, team), size) in managers.iter_mut().zip(teams).zip(all.iter().map(Vec::len)) {
-        m.team = team?;
-        m.team_size = size as u64;
+                || format!("the team of manager {}", data.managers[head as usize].id),
+                |w| {
+                    std::iter::once(&mine.windows[w])
+                        .chain(mine.reports.iter().map(move |&r| &team_of(r)[w]))
+                },
+            )?
+        };
+        let m = &mut managers[head as usize];
+        m.team = team;
+        m.team_size = size;
     }
     Ok(())
 }

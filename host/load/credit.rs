@@ -390,6 +390,28 @@ pub(super) fn contract_owner(ds: &Dataset, client: u32, on: Date) -> Result<u32,
     })
 }
 
+/// The error for a reporting cycle, told from the manager listed first.
+fn cycle_error(ds: &Dataset, file: &str, lines: &FxHashMap<u32, u64>, cycle: &[u32]) -> LoadError {
+    let mut members = cycle.to_vec();
+    let first = members.iter().min().copied().unwrap_or(0);
+    let at_first = members.iter().position(|&c| c == first).unwrap_or(0);
+    members.rotate_left(at_first);
+    members.push(first);
+    let names: Vec<&str> = members
+        .iter()
+        .map(|&c| ds.managers[c as usize].id.as_str())
+        .collect();
+    LoadError {
+        file: file.to_string(),
+        line: lines.get(&first).copied(),
+        column: Some("reports_to".into()),
+        message: format!(
+            "reports_to makes a cycle: {}; a team has one head",
+            names.join(" → ")
+        ),
+    }
+}
+
 /// Sets each manager's `reports_to` from `heads` (manager, head id, line), refusing an
 /// unknown head and a cycle (naming the chain).
 pub(super) fn resolve_heads(
@@ -410,34 +432,26 @@ pub(super) fn resolve_heads(
         })?;
         ds.managers[m as usize].reports_to = Some(h);
     }
-    // Walk up from each manager: a chain longer than the managers is a cycle.
-    for start in 0..ds.managers.len() as u32 {
-        let mut chain = vec![start];
-        let mut at = start;
-        while let Some(h) = ds.managers[at as usize].reports_to {
-            if let Some(pos) = chain.iter().position(|&c| c == h) {
-                // Told from the manager listed first, whatever the walk began with.
-                let mut members = chain[pos..].to_vec();
-                let first = members.iter().min().copied().unwrap_or(h);
-                let at_first = members.iter().position(|&c| c == first).unwrap_or(0);
-                members.rotate_left(at_first);
-                members.push(first);
-                let cycle: Vec<&str> = members
-                    .iter()
-                    .map(|&c| ds.managers[c as usize].id.as_str())
-                    .collect();
-                return Err(LoadError {
-                    file: file.to_string(),
-                    line: lines.get(&first).copied(),
-                    column: Some("reports_to".into()),
-                    message: format!(
-                        "reports_to makes a cycle: {}; a team has one head",
-                        cycle.join(" → ")
-                    ),
-                });
+    // Walk up from each manager not yet known to reach a top; each manager is walked once
+    // (a long chain costs its length, not its square).
+    let n = ds.managers.len();
+    let mut done = vec![false; n];
+    let mut on_path = vec![false; n];
+    for start in 0..n as u32 {
+        let mut chain = Vec::new();
+        let mut at = Some(start);
+        while let Some(m) = at.filter(|&m| !done[m as usize]) {
+            if on_path[m as usize] {
+                let pos = chain.iter().position(|&c| c == m).unwrap_or(0);
+                return Err(cycle_error(ds, file, &lines, &chain[pos..]));
             }
-            chain.push(h);
-            at = h;
+            on_path[m as usize] = true;
+            chain.push(m);
+            at = ds.managers[m as usize].reports_to;
+        }
+        for m in chain {
+            done[m as usize] = true;
+            on_path[m as usize] = false;
         }
     }
     Ok(())

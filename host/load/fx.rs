@@ -65,8 +65,8 @@ pub struct Fx {
     rule: RateRule,
     /// Per currency converted into the target: (date, rate, used-rate index), by date.
     daily: FxHashMap<Vec<u8>, Vec<(Date, Decimal, u32)>>,
-    /// Per currency and period: the average rate and its used-rate index.
-    averages: FxHashMap<(Vec<u8>, Period), (Decimal, u32)>,
+    /// Per currency: each period's average rate and its used-rate index.
+    averages: FxHashMap<Vec<u8>, Vec<(Period, Decimal, u32)>>,
     /// Every rate a line may use, by index.
     pub rates: Vec<UsedRate>,
     file: String,
@@ -147,7 +147,7 @@ impl Fx {
                     lines.join(", ")
                 ),
             });
-            fx.averages.insert((key, p), (avg, id));
+            fx.averages.entry(key).or_default().push((p, avg, id));
         }
         Ok(fx)
     }
@@ -168,7 +168,10 @@ impl Fx {
             }),
             RateRule::PeriodAverage(kind) => {
                 let p = Period::containing(kind, date.month_index());
-                self.averages.get(&(currency.to_vec(), p)).copied()
+                self.averages
+                    .get(currency)
+                    .and_then(|list| list.iter().find(|(q, _, _)| *q == p))
+                    .map(|&(_, rate, id)| (rate, id))
             }
         };
         found.ok_or_else(|| self.missing(currency, date))
