@@ -13,7 +13,7 @@
 //! - With 10% overlay credit on C2 for M3: M3 gets 200.00 more (900.006, paid 90.00); the
 //!   company stays 6,100.01.
 
-use crate::util::{copy_dir, csv_cell, edit, fails, fixture, json, ok, scratch};
+use crate::util::{copy_dir, csv_cell, edit, fixture, json, ok, q1_run_fails, scratch};
 use std::path::{Path, PathBuf};
 
 const SALES: &str = "date,client_id,manager_id,product,category,quantity,amount,cost
@@ -67,18 +67,6 @@ fn run(dir: &Path, q: &str) -> String {
             "--no-ledger",
         ],
     )
-}
-
-fn run_fails(dir: &Path) -> String {
-    let err = fails(
-        dir,
-        &[
-            "run", "--rules", "pack", "--period", "2026-Q1", "--out", "x",
-        ],
-        1,
-    );
-    assert!(!dir.join("x").exists(), "a failed run wrote its outputs");
-    err
 }
 
 fn computed(dir: &Path, q: &str, manager: &str) -> String {
@@ -177,7 +165,7 @@ fn overlay_credit_is_paid_on_top_only_where_the_pack_says_so() {
          C2,M3,0.1,,,overlay\n",
     )
     .unwrap();
-    let err = run_fails(&dir);
+    let err = q1_run_fails(&dir);
     assert!(err.contains("credits.csv:4"), "{err}");
     assert!(
         err.contains("overlay credit for manager 'M3', but the pack 'year' does not pay overlay credit; add [credit] overlay = true"),
@@ -196,7 +184,7 @@ fn overlay_credit_is_paid_on_top_only_where_the_pack_says_so() {
 fn owners_fail(name: &str, owners: &str) -> String {
     let dir = pack(name);
     std::fs::write(dir.join("pack/data/owners.csv"), owners).unwrap();
-    run_fails(&dir)
+    q1_run_fails(&dir)
 }
 
 #[test]
@@ -278,7 +266,7 @@ fn an_owner_in_two_places_or_none_at_all_is_refused() {
         "Kazan,2020-01-01,0.1,false\n",
         "Kazan,2020-01-01,0.1,false,\n",
     );
-    let err = run_fails(&dir);
+    let err = q1_run_fails(&dir);
     assert!(
         err.contains("owners.csv:2: column 'client_id': client 'C1' also has a manager_id in clients.csv; give its owner in one place"),
         "{err}"
@@ -286,7 +274,7 @@ fn an_owner_in_two_places_or_none_at_all_is_refused() {
     // Without owners.csv, a line must name its manager.
     let dir = pack("owners-none");
     std::fs::remove_file(dir.join("pack/data/owners.csv")).unwrap();
-    let err = run_fails(&dir);
+    let err = q1_run_fails(&dir);
     assert!(
         err.contains("sales.csv:2: column 'manager_id': the line names no manager; give its manager_id, or an owners.csv that says who owns client 'C1' on each date"),
         "{err}"
@@ -299,7 +287,7 @@ fn an_owner_in_two_places_or_none_at_all_is_refused() {
         "date,client_id,amount\n2026-01-15,C1,10\n",
     )
     .unwrap();
-    let err = run_fails(&dir);
+    let err = q1_run_fails(&dir);
     assert!(
         err.contains("sales.csv:1: required column 'manager_id' is missing; the header has: date, client_id, amount (it may be left out when an owners.csv says who owns each client when)"),
         "{err}"
@@ -309,7 +297,7 @@ fn an_owner_in_two_places_or_none_at_all_is_refused() {
 fn credits_fail(name: &str, credits: &str) -> String {
     let dir = pack(name);
     std::fs::write(dir.join("pack/data/credits.csv"), credits).unwrap();
-    run_fails(&dir)
+    q1_run_fails(&dir)
 }
 
 #[test]
@@ -405,7 +393,7 @@ fn a_reporting_cycle_or_an_unknown_head_is_refused_naming_the_chain() {
         "manager_id,name,target_bonus,reports_to\nM1,Anna,1000.00,M3\nM2,Boris,1000.00,M1\nM3,Vera,1000.00,M2\n",
     )
     .unwrap();
-    let err = run_fails(&dir);
+    let err = q1_run_fails(&dir);
     assert!(
         err.contains("managers.csv:2: column 'reports_to': reports_to makes a cycle: M1 → M3 → M2 → M1; a team has one head"),
         "{err}"
@@ -415,7 +403,7 @@ fn a_reporting_cycle_or_an_unknown_head_is_refused_naming_the_chain() {
         "manager_id,name,target_bonus,reports_to\nM1,Anna,1000.00,\nM2,Boris,1000.00,M2\nM3,Vera,1000.00,\n",
     )
     .unwrap();
-    let err = run_fails(&dir);
+    let err = q1_run_fails(&dir);
     assert!(
         err.contains("managers.csv:3: column 'reports_to': reports_to makes a cycle: M2 → M2"),
         "{err}"
@@ -425,9 +413,36 @@ fn a_reporting_cycle_or_an_unknown_head_is_refused_naming_the_chain() {
         "manager_id,name,target_bonus,reports_to\nM1,Anna,1000.00,\nM2,Boris,1000.00,M11\nM3,Vera,1000.00,\n",
     )
     .unwrap();
-    let err = run_fails(&dir);
+    let err = q1_run_fails(&dir);
     assert!(
         err.contains("managers.csv:3: column 'reports_to': unknown manager_id 'M11'; it is not in managers.csv (did you mean 'M1'?)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_contract_without_a_manager_needs_an_owner_on_its_day() {
+    let dir = pack("contract-no-owner");
+    // C1's history starts in 2020: a renewal counted in 2019 has no owner.
+    std::fs::write(
+        dir.join("pack/data/contracts.csv"),
+        "contract_id,client_id,manager_id,start,end,renewed_on\nK1,C1,,2018-01-01,2019-03-31,\n",
+    )
+    .unwrap();
+    let err = q1_run_fails(&dir);
+    assert!(
+        err.contains("contracts.csv:2: column 'manager_id': is empty, and owners.csv gives client 'C1' no owner on 2019-03-31; name the manager"),
+        "{err}"
+    );
+    // A client without a history at all.
+    std::fs::write(
+        dir.join("pack/data/contracts.csv"),
+        "contract_id,client_id,manager_id,start,end,renewed_on\nK1,C2,,2025-04-01,2026-03-31,\n",
+    )
+    .unwrap();
+    let err = q1_run_fails(&dir);
+    assert!(
+        err.contains("contracts.csv:2: column 'manager_id': is empty; name the manager, or give client 'C2' an owner in owners.csv"),
         "{err}"
     );
 }

@@ -11,7 +11,7 @@
 //!   (100.00 + 102.50 + 99.1234) / 3 = 100.5411333..., to 6 decimals 100.541133: 10.00 EUR
 //!   is 1,005.41133 RUB, a commission of 100.541133, paid 100.54.
 
-use crate::util::{append, copy_dir, csv_cell, edit, fails, fixture, json, ok, scratch};
+use crate::util::{append, copy_dir, csv_cell, edit, fixture, json, ok, q1_run_fails, scratch};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -63,18 +63,6 @@ fn computed(dir: &Path, manager: &str) -> String {
     csv_cell(&dir.join("out/payouts.csv"), manager, "computed")
 }
 
-fn run_fails(dir: &Path) -> String {
-    let err = fails(
-        dir,
-        &[
-            "run", "--rules", "pack", "--period", "2026-Q1", "--out", "x",
-        ],
-        1,
-    );
-    assert!(!dir.join("x").exists(), "a failed run wrote its outputs");
-    err
-}
-
 #[test]
 fn a_eur_line_converts_at_the_rate_of_its_date_and_the_run_lists_the_rates_used() {
     let dir = pack("fx");
@@ -124,7 +112,7 @@ fn a_line_without_a_rate_is_refused_naming_the_line_currency_and_date() {
         &dir.join("pack/data/sales.csv"),
         "2026-01-05,C1,M1,P1,Dairy,1,10.00,0,GBP\n",
     );
-    let err = run_fails(&dir);
+    let err = q1_run_fails(&dir);
     assert!(
         err.contains("sales.csv:6: column 'currency': no rate from GBP to RUB on or before 2026-01-05 in pack/data/fx_rates.csv; a line in another currency than the pack's needs one"),
         "{err}"
@@ -135,7 +123,7 @@ fn a_line_without_a_rate_is_refused_naming_the_line_currency_and_date() {
         &dir.join("pack/data/sales.csv"),
         "2025-12-31,C1,M1,P1,Dairy,1,10.00,0,EUR\n",
     );
-    let err = run_fails(&dir);
+    let err = q1_run_fails(&dir);
     assert!(
         err.contains(
             "sales.csv:6: column 'currency': no rate from EUR to RUB on or before 2025-12-31"
@@ -152,7 +140,7 @@ fn a_line_without_a_rate_is_refused_naming_the_line_currency_and_date() {
         &dir.join("pack/data/sales.csv"),
         "2026-01-05,C1,M1,P1,Dairy,1,10.00,0,CHF\n",
     );
-    let err = run_fails(&dir);
+    let err = q1_run_fails(&dir);
     assert!(
         err.contains("no rate from CHF to RUB on or before 2026-01-05 in pack/data/fx_rates.csv; it gives RUB to CHF, but bonusrun never divides a rate: give the rate the other way round"),
         "{err}"
@@ -160,7 +148,7 @@ fn a_line_without_a_rate_is_refused_naming_the_line_currency_and_date() {
     // No fx_rates.csv at all.
     let dir = pack("fx-none");
     std::fs::remove_file(dir.join("pack/data/fx_rates.csv")).unwrap();
-    let err = run_fails(&dir);
+    let err = q1_run_fails(&dir);
     assert!(
         err.contains("sales.csv:2: column 'currency': no rate from EUR to RUB on or before 2026-01-20 in fx_rates.csv (there is none)"),
         "{err}"
@@ -175,7 +163,7 @@ fn a_line_without_a_rate_is_refused_naming_the_line_currency_and_date() {
         &dir.join("pack/data/sales.csv"),
         "2025-12-31,C1,M1,P1,Dairy,1,10.00,0,EUR\n",
     );
-    let err = run_fails(&dir);
+    let err = q1_run_fails(&dir);
     assert!(
         err.contains(
             "no rate from EUR to RUB dated in 2025-Q4 (the pack averages the rates of each period)"
@@ -200,7 +188,7 @@ fn bad_rates_are_refused_naming_the_row() {
             format!("date,from,to,rate\n{rows}"),
         )
         .unwrap();
-        let err = run_fails(&dir);
+        let err = q1_run_fails(&dir);
         assert!(err.contains(want), "{err}");
     }
 }
@@ -261,7 +249,7 @@ fn a_payee_currency_without_a_rate_or_unknown_is_refused() {
         "manager_id,name,target_bonus,currency\nM1,Anna,1000.00,\nM2,Boris,1000.00,JPY\nM3,Vera,1000.00,\n",
     )
     .unwrap();
-    let err = run_fails(&dir);
+    let err = q1_run_fails(&dir);
     assert!(
         err.contains("managers.csv:3: manager M2 is paid in JPY, but pack/data/fx_rates.csv gives no rate from RUB to JPY on or before 2026-03-31, the period's last day"),
         "{err}"
@@ -271,9 +259,39 @@ fn a_payee_currency_without_a_rate_or_unknown_is_refused() {
         "manager_id,name,target_bonus,currency\nM1,Anna,1000.00,euro\nM2,Boris,1000.00,\nM3,Vera,1000.00,\n",
     )
     .unwrap();
-    let err = run_fails(&dir);
+    let err = q1_run_fails(&dir);
     assert!(
         err.contains("managers.csv:2: column 'currency': found 'euro', expected an ISO 4217 currency code bonusrun knows, e.g. EUR"),
+        "{err}"
+    );
+}
+
+#[test]
+fn conversions_that_do_not_fit_a_decimal_are_refused_naming_the_row() {
+    // 28 digits of EUR at 100.00 do not fit a decimal.
+    let dir = pack("fx-overflow");
+    append(
+        &dir.join("pack/data/sales.csv"),
+        "2026-01-25,C1,M1,P1,Dairy,1,79228162514264337593543950335,0,EUR\n",
+    );
+    let err = q1_run_fails(&dir);
+    assert!(
+        err.contains("sales.csv:6: column 'amount': 79228162514264337593543950335 at the rate 100.00 has more than 28 digits, the most a decimal holds"),
+        "{err}"
+    );
+    // Period-average rates that add up beyond a decimal.
+    let dir = pack("fx-average-overflow");
+    append(
+        &dir.join("pack/pack.toml"),
+        "\n[fx]\nrates = \"period_average\"\n",
+    );
+    append(
+        &dir.join("pack/data/fx_rates.csv"),
+        "2026-02-02,GBP,RUB,79228162514264337593543950335\n2026-02-03,GBP,RUB,79228162514264337593543950335\n",
+    );
+    let err = q1_run_fails(&dir);
+    assert!(
+        err.contains("fx_rates.csv:6: the rates of GBP in 2026-Q1 add up beyond 28 digits"),
         "{err}"
     );
 }

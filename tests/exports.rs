@@ -894,3 +894,62 @@ fn an_error_in_a_mapped_table_names_the_source_file_line_and_column() {
     );
     assert!(!err.contains("mapped:"), "{err}");
 }
+
+#[test]
+fn a_dated_lookup_with_bad_dates_or_keys_is_refused_naming_the_place() {
+    let dir = scratch("ex-dated-bad");
+    let data = plain_export(&dir);
+    edit(
+        &data,
+        r#"take = "Person" }"#,
+        r#"take = "Person", from = "From", to = "To", date = "Order Date" }"#,
+    );
+    let people = |rows: &str| {
+        std::fs::write(
+            dir.join("People.csv"),
+            format!("Person;Region;From;To\nM1;North;;\nM2;East;;\nM3;South;;\n{rows}"),
+        )
+        .unwrap();
+    };
+    people("M4;West;06/03/2026;05/03/2026\n");
+    let err = run_mini_result(&dir, &data, "o1").unwrap_err();
+    assert!(
+        err.contains("People.csv:5: 'West' holds to 2026-03-05, before it holds from 2026-03-06"),
+        "{err}"
+    );
+    people("M4;West;someday;\n");
+    let err = run_mini_result(&dir, &data, "o2").unwrap_err();
+    assert!(
+        err.contains("People.csv:5: column 'From': found 'someday', expected a date as DD/MM/YYYY or empty (open)"),
+        "{err}"
+    );
+    people("M4;West;;\n");
+    edit(
+        &data,
+        r#", from = "From", to = "To", date = "Order Date" }"#,
+        r#", from = "From" }"#,
+    );
+    let err = run_mini_result(&dir, &data, "o3").unwrap_err();
+    assert!(
+        err.contains("an effective-dated lookup needs date = \"...\""),
+        "{err}"
+    );
+    edit(&data, r#", from = "From" }"#, r#", date = "Order Date" }"#);
+    let err = run_mini_result(&dir, &data, "o4").unwrap_err();
+    assert!(
+        err.contains("date picks the row in force by the lookup file's from and to columns; give from, to or both"),
+        "{err}"
+    );
+    edit(
+        &data,
+        r#"take = "Person", date = "Order Date" }"#,
+        r#"take = "Person" }"#,
+    );
+    edit(
+        &data,
+        "product = \"Product ID\"",
+        "product = { const = \"P\", date = \"Order Date\" }",
+    );
+    let err = run_mini_result(&dir, &data, "o5").unwrap_err();
+    assert!(err.contains("from, to and date go with a lookup"), "{err}");
+}

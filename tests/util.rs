@@ -191,3 +191,16 @@ pub fn csv_cell(path: &Path, key: &str, col: &str) -> String {
 pub fn json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&read(path)).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
+
+/// Runs the pack `dir/pack` for 2026-Q1 expecting exit code 1 and no outputs; returns stderr.
+pub fn q1_run_fails(dir: &Path) -> String {
+    let err = fails(
+        dir,
+        &[
+            "run", "--rules", "pack", "--period", "2026-Q1", "--out", "x",
+        ],
+        1,
+    );
+    assert!(!dir.join("x").exists(), "a failed run wrote its outputs");
+    err
+}
