@@ -71,7 +71,22 @@ enum Command {
         /// --force).
         #[arg(long, value_name = "FILE")]
         csv: Option<PathBuf>,
-        /// Replace the --csv file if it exists.
+        /// Also write the comparison as a page with a chart (diff.html) to this file.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+        /// Replace the --csv or --html file if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Render report.html again from a run's outputs (run.json, statements, key_clients.csv),
+    /// after checking each file against the hash run.json recorded.
+    Report {
+        /// The run's output directory.
+        run_dir: PathBuf,
+        /// Where to write the report (default: RUN_DIR/report.html).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Replace the file if it exists with other contents.
         #[arg(long)]
         force: bool,
     },
@@ -321,6 +336,21 @@ fn install_panic_hook() {
     }));
 }
 
+/// `bonusrun report`: report.html again from a run's files. A file with the same bytes is
+/// left as it is; another one is replaced only with --force.
+fn cmd_report(run_dir: &std::path::Path, out: Option<PathBuf>, force: bool) -> Result<(), Error> {
+    let page = outputs::report::render_dir(run_dir)?;
+    let path = out.unwrap_or_else(|| run_dir.join(outputs::report::FILE));
+    if std::fs::read(&path).is_ok_and(|old| old == page) {
+        println!("{} is up to date", path.display());
+        return Ok(());
+    }
+    outputs::check_files(std::slice::from_ref(&path), force)?;
+    outputs::write_file(&path, &page)?;
+    println!("written: {}", path.display());
+    Ok(())
+}
+
 fn try_main(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Run(args) => cmd_run(args),
@@ -565,9 +595,11 @@ fn try_main(cli: Cli) -> Result<(), Error> {
             against,
             against_set,
             csv,
+            html,
             force,
         } => {
-            outputs::check_files(csv.as_slice(), force)?;
+            let files: Vec<PathBuf> = csv.iter().chain(&html).cloned().collect();
+            outputs::check_files(&files, force)?;
             let after = run(&inputs)?;
             let baseline = InputArgs {
                 rules: against.or_else(|| inputs.rules.clone()),
@@ -593,8 +625,33 @@ fn try_main(cli: Cli) -> Result<(), Error> {
                 outputs::write_file(&path, &diff.to_csv())?;
                 println!("CSV written to {}", path.display());
             }
+            if let Some(path) = html {
+                let side = |r: &RunResult| {
+                    let info = &r.pack.manifest.pack;
+                    let set = &r.pack.overrides;
+                    let set = if set.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" with --set {}", set.join(", "))
+                    };
+                    format!(
+                        "{} version {}{set}, period {}",
+                        info.name,
+                        info.version,
+                        r.period()
+                    )
+                };
+                let page = outputs::report::render_diff(&diff, &side(&before), &side(&after))?;
+                outputs::write_file(&path, &page)?;
+                println!("Page written to {}", path.display());
+            }
             Ok(())
         }
+        Command::Report {
+            run_dir,
+            out,
+            force,
+        } => cmd_report(&run_dir, out, force),
         Command::Doc { rules, out, force } => {
             let names = ["regulation.md", "regulation.html"];
             outputs::check_files(&names.map(|n| out.join(n)), force)?;

@@ -103,7 +103,8 @@ impl Diff {
             .expect("compare checks the totals' difference")
     }
 
-    fn percent(&self, before: Decimal, delta: Decimal) -> String {
+    /// `delta` as a percentage of `before` (`new` when before is 0).
+    pub fn percent(&self, before: Decimal, delta: Decimal) -> String {
         if before.is_zero() {
             if delta.is_zero() {
                 "0%".into()
@@ -118,7 +119,8 @@ impl Diff {
         }
     }
 
-    fn money(&self, d: Option<Decimal>) -> String {
+    /// An amount in the currency's minor unit (empty when missing).
+    pub fn money(&self, d: Option<Decimal>) -> String {
         d.map(|d| self.currency.format(d)).unwrap_or_default()
     }
 
@@ -159,46 +161,64 @@ impl Diff {
         w.into_inner().unwrap_or_default()
     }
 
-    /// The diff as a terminal table with the budget impact.
+    /// The diff as a terminal table with the budget impact; columns as wide as their
+    /// contents (names at most 28 characters).
     pub fn to_table(&self) -> String {
         use std::fmt::Write;
         let mut s = String::new();
-        let width = self
-            .rows
-            .iter()
-            .map(|r| r.name.chars().count())
-            .max()
-            .unwrap_or(4)
-            .clamp(4, 28);
-        let _ = writeln!(
-            s,
-            "{:<10} {:<width$} {:>14} {:>14} {:>14} {:>9}",
-            "manager", "name", "before", "after", "delta", "delta %"
-        );
+        let mut cells: Vec<[String; 6]> = vec![[
+            "manager".into(),
+            "name".into(),
+            "before".into(),
+            "after".into(),
+            "delta".into(),
+            "delta %".into(),
+        ]];
         for r in &self.rows {
-            let name: String = r.name.chars().take(width).collect();
-            let pad = width - name.chars().count();
-            let _ = writeln!(
-                s,
-                "{:<10} {name}{:pad$} {:>14} {:>14} {:>14} {:>9}",
-                r.manager_id,
-                "",
+            cells.push([
+                r.manager_id.clone(),
+                r.name.chars().take(28).collect(),
                 self.money(r.before),
                 self.money(r.after),
                 self.currency.format(r.delta()),
-                self.percent(r.before.unwrap_or_default(), r.delta())
-            );
+                self.percent(r.before.unwrap_or_default(), r.delta()),
+            ]);
         }
-        let _ = writeln!(
-            s,
-            "{:<10} {:<width$} {:>14} {:>14} {:>14} {:>9}",
-            "total",
-            "",
+        cells.push([
+            "total".into(),
+            String::new(),
             self.currency.format(self.total_before),
             self.currency.format(self.total_after),
             self.currency.format(self.total_delta()),
-            self.percent(self.total_before, self.total_delta())
-        );
+            self.percent(self.total_before, self.total_delta()),
+        ]);
+        let mut widths = [0usize; 6];
+        for row in &cells {
+            for (w, c) in widths.iter_mut().zip(row) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+        for row in &cells {
+            let mut line = String::new();
+            for (i, (c, w)) in row.iter().zip(widths).enumerate() {
+                let pad = " ".repeat(w - c.chars().count());
+                let sep = if i == 0 { "" } else { " " };
+                if i < 2 {
+                    let _ = write!(line, "{sep}{c}{pad}");
+                } else {
+                    let _ = write!(line, "{sep}{pad}{c}");
+                }
+            }
+            let _ = writeln!(s, "{}", line.trim_end());
+        }
+        s.push_str(&self.summary());
+        s
+    }
+
+    /// The budget impact in one sentence, with a newline.
+    pub fn summary(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
         let changed = self.rows.iter().filter(|r| !r.delta().is_zero()).count();
         let n = self.rows.len();
         let delta = self.total_delta();

@@ -9,8 +9,10 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed | grep -qx wasm32-wasip2; then
+    echo "plugins/build.sh: installing the wasm32-wasip2 target (rustup target add wasm32-wasip2)" >&2
     rustup target add wasm32-wasip2
 fi
+echo "plugins/build.sh: building the plugins (the first build fetches the plugin crates)" >&2
 cargo build --release --quiet --target wasm32-wasip2 --manifest-path "$root/plugins/Cargo.toml" --target-dir "$root/plugins/target" --workspace
 cp "$root/plugins/target/wasm32-wasip2/release/romashka.wasm" "$root/rules/romashka-wasm/romashka.wasm"
 echo "built: $root/rules/romashka-wasm/romashka.wasm"

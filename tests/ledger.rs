@@ -217,7 +217,7 @@ fn a_scripted_year_pays_guarantees_draws_adjustments_true_ups_and_the_annual_tru
     assert!(h.contains("run 2    retro   approved"), "{h}");
     // Every recorded run reproduces byte for byte from the recorded inputs... except Q1,
     // whose sales changed since: verify names the file.
-    assert!(ok(&dir, &l(&["verify", "5"])).contains("run 5: all 7 outputs are byte-identical"));
+    assert!(ok(&dir, &l(&["verify", "5"])).contains("run 5: all 8 outputs are byte-identical"));
     let changed = fails(&dir, &l(&["verify", "1"]), 1);
     assert!(
         changed.contains("run 1: ") && changed.contains("inputs changed: sales.csv (was "),
@@ -1045,13 +1045,16 @@ fn the_romashka_worked_year_of_the_readme_runs_as_shown() {
         .collect();
     assert_eq!(annual.len(), 2);
     assert!(
-        said.contains("run 5: all 12 outputs are byte-identical"),
+        said.contains("run 5: all 13 outputs are byte-identical"),
         "{said}"
     );
     // The README shows these totals.
     let readme = read(&crate::util::root().join("README.md"));
     for figure in ["1356713.73", "-2030.94", "2061368.89"] {
-        assert!(readme.contains(figure), "README does not show {figure}");
+        assert!(
+            readme.contains(figure),
+            "README does not show {figure}"
+        );
     }
     // The plugin port pays the same year to the cent.
     let wasm = scratch("ledger-romashka-year-wasm").join("year");

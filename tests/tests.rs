@@ -21,6 +21,7 @@ mod native;
 mod payees;
 mod payouts;
 mod plugins;
+mod report;
 mod runaway;
 mod trust;
 mod windows;

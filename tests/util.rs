@@ -112,17 +112,24 @@ pub fn bonusrun_with_cache(dir: &Path, args: &[&str], cache: &Path) -> Output {
 pub fn plugins() -> PathBuf {
     static BUILT: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     let result = BUILT.get_or_init(|| {
+        // Said on the terminal, past the test harness's capture: the first build installs
+        // the wasm32-wasip2 target and fetches the plugin crates, which takes a while.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "tests: building the WebAssembly plugins with plugins/build.sh (the first time, this installs the wasm32-wasip2 target and fetches the plugin crates)"
+        );
         let out = Command::new("bash")
             .arg(root().join("plugins/build.sh"))
+            .stderr(std::process::Stdio::inherit())
             .output()
             .map_err(|e| format!("cannot run plugins/build.sh: {e}"))?;
         if out.status.success() {
             Ok(())
         } else {
             Err(format!(
-                "plugins/build.sh failed:\n{}\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
+                "plugins/build.sh failed (its messages are on the terminal above):\n{}",
+                String::from_utf8_lossy(&out.stdout)
             ))
         }
     });

@@ -165,6 +165,40 @@ pub struct RunResult {
     pub carry: Arc<Carry>,
     /// The sales end before the period does, and the user said so (`--allow-incomplete`).
     pub incomplete: Option<String>,
+    /// The pack's payout curve (`[report] curve`) sampled for the report: attainment and
+    /// factor, from 0 to `curve_to` in [`CURVE_STEPS`] steps.
+    pub curve: Option<Curve>,
+}
+
+/// The pack's payout curve as its function gave it at evenly spaced attainments.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Curve {
+    /// The bonus script's function that gave it.
+    pub function: String,
+    /// (attainment, factor) pairs, attainment ascending.
+    pub points: Vec<(Decimal, Decimal)>,
+}
+
+/// Points the payout curve is sampled at, beyond 0.
+pub const CURVE_STEPS: u32 = 100;
+
+/// Samples `[report] curve` (a function of the bonus script) for the report.
+fn payout_curve(pack: &RulePack, runner: &RuleRunner) -> Result<Option<Curve>, Error> {
+    let report = &pack.manifest.report;
+    let (Some(function), StageCode::Script(script)) = (&report.curve, &pack.bonus) else {
+        return Ok(None);
+    };
+    let to = report.curve_to.unwrap_or(Decimal::TWO);
+    let points = (0..=CURVE_STEPS)
+        .map(|i| {
+            let x = (to * Decimal::from(i) / Decimal::from(CURVE_STEPS)).round_dp(6);
+            Ok((x, runner.curve(script, function, x)?))
+        })
+        .collect::<Result<Vec<_>, RuleError>>()?;
+    Ok(Some(Curve {
+        function: function.clone(),
+        points,
+    }))
 }
 
 impl RunResult {
@@ -684,6 +718,7 @@ fn run_in_pool(
     })?;
     clock.lap("stage bonus");
     deadline.check("stage bonus")?;
+    let curve = payout_curve(&pack, &runner)?;
     let mut result = RunResult {
         pack,
         data,
@@ -700,6 +735,7 @@ fn run_in_pool(
         period_given: options.period.is_some(),
         carry,
         incomplete,
+        curve,
     };
     reconcile(&result)?;
     clock.lap("reconcile");

@@ -97,6 +97,14 @@ pub(crate) fn run_json(r: &RunResult, outputs: &[(String, Vec<u8>)]) -> Value {
     if !rates.is_empty() {
         out["fx_rates"] = json!(rates);
     }
+    if let Some(curve) = &r.curve {
+        let points: Vec<[String; 2]> = curve
+            .points
+            .iter()
+            .map(|(x, y)| [x.to_string(), y.to_string()])
+            .collect();
+        out["report"] = json!({ "curve": { "function": curve.function, "points": points } });
+    }
     out
 }
 

@@ -10,6 +10,7 @@
 
 mod files;
 mod manifest;
+pub mod report;
 mod statement;
 mod xlsx;
 
@@ -26,6 +27,7 @@ use crate::error::Error;
 use crate::evaluate::RunResult;
 use rayon::prelude::*;
 use serde_json::Value;
+use sha2::Digest;
 use std::path::{Path, PathBuf};
 
 /// Checks before a run that its outputs can be written (call [`recover`] first). An
@@ -368,7 +370,10 @@ fn write_all(result: &RunResult, dir: &Path) -> Result<Value, Error> {
 
 /// Every output except `run.json`, in memory, in the order `run.json` lists them.
 pub fn render_outputs(result: &RunResult) -> Result<Vec<(String, Vec<u8>)>, Error> {
-    render_all(result)
+    let mut written = render_all(result)?;
+    let html = report::render_run(&manifest::run_json(result, &written), &written)?;
+    written.push((report::FILE.into(), html));
+    Ok(written)
 }
 
 fn render_all(result: &RunResult) -> Result<Vec<(String, Vec<u8>)>, Error> {
@@ -422,6 +427,15 @@ fn write_files(
     );
     writes.into_iter().collect::<Result<(), Error>>()?;
     sync_dir(&dir.join("statements"))?;
+    let mut run_json = run_json;
+    let html = report::render_run(&run_json, &written)?;
+    write_synced(&dir.join(report::FILE), &html)?;
+    if let Some(outputs) = run_json["outputs"].as_array_mut() {
+        outputs.push(serde_json::json!({
+            "path": report::FILE,
+            "sha256": crate::load::source_hex(&sha2::Sha256::digest(&html)),
+        }));
+    }
     Ok(run_json)
 }
 

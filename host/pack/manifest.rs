@@ -44,6 +44,23 @@ pub struct Manifest {
     /// `[fx]`: how sales in other currencies are converted into the pack's.
     #[serde(default)]
     pub fx: FxDecl,
+    /// `[report]`: what `report.html` draws beyond the run's results.
+    #[serde(default)]
+    pub report: ReportDecl,
+}
+
+/// `[report]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportDecl {
+    /// A function of the bonus stage's Rhai script that takes one attainment and returns
+    /// the payout factor the regulation pays for it; the report draws it as the payout
+    /// curve, with every manager's KPIs placed on it.
+    #[serde(default)]
+    pub curve: Option<String>,
+    /// The highest attainment the curve is drawn to (default 2, that is 200%).
+    #[serde(default, deserialize_with = "optional_decimal")]
+    pub curve_to: Option<Decimal>,
 }
 
 /// `[fx]`.

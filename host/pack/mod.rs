@@ -452,6 +452,8 @@ impl RulePack {
             manifest,
         };
         pack.check_entry_points()?;
+        pack.check_curve()
+            .map_err(|m| manifest_err("[report]", m))?;
         Ok(pack)
     }
 
@@ -524,6 +526,30 @@ impl RulePack {
             need(s, self.bonus_fn(), 2, "stage bonus")?;
         }
         Ok(())
+    }
+
+    /// `[report] curve` names a one-parameter function of the bonus stage's Rhai script,
+    /// and `curve_to` is above 0.
+    fn check_curve(&self) -> Result<(), String> {
+        let report = &self.manifest.report;
+        let Some(name) = &report.curve else {
+            return Ok(());
+        };
+        if report.curve_to.is_some_and(|to| to <= Decimal::ZERO) {
+            return Err(
+                "[report] curve_to must be above 0 (an attainment, e.g. 2 for 200%)".into(),
+            );
+        }
+        let StageCode::Script(s) = &self.bonus else {
+            return Err(format!("[report] curve = \"{name}\" names a Rhai function of stage bonus, but that stage is a WebAssembly plugin; remove `curve`"));
+        };
+        if s.ast
+            .iter_functions()
+            .any(|f| f.name == name && f.params.len() == 1)
+        {
+            return Ok(());
+        }
+        Err(format!("[report] curve = \"{name}\": {} has no function '{name}' with 1 parameter; define `fn {name}(attainment) {{ ... }}` returning the payout factor", s.shown))
     }
 }
 

@@ -369,6 +369,39 @@ impl RuleRunner {
             trace: api::take_trace(),
         })
     }
+
+    /// The pack's payout curve (`[report] curve`) at one attainment: the factor the named
+    /// function of the bonus script returns.
+    pub fn curve(
+        &self,
+        script: &Script,
+        function: &str,
+        attainment: Decimal,
+    ) -> Result<Decimal, RuleError> {
+        let subject = format!("the payout curve at attainment {attainment}");
+        let out = self.call(
+            "report",
+            script,
+            function,
+            &subject,
+            (Dynamic::from(attainment),),
+        )?;
+        let factor = out.clone().try_cast::<Decimal>();
+        factor
+            .or_else(|| out.as_int().ok().map(Decimal::from))
+            .ok_or_else(|| {
+                self.shape_error(
+                    "report",
+                    script,
+                    function,
+                    &subject,
+                    format!(
+                        "returned {}; expected a number (the payout factor, e.g. 1.2)",
+                        describe(&out)
+                    ),
+                )
+            })
+    }
 }
 
 /// A KPI result from what a rule returned; attainment defaults to value / target.
