@@ -1048,12 +1048,12 @@ fn the_romashka_worked_year_of_the_readme_runs_as_shown() {
         said.contains("run 5: all 13 outputs are byte-identical"),
         "{said}"
     );
-    // The README shows these totals.
-    let readme = read(&crate::util::root().join("README.md"));
+    // The ledger guide shows these totals.
+    let readme = read(&crate::util::root().join("docs/ledger.md"));
     for figure in ["1356713.73", "-2030.94", "2061368.89"] {
         assert!(
             readme.contains(figure),
-            "README does not show {figure}"
+            "docs/ledger.md does not show {figure}"
         );
     }
     // The plugin port pays the same year to the cent.

@@ -11,6 +11,7 @@ mod contract;
 mod credit;
 mod currency;
 mod determinism;
+mod docs;
 mod errors;
 mod exports;
 mod finance;
