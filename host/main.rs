@@ -242,6 +242,10 @@ struct InputArgs {
     /// warn that it is incomplete; run.json records the acknowledgement.
     #[arg(long)]
     allow_incomplete: bool,
+    /// Print no progress bar while the sales are read (and, for `run`, no payout table).
+    /// The bar is only ever drawn on a terminal, never into a file or a pipe.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 #[derive(Args)]
@@ -254,9 +258,6 @@ struct RunArgs {
     /// Replace the output directory if it exists.
     #[arg(long)]
     force: bool,
-    /// Do not print the payout table.
-    #[arg(long, short)]
-    quiet: bool,
     /// Print the wall time of each step (pack load, sales pass, stages, outputs) to stderr.
     #[arg(long)]
     timings: bool,
@@ -617,6 +618,7 @@ fn try_main(cli: Cli) -> Result<(), Error> {
                 deadline: inputs.deadline,
                 max_field_bytes: inputs.max_field_bytes,
                 allow_incomplete: inputs.allow_incomplete,
+                quiet: inputs.quiet,
             };
             let before = run(&baseline)?;
             let diff = bonusrun::whatif::compare(&before, &after).map_err(Error::Usage)?;
@@ -805,7 +807,8 @@ fn run_with_ledger(inputs: &InputArgs, ledger: Option<LedgerHook>) -> Result<Run
     let mut pack = RulePack::load(&pack_source)?;
     pack.set_params(&inputs.set).map_err(Error::Usage)?;
     let pack = Arc::new(pack);
-    evaluate::run(
+    let bar = Progress::start(inputs.quiet, sales_size(&data));
+    let result = evaluate::run(
         pack,
         &data,
         &RunOptions {
@@ -815,8 +818,75 @@ fn run_with_ledger(inputs: &InputArgs, ledger: Option<LedgerHook>) -> Result<Run
             deadline: inputs.deadline.map(std::time::Duration::from_secs),
             ledger,
             allow_incomplete: inputs.allow_incomplete,
+            progress: bar.as_ref().map(|b| b.count.clone()),
         },
-    )
+    );
+    drop(bar);
+    result
+}
+
+/// The size of the data's `sales.csv` in bytes.
+fn sales_size(data: &DataSource) -> Option<u64> {
+    data.size(bonusrun::load::sales::SALES_FILE)
+}
+
+/// A progress bar on stderr while the sales are read: drawn only on a terminal, only once
+/// the run has taken a second, and removed when the run ends (dropped).
+struct Progress {
+    count: Arc<std::sync::atomic::AtomicU64>,
+    done: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Progress {
+    fn start(quiet: bool, total: Option<u64>) -> Option<Progress> {
+        use std::io::IsTerminal;
+        if quiet || !std::io::stderr().is_terminal() {
+            return None;
+        }
+        let count = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (c, d) = (count.clone(), done.clone());
+        let thread = std::thread::spawn(move || Progress::draw(&c, &d, total));
+        Some(Progress {
+            count,
+            done,
+            thread: Some(thread),
+        })
+    }
+
+    fn draw(count: &std::sync::atomic::AtomicU64, done: &std::sync::atomic::AtomicBool, total: Option<u64>) {
+        use std::sync::atomic::Ordering;
+        let started = std::time::Instant::now();
+        // After how long the bar shows (a second; the tests set it to 0).
+        let after = std::env::var("BONUSRUN_PROGRESS_AFTER_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map_or(std::time::Duration::from_secs(1), std::time::Duration::from_millis);
+        let bar = indicatif::ProgressBar::with_draw_target(total, indicatif::ProgressDrawTarget::hidden());
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("reading sales {bar:30} {binary_bytes}/{binary_total_bytes} {elapsed}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        while !done.load(Ordering::Relaxed) {
+            if bar.is_hidden() && started.elapsed() >= after {
+                bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                bar.tick();
+            }
+            bar.set_position(count.load(Ordering::Relaxed));
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        bar.finish_and_clear();
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.done.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 fn print_table(r: &RunResult) {
@@ -982,7 +1052,7 @@ fn cmd_run(args: RunArgs) -> Result<(), Error> {
             );
         }
     }
-    if !args.quiet {
+    if !args.inputs.quiet {
         print_table(&result);
         println!("Outputs written to {}", args.out.display());
     }
@@ -1097,6 +1167,7 @@ fn cmd_verify(
         max_field_bytes: bonusrun::load::DEFAULT_MAX_FIELD_BYTES,
         // verify compares outputs, which a warning is part of: as the run was made.
         allow_incomplete: false,
+        quiet: false,
     };
     // The paths come from the ledger the user named: say which are read.
     let shown = |p: &Option<PathBuf>, none: &str| {

@@ -22,6 +22,7 @@ mod native;
 mod payees;
 mod payouts;
 mod plugins;
+mod progress;
 mod report;
 mod runaway;
 mod trust;

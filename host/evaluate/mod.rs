@@ -52,6 +52,9 @@ pub struct RunOptions {
     /// The user knows the sales end before the period does (`--allow-incomplete`): the run
     /// does not warn, and `run.json` records the acknowledgement instead.
     pub allow_incomplete: bool,
+    /// Counts the bytes of `sales.csv` read so far (from 0 on each pass over it), for a
+    /// progress bar; `None`: not counted.
+    pub progress: Option<Arc<std::sync::atomic::AtomicU64>>,
 }
 
 /// Gives a run what the ledger knows for its period (or refuses the period, e.g. a closed
@@ -84,6 +87,7 @@ impl Default for RunOptions {
             deadline: None,
             ledger: None,
             allow_incomplete: false,
+            progress: None,
         }
     }
 }
@@ -343,7 +347,7 @@ fn run_in_pool(
     // The pass sums sales straight into the run period's windows, so it needs the period
     // first. Without --period, the period is the latest complete one, which depends on the
     // last sale: guess it from the file's ends, and pass again in the rare case it was wrong.
-    let stream = load::sales::open_with(source, options.max_field_bytes)?;
+    let stream = load::sales::open_counted(source, options.max_field_bytes, options.progress.as_ref())?;
     let guess = options.period.unwrap_or_else(|| {
         match load::sales::latest_date_near_ends(source, &stream.columns) {
             Some(last) => facts::latest_complete_period(kind, last),
@@ -394,7 +398,7 @@ fn run_in_pool(
         }
     };
     if period != sales.plan.period() {
-        let stream = load::sales::open_with(source, options.max_field_bytes)?;
+        let stream = load::sales::open_counted(source, options.max_field_bytes, options.progress.as_ref())?;
         (sales, sales_file) = facts::aggregate(stream, &data, plan(period)?)?;
         clock.lap("sales pass again (the period guessed from the file's ends was wrong)");
     }

@@ -17,6 +17,8 @@ use csv::ByteRecord;
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// The file name of the sales table.
 pub const SALES_FILE: &str = "sales.csv";
@@ -279,6 +281,20 @@ impl ReadState {
     }
 }
 
+/// A reader that adds the bytes it reads to a shared count.
+struct Counted {
+    inner: Box<dyn Read + Send>,
+    count: Arc<AtomicU64>,
+}
+
+impl Read for Counted {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
 /// One parsed sales line.
 pub struct SaleLine<'a> {
     /// Invoice date.
@@ -317,10 +333,27 @@ pub fn open(source: &DataSource) -> Result<SalesStream, LoadError> {
 /// [`open`] with a limit on the size of any field, in bytes: a longer field, or a quote
 /// that never closes, is an error naming the line where the field began.
 pub fn open_with(source: &DataSource, max_field: usize) -> Result<SalesStream, LoadError> {
+    open_counted(source, max_field, None)
+}
+
+/// [`open_with`], counting the bytes read into `progress` (set to 0 first), for a progress
+/// bar.
+pub fn open_counted(
+    source: &DataSource,
+    max_field: usize,
+    progress: Option<&Arc<AtomicU64>>,
+) -> Result<SalesStream, LoadError> {
     let file = source.display(SALES_FILE);
     let mut input = source.open(SALES_FILE)?.ok_or_else(|| {
         LoadError::file(&file, "the file does not exist; a data set needs sales.csv")
     })?;
+    if let Some(count) = progress {
+        count.store(0, Ordering::Relaxed);
+        input = Box::new(Counted {
+            inner: input,
+            count: count.clone(),
+        });
+    }
     let mut hasher = Sha256::new();
     let mut total: u64 = 0;
     // Read until the header record is complete.

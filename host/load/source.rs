@@ -143,6 +143,23 @@ impl DataSource {
         }
     }
 
+    /// The size of file `name` in bytes, when it exists (for a progress bar).
+    pub fn size(&self, name: &str) -> Option<u64> {
+        match self {
+            DataSource::Dir(_) | DataSource::PackDir { .. } => {
+                std::fs::metadata(self.path(name).ok()?).ok().map(|m| m.len())
+            }
+            DataSource::Embedded { files, .. } => files
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, b)| b.len() as u64),
+            DataSource::Memory { files, .. } => files
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, b)| b.len() as u64),
+        }
+    }
+
     /// Up to `n` bytes from the start and up to `n` from the end of `name` (the whole file
     /// twice when it is shorter), or `None` when the file is missing or unreadable.
     pub fn ends(&self, name: &str, n: usize) -> Option<(Vec<u8>, Vec<u8>)> {
