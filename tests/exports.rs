@@ -953,3 +953,22 @@ fn a_dated_lookup_with_bad_dates_or_keys_is_refused_naming_the_place() {
     let err = run_mini_result(&dir, &data, "o5").unwrap_err();
     assert!(err.contains("from, to and date go with a lookup"), "{err}");
 }
+
+#[test]
+fn a_constant_the_files_dialect_reads_otherwise_is_refused() {
+    // With thousands = ".", "0.250" could be 0.25 (bonusrun's form) or 250 (the file's):
+    // the mapping refuses to guess.
+    mapped_failure(
+        "ex-const-ambiguous",
+        |d| {
+            let toml = d.join("data.toml");
+            edit(&toml, "thousands = \"\"", "thousands = \".\"");
+            edit(
+                &toml,
+                "[tables.clients.columns]",
+                "[tables.clients.columns]\nmarket_share = { const = \"0.250\" }",
+            );
+        },
+        &["data.toml: [tables.clients.columns] market_share: { const = \"0.250\" } reads as 0.250 in bonusrun's form but as 250 in this file's (decimal ',', thousands '.'); write it in bonusrun's form, without thousands separators (e.g. \"250\")"],
+    );
+}

@@ -515,6 +515,32 @@ pub fn load_with(path: &Path, max_field: usize) -> Result<DataSource, LoadError>
     })
 }
 
+/// A number constant of `data.toml` is read in bonusrun's form (`1234.56`); one that the
+/// file's dialect reads as another number (`25.000` with `thousands = "."`) is refused, so
+/// the mapping never guesses which was meant.
+fn check_const(value: &str, kind: Kind, dialect: &Dialect) -> Result<(), String> {
+    if !matches!(kind, Kind::Number) {
+        return Ok(());
+    }
+    let canonical = Dialect::default().number(value);
+    match (canonical, dialect.number(value)) {
+        (Some(a), Some(b)) if a != b => Err(format!(
+            "{{ const = \"{value}\" }} reads as {a} in bonusrun's form but as {b} in this file's (decimal '{}', thousands {}); write it in bonusrun's form, without thousands separators (e.g. \"{}\")",
+            dialect.decimal,
+            if dialect.thousands.is_empty() {
+                "none".to_string()
+            } else {
+                dialect.thousands.iter().map(|t| format!("'{t}'")).collect::<Vec<_>>().join(" ")
+            },
+            b.normalize()
+        )),
+        (None, None) => Err(format!(
+            "{{ const = \"{value}\" }} is not a number; write it like 1234.56"
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn convert(
     shown: &str,
     table: &str,
@@ -549,7 +575,12 @@ fn convert(
         resolved.push(match &t.columns[*name] {
             ColumnSpec::Source(c) => Resolved::Column(find(c, src)?),
             ColumnSpec::Mapped { column, map } => Resolved::Mapped(find(column, src)?, map.clone()),
-            ColumnSpec::Const { value } => Resolved::Const(value.clone()),
+            ColumnSpec::Const { value } => {
+                check_const(value, kind(table, name), &src.dialect).map_err(|m| {
+                    LoadError::file(shown, format!("[tables.{table}.columns] {name}: {m}"))
+                })?;
+                Resolved::Const(value.clone())
+            }
             ColumnSpec::Expr { expr } => {
                 Resolved::Expr(Expr::parse(expr, &src.header).map_err(|m| {
                     LoadError::file(shown, format!("[tables.{table}.columns] {name}: {m}"))
