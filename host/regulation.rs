@@ -22,7 +22,9 @@ pub struct Regulation {
     blocks: Vec<Block>,
 }
 
-/// Doc comment text: `//!` or `///` prefixes removed, lines joined into paragraphs.
+/// Doc comment text: `//!` or `///` prefixes removed, lines joined into paragraphs; a
+/// Markdown list (lines starting `- ` or `* `) becomes one paragraph per item, each
+/// starting `- `.
 fn paragraphs(lines: &[&str]) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
@@ -35,9 +37,13 @@ fn paragraphs(lines: &[&str]) -> Vec<String> {
                 .trim_start_matches("/**")
                 .trim_end_matches("*/")
                 .trim();
-            if t.is_empty() {
+            let item = t.strip_prefix("- ").or_else(|| t.strip_prefix("* "));
+            if t.is_empty() || item.is_some() {
                 if !cur.is_empty() {
                     out.push(std::mem::take(&mut cur));
+                }
+                if let Some(item) = item {
+                    cur = format!("- {item}");
                 }
             } else {
                 if !cur.is_empty() {
@@ -49,6 +55,19 @@ fn paragraphs(lines: &[&str]) -> Vec<String> {
     }
     if !cur.is_empty() {
         out.push(cur);
+    }
+    out
+}
+
+/// Paragraphs as blocks: consecutive list items (`- ...`) form one list.
+fn doc_blocks(paragraphs: Vec<String>) -> Vec<Block> {
+    let mut out: Vec<Block> = Vec::new();
+    for p in paragraphs {
+        match (p.strip_prefix("- "), out.last_mut()) {
+            (Some(item), Some(Block::List(items))) => items.push(item.to_string()),
+            (Some(item), _) => out.push(Block::List(vec![item.to_string()])),
+            (None, _) => out.push(Block::Para(p)),
+        }
     }
     out
 }
@@ -123,11 +142,9 @@ pub fn render(pack: &RulePack, source: &PackSource) -> Regulation {
     b.push(Block::Heading(2, "1. Key clients".into()));
     match &pack.key_clients {
         StageCode::Script(s) => {
-            b.extend(module_doc(s).into_iter().map(Block::Para));
+            b.extend(doc_blocks(module_doc(s)));
             b.extend(
-                fn_doc(s, pack.key_clients_fn())
-                    .into_iter()
-                    .map(Block::Para),
+                doc_blocks(fn_doc(s, pack.key_clients_fn())),
             );
         }
         StageCode::Plugin(p) => b.push(Block::Para(format!(
@@ -138,7 +155,7 @@ pub fn render(pack: &RulePack, source: &PackSource) -> Regulation {
 
     b.push(Block::Heading(2, "2. Key performance indicators".into()));
     if let StageCode::Script(s) = &pack.kpis {
-        b.extend(module_doc(s).into_iter().map(Block::Para));
+        b.extend(doc_blocks(module_doc(s)));
     }
     let rows: Vec<Vec<String>> = pack
         .manifest
@@ -188,7 +205,7 @@ pub fn render(pack: &RulePack, source: &PackSource) -> Regulation {
     }
     match &pack.bonus {
         StageCode::Script(s) => {
-            b.extend(module_doc(s).into_iter().map(Block::Para));
+            b.extend(doc_blocks(module_doc(s)));
             let mut items = Vec::new();
             for f in s.ast.iter_functions() {
                 let doc = paragraphs(&f.comments).join(" ");
@@ -220,9 +237,12 @@ pub fn render(pack: &RulePack, source: &PackSource) -> Regulation {
             .unwrap_or_default(),
     };
     let comments = param_comments(&manifest_text);
-    let rows = pack
-        .params
-        .iter()
+    // In pack.toml order (where the comments are), then any other parameter by name.
+    let position = |k: &str| comments.iter().position(|(n, _)| n == k).unwrap_or(usize::MAX);
+    let mut params: Vec<(&String, &ParamValue)> = pack.params.iter().collect();
+    params.sort_by_key(|(k, _)| position(k));
+    let rows = params
+        .into_iter()
         .map(|(k, v)| {
             let c = comments
                 .iter()

@@ -575,3 +575,27 @@ fn diff_says_plainly_when_nothing_changes() {
         "{table}"
     );
 }
+
+#[test]
+fn doc_keeps_the_parameter_order_and_renders_lists() {
+    let dir = scratch("doc-order");
+    copy_dir(&root().join("rules/romashka"), &dir.join("pack"));
+    edit(
+        &dir.join("pack/key_clients.rhai"),
+        "/// Classifies one client: key or not, tier A/B, score and the reasons that matched.",
+        "/// Classifies one client. A client is key when:\n/// - its share of revenue is high,\n///   or of margin;\n/// - it is strategic.",
+    );
+    ok(&dir, &["doc", "--rules", "pack", "--out", "doc"]);
+    let md = read(&dir.join("doc/regulation.md"));
+    assert!(
+        md.contains("Classifies one client. A client is key when:\n\n- its share of revenue is high, or of margin;\n- it is strategic.\n"),
+        "{md}"
+    );
+    let html = read(&dir.join("doc/regulation.html"));
+    assert!(html.contains("<ul>\n<li>its share of revenue is high, or of margin;</li>\n<li>it is strategic.</li>\n</ul>"), "{html}");
+    // pack.toml order: gate_kpi ("the KPI whose attainment opens the bonus...") comes
+    // before gate_attainment ("...at this attainment"), not after it as by name.
+    let kpi = md.find("| gate_kpi |").unwrap();
+    let at = md.find("| gate_attainment |").unwrap();
+    assert!(kpi < at && md.find("| key_revenue_share |").unwrap() < kpi);
+}
