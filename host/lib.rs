@@ -17,8 +17,21 @@
 //!    directory, so a failed run leaves nothing behind.
 //!
 //! [`generate`] makes synthetic data sets in the canonical format, and [`explain`] tells in
-//! plain words how one payout came about. The library is what the `bonusrun` binary uses;
-//! embedders call [`evaluate::run`] with a [`pack::RulePack`] and a [`load::DataSource`].
+//! plain words how one payout came about.
+//!
+//! # Embedding
+//!
+//! The library is what the `bonusrun` binary uses. A program loads a pack with
+//! [`pack::RulePack::load`] (Rhai scripts, or sandboxed WebAssembly plugins of the world
+//! `bonusrun:rules`, run by [`rules::wasm`]), names its data as a [`load::DataSource`] (a
+//! directory of canonical CSV files, or real exports through a `data.toml` mapping loaded by
+//! [`mapping::load`]), and calls [`evaluate::run`] with [`evaluate::RunOptions`] (period,
+//! threads, deadline, ledger). The [`evaluate::RunResult`] holds the typed results; the
+//! outputs writer [`outputs::write_run`] writes the usual files through a staging directory.
+//! Stages written in Rust implement [`rules::NativeRules`] and run through
+//! [`evaluate::run_native`]. A runnable example is `examples/embed.rs`
+//! (`cargo run --release --example embed`), which the tests build and run; see also
+//! `docs/embedding.md`.
 
 // Errors carry full locations (file, line, column, script, subject) and are on the cold
 // path; boxing them everywhere would only add noise.

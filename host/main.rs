@@ -855,18 +855,30 @@ impl Progress {
         })
     }
 
-    fn draw(count: &std::sync::atomic::AtomicU64, done: &std::sync::atomic::AtomicBool, total: Option<u64>) {
+    fn draw(
+        count: &std::sync::atomic::AtomicU64,
+        done: &std::sync::atomic::AtomicBool,
+        total: Option<u64>,
+    ) {
         use std::sync::atomic::Ordering;
         let started = std::time::Instant::now();
         // After how long the bar shows (a second; the tests set it to 0).
         let after = std::env::var("BONUSRUN_PROGRESS_AFTER_MS")
             .ok()
             .and_then(|v| v.parse().ok())
-            .map_or(std::time::Duration::from_secs(1), std::time::Duration::from_millis);
-        let bar = indicatif::ProgressBar::with_draw_target(total, indicatif::ProgressDrawTarget::hidden());
+            .map_or(
+                std::time::Duration::from_secs(1),
+                std::time::Duration::from_millis,
+            );
+        let bar = indicatif::ProgressBar::with_draw_target(
+            total,
+            indicatif::ProgressDrawTarget::hidden(),
+        );
         bar.set_style(
-            indicatif::ProgressStyle::with_template("reading sales {bar:30} {binary_bytes}/{binary_total_bytes} {elapsed}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template(
+                "reading sales {bar:30} {binary_bytes}/{binary_total_bytes} {elapsed}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         while !done.load(Ordering::Relaxed) {
             if bar.is_hidden() && started.elapsed() >= after {

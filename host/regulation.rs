@@ -143,9 +143,7 @@ pub fn render(pack: &RulePack, source: &PackSource) -> Regulation {
     match &pack.key_clients {
         StageCode::Script(s) => {
             b.extend(doc_blocks(module_doc(s)));
-            b.extend(
-                doc_blocks(fn_doc(s, pack.key_clients_fn())),
-            );
+            b.extend(doc_blocks(fn_doc(s, pack.key_clients_fn())));
         }
         StageCode::Plugin(p) => b.push(Block::Para(format!(
             "Key clients are decided by the plugin {}.",
@@ -238,7 +236,12 @@ pub fn render(pack: &RulePack, source: &PackSource) -> Regulation {
     };
     let comments = param_comments(&manifest_text);
     // In pack.toml order (where the comments are), then any other parameter by name.
-    let position = |k: &str| comments.iter().position(|(n, _)| n == k).unwrap_or(usize::MAX);
+    let position = |k: &str| {
+        comments
+            .iter()
+            .position(|(n, _)| n == k)
+            .unwrap_or(usize::MAX)
+    };
     let mut params: Vec<(&String, &ParamValue)> = pack.params.iter().collect();
     params.sort_by_key(|(k, _)| position(k));
     let rows = params

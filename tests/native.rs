@@ -120,3 +120,49 @@ fn a_failing_native_rule_names_stage_function_and_client() {
         "rule error: native rules: in function 'classify' (stage key_clients, pack 'romashka') for client C0002: no market rating for this client"
     );
 }
+
+/// The embedding example (examples/embed.rs), which `cargo test` builds with the tests.
+fn embed_example() -> std::path::PathBuf {
+    let deps = std::env::current_exe().unwrap();
+    let exe = deps
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/embed");
+    assert!(
+        exe.exists(),
+        "{} is missing: cargo test builds the examples",
+        exe.display()
+    );
+    exe
+}
+
+#[test]
+fn the_embedding_example_builds_runs_and_pays_what_the_binary_pays() {
+    let dir = crate::util::scratch("embed");
+    let out = std::process::Command::new(embed_example())
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with("period 2026-Q2, 8 managers\nM01            0.00 (gate closed)\n"),
+        "{text}"
+    );
+    assert!(text.ends_with("total    1314733.49 RUB\n"), "{text}");
+    let root = crate::util::root();
+    let out = std::process::Command::new(embed_example())
+        .arg(root.join("rules/romashka"))
+        .arg(root.join("rules/romashka/data"))
+        .arg("out")
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        crate::util::csv_cell(&dir.join("out/payouts.csv"), "M02", "payout"),
+        "136620.22"
+    );
+}

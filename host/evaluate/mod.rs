@@ -347,7 +347,8 @@ fn run_in_pool(
     // The pass sums sales straight into the run period's windows, so it needs the period
     // first. Without --period, the period is the latest complete one, which depends on the
     // last sale: guess it from the file's ends, and pass again in the rare case it was wrong.
-    let stream = load::sales::open_counted(source, options.max_field_bytes, options.progress.as_ref())?;
+    let stream =
+        load::sales::open_counted(source, options.max_field_bytes, options.progress.as_ref())?;
     let guess = options.period.unwrap_or_else(|| {
         match load::sales::latest_date_near_ends(source, &stream.columns) {
             Some(last) => facts::latest_complete_period(kind, last),
@@ -398,7 +399,8 @@ fn run_in_pool(
         }
     };
     if period != sales.plan.period() {
-        let stream = load::sales::open_counted(source, options.max_field_bytes, options.progress.as_ref())?;
+        let stream =
+            load::sales::open_counted(source, options.max_field_bytes, options.progress.as_ref())?;
         (sales, sales_file) = facts::aggregate(stream, &data, plan(period)?)?;
         clock.lap("sales pass again (the period guessed from the file's ends was wrong)");
     }

@@ -147,7 +147,9 @@ impl DataSource {
     pub fn size(&self, name: &str) -> Option<u64> {
         match self {
             DataSource::Dir(_) | DataSource::PackDir { .. } => {
-                std::fs::metadata(self.path(name).ok()?).ok().map(|m| m.len())
+                std::fs::metadata(self.path(name).ok()?)
+                    .ok()
+                    .map(|m| m.len())
             }
             DataSource::Embedded { files, .. } => files
                 .iter()
