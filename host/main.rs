@@ -180,33 +180,36 @@ enum Command {
         ledger: LedgerArgs,
     },
     /// Write a deterministic synthetic data set in the canonical format.
-    Generate {
-        /// Directory to write (created if missing); its five files are replaced only with
-        /// --force.
-        #[arg(long, value_name = "DIR")]
-        out: PathBuf,
-        /// Replace the five data files if they exist in --out.
-        #[arg(long)]
-        force: bool,
-        /// Number of clients.
-        #[arg(long, default_value_t = 150)]
-        clients: usize,
-        /// Number of managers.
-        #[arg(long, default_value_t = 8)]
-        managers: usize,
-        /// Number of sales lines.
-        #[arg(long, default_value_t = 10_000)]
-        sales: u64,
-        /// Random seed: the same seed gives the same files.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// First month of sales, YYYY-MM.
-        #[arg(long, default_value = "2024-07", value_name = "YYYY-MM")]
-        from: String,
-        /// Number of months of sales.
-        #[arg(long, default_value_t = 24)]
-        months: u32,
-    },
+    Generate(GenerateArgs),
+}
+
+#[derive(Args)]
+struct GenerateArgs {
+    /// Directory to write (created if missing); its five files are replaced only with
+    /// --force.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Replace the five data files if they exist in --out.
+    #[arg(long)]
+    force: bool,
+    /// Number of clients.
+    #[arg(long, default_value_t = 150)]
+    clients: usize,
+    /// Number of managers.
+    #[arg(long, default_value_t = 8)]
+    managers: usize,
+    /// Number of sales lines.
+    #[arg(long, default_value_t = 10_000)]
+    sales: u64,
+    /// Random seed: the same seed gives the same files.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// First month of sales, YYYY-MM.
+    #[arg(long, default_value = "2024-07", value_name = "YYYY-MM")]
+    from: String,
+    /// Number of months of sales.
+    #[arg(long, default_value_t = 24)]
+    months: u32,
 }
 
 #[derive(Args)]
@@ -355,242 +358,35 @@ fn cmd_report(run_dir: &std::path::Path, out: Option<PathBuf>, force: bool) -> R
 fn try_main(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Run(args) => cmd_run(args),
-        Command::Approve { run, by, ledger } => {
-            let by = bonusrun::ledger::require_text("--by", "name a person", &by)?;
-            let mut l = open_ledger(&ledger, Access::Write)?;
-            println!(
-                "{}",
-                bonusrun::ledger::lifecycle::approve(&mut l, run, &by)?
-            );
-            Ok(())
-        }
+        Command::Approve { run, by, ledger } => cmd_approve(run, by, ledger),
         Command::Close {
             period,
             run,
             by,
             pack_change,
             ledger,
-        } => {
-            let by = bonusrun::ledger::require_text("--by", "name a person", &by)?;
-            let pack_change = match &pack_change {
-                Some(r) => Some(bonusrun::ledger::require_text(
-                    "--pack-change",
-                    "say why",
-                    r,
-                )?),
-                None => None,
-            };
-            let mut l = open_ledger(&ledger, Access::Write)?;
-            let args = bonusrun::ledger::lifecycle::CloseArgs {
-                period: &period,
-                run,
-                by: &by,
-                pack_change: pack_change.as_deref(),
-            };
-            println!("{}", bonusrun::ledger::lifecycle::close(&mut l, &args)?);
-            Ok(())
-        }
+        } => cmd_close(period, run, by, pack_change, ledger),
         Command::Reopen {
             period,
             reason,
             by,
             ledger,
-        } => {
-            let by = bonusrun::ledger::require_text("--by", "name a person", &by)?;
-            let reason = bonusrun::ledger::require_text("--reason", "say why", &reason)?;
-            let mut l = open_ledger(&ledger, Access::Write)?;
-            println!(
-                "{}",
-                bonusrun::ledger::lifecycle::reopen(&mut l, &period, &reason, &by)?
-            );
-            Ok(())
-        }
-        Command::History { period, ledger } => {
-            let l = open_ledger(&ledger, Access::Read)?;
-            print!(
-                "{}",
-                bonusrun::ledger::report::history(&l, period.as_deref())?
-            );
-            Ok(())
-        }
-        Command::Show { run, lines, ledger } => {
-            let l = open_ledger(&ledger, Access::Read)?;
-            print!("{}", bonusrun::ledger::report::show(&l, run, lines)?);
-            Ok(())
-        }
+        } => cmd_reopen(period, reason, by, ledger),
+        Command::History { period, ledger } => cmd_history(period, ledger),
+        Command::Show { run, lines, ledger } => cmd_show(run, lines, ledger),
         Command::Verify {
             run,
             rules,
             data,
             ledger,
         } => cmd_verify(run, rules, data, &ledger),
-        Command::Check { rules } => {
-            let source = rules.map(PackSource::Dir).unwrap_or_else(bundled::pack);
-            let pack = RulePack::load(&source)?;
-            let info = &pack.manifest.pack;
-            println!(
-                "ok: pack '{}' version {} ({}): {} KPI(s), {} table(s), {} parameter(s); pays per {} in {}, rounding {}",
-                info.name,
-                info.version,
-                info.title,
-                pack.manifest.kpis.len(),
-                pack.tables.len(),
-                pack.params.len(),
-                info.period.name(),
-                pack.currency.code,
-                pack.rounding.name()
-            );
-            for (stage, code) in [
-                ("key_clients", &pack.key_clients),
-                ("kpis", &pack.kpis),
-                ("bonus", &pack.bonus),
-            ] {
-                match code {
-                    bonusrun::pack::StageCode::Script(s) => println!("  stage {stage}: script {}", s.path),
-                    bonusrun::pack::StageCode::Plugin(p) => println!(
-                        "  stage {stage}: plugin {} (world {}, compiled code: {})",
-                        p.shown,
-                        p.world(),
-                        match p.cache {
-                            bonusrun::rules::wasm::CacheUse::Hit => "from the cache",
-                            bonusrun::rules::wasm::CacheUse::Miss => "compiled and cached",
-                            bonusrun::rules::wasm::CacheUse::Off => "compiled, no cache",
-                            bonusrun::rules::wasm::CacheUse::Rejected => "compiled again: the cached code did not verify (tampered with or corrupt), so it was not run and was replaced",
-                        }
-                    ),
-                }
-            }
-            let decl = &pack.manifest.ledger;
-            if decl.guarantees.is_some() || decl.draws.is_some() {
-                let s = &pack.settlement;
-                println!(
-                    "  ledger: {} guarantee(s), {} draw(s); at most {} of a payout recovers draws",
-                    s.guarantees.len(),
-                    s.draws.len(),
-                    s.recovery_share
-                );
-            }
-            if !pack.windows.is_empty() {
-                let names: Vec<String> = pack.windows.iter().map(|w| w.to_string()).collect();
-                println!("  windows: {}", names.join(", "));
-            }
-            if !pack.measures.is_empty() {
-                let names: Vec<String> = pack.measures.iter().map(|m| m.to_string()).collect();
-                println!("  measures: {}", names.join(", "));
-            }
-            let total = bonusrun::money::exact_sum(pack.manifest.kpis.iter().map(|k| k.weight));
-            if total != Some(rust_decimal::Decimal::ONE) {
-                let total = total.map_or("more than a decimal holds".into(), |t| t.to_string());
-                println!("note: the KPI weights sum to {total}, not 1");
-            }
-            let mut errors = 0;
-            for t in pack.tables.values().filter(|t| t.is_decision_table()) {
-                let findings = t.analyse();
-                if findings.is_empty() {
-                    println!(
-                        "  decision table {}: no gaps, overlaps or duplicates",
-                        t.name
-                    );
-                }
-                for f in findings {
-                    if f.error {
-                        errors += 1;
-                    }
-                    println!(
-                        "{}:{}: {}: decision table {}: {}",
-                        t.shown,
-                        f.line,
-                        if f.error { "error" } else { "warning" },
-                        t.name,
-                        f.message
-                    );
-                }
-            }
-            if errors > 0 {
-                return Err(Error::Failed(format!(
-                    "{errors} error(s) in decision tables"
-                )));
-            }
-            Ok(())
-        }
+        Command::Check { rules } => cmd_check(rules),
         Command::Explain {
             inputs,
             manager,
             client,
-        } => {
-            let result = run(&inputs)?;
-            if let Some(client) = client {
-                let index = result
-                    .data
-                    .client_index
-                    .get(&client)
-                    .copied()
-                    .ok_or_else(|| {
-                        let ids = result.data.clients.iter().map(|c| c.id.as_str());
-                        Error::Usage(format!(
-                            "no client '{client}' in clients.csv{}",
-                            bonusrun::suggest::did_you_mean(&client, ids)
-                        ))
-                    })?;
-                print!("{}", explain::explain_client(&result, index));
-                return Ok(());
-            }
-            let manager = manager.unwrap_or_default();
-            let index = result
-                .data
-                .manager_index
-                .get(&manager)
-                .copied()
-                .ok_or_else(|| {
-                    let ids = result.data.managers.iter().map(|m| m.id.as_str());
-                    Error::Usage(format!(
-                        "no manager '{manager}' in managers.csv{}",
-                        bonusrun::suggest::did_you_mean(&manager, ids)
-                    ))
-                })?;
-            print!("{}", explain::explain_manager(&result, index));
-            Ok(())
-        }
-        Command::Test { rules, threads } => {
-            if threads == Some(0) {
-                return Err(Error::Usage("--threads must be at least 1".into()));
-            }
-            let pack = Arc::new(RulePack::load(&PackSource::Dir(rules.clone()))?);
-            let cases = bonusrun::casebook::cases(&rules)?;
-            if cases.is_empty() {
-                return Err(Error::Usage(format!(
-                    "{} has no cases; add tests/<case>/ with data/ and expected/",
-                    rules.join("tests").display()
-                )));
-            }
-            let (mut passed, mut failed) = (0, 0);
-            for case in &cases {
-                let r = bonusrun::casebook::run_case(&pack, case, threads)?;
-                let about = if r.description.is_empty() {
-                    String::new()
-                } else {
-                    format!(" - {}", r.description)
-                };
-                if r.differences.is_empty() {
-                    passed += 1;
-                    println!("PASS {}{about}", r.name);
-                } else {
-                    failed += 1;
-                    println!("FAIL {}{about}", r.name);
-                    for d in &r.differences {
-                        println!("     {d}");
-                    }
-                }
-            }
-            println!("{passed} passed, {failed} failed");
-            if failed > 0 {
-                return Err(Error::Failed(format!(
-                    "{failed} of {} case(s) failed",
-                    cases.len()
-                )));
-            }
-            Ok(())
-        }
+        } => cmd_explain(inputs, manager, client),
+        Command::Test { rules, threads } => cmd_test(rules, threads),
         Command::Diff {
             inputs,
             against,
@@ -598,118 +394,395 @@ fn try_main(cli: Cli) -> Result<(), Error> {
             csv,
             html,
             force,
-        } => {
-            let files: Vec<PathBuf> = csv.iter().chain(&html).cloned().collect();
-            outputs::check_files(&files, force)?;
-            let after = run(&inputs)?;
-            let baseline = InputArgs {
-                rules: against.or_else(|| inputs.rules.clone()),
-                data: inputs.data.clone().or_else(|| {
-                    // The same data as the changed side, even when --against has its own data/.
-                    inputs
-                        .rules
-                        .as_ref()
-                        .map(|r| r.join("data"))
-                        .filter(|d| d.is_dir())
-                }),
-                period: Some(after.period().to_string()),
-                threads: inputs.threads,
-                set: against_set,
-                deadline: inputs.deadline,
-                max_field_bytes: inputs.max_field_bytes,
-                allow_incomplete: inputs.allow_incomplete,
-                quiet: inputs.quiet,
-            };
-            let before = run(&baseline)?;
-            let diff = bonusrun::whatif::compare(&before, &after).map_err(Error::Usage)?;
-            print!("{}", diff.to_table());
-            if let Some(path) = csv {
-                outputs::write_file(&path, &diff.to_csv())?;
-                println!("CSV written to {}", path.display());
-            }
-            if let Some(path) = html {
-                let side = |r: &RunResult| {
-                    let info = &r.pack.manifest.pack;
-                    let set = &r.pack.overrides;
-                    let set = if set.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" with --set {}", set.join(", "))
-                    };
-                    format!(
-                        "{} version {}{set}, period {}",
-                        info.name,
-                        info.version,
-                        r.period()
-                    )
-                };
-                let page = outputs::report::render_diff(&diff, &side(&before), &side(&after))?;
-                outputs::write_file(&path, &page)?;
-                println!("Page written to {}", path.display());
-            }
-            Ok(())
-        }
+        } => cmd_diff(inputs, against, against_set, csv, html, force),
         Command::Report {
             run_dir,
             out,
             force,
         } => cmd_report(&run_dir, out, force),
-        Command::Doc { rules, out, force } => {
-            let names = ["regulation.md", "regulation.html"];
-            outputs::check_files(&names.map(|n| out.join(n)), force)?;
-            let source = rules.map(PackSource::Dir).unwrap_or_else(bundled::pack);
-            let pack = RulePack::load(&source)?;
-            let doc = bonusrun::regulation::render(&pack, &source);
-            std::fs::create_dir_all(&out).map_err(|e| Error::Output {
-                path: out.display().to_string(),
-                message: e.to_string(),
-            })?;
-            for (name, text) in names.into_iter().zip([doc.markdown(), doc.html()]) {
-                let path = out.join(name);
-                outputs::write_file(&path, text.as_bytes())?;
-                println!("written: {}", path.display());
-            }
-            Ok(())
-        }
-        Command::Inspect { file } => {
-            print!("{}", bonusrun::mapping::inspect::inspect(&file)?);
-            Ok(())
-        }
-        Command::Generate {
-            out,
-            clients,
-            managers,
-            sales,
-            seed,
-            from,
-            months,
-            force,
-        } => {
-            let first = parse_month(&from)?;
-            let files = generate::FILES.map(|f| out.join(f));
-            outputs::check_files(&files, force)?;
-            let summary = generate::generate(&GenerateOptions {
-                out: out.clone(),
-                clients,
-                managers,
-                sales,
-                seed,
-                first_month: first,
-                months,
-            })
-            .map_err(|e| {
-                if e.message.starts_with("invalid options") {
-                    Error::Usage(format!("generate: {}", e.message))
-                } else {
-                    Error::Generate(e)
+        Command::Doc { rules, out, force } => cmd_doc(rules, out, force),
+        Command::Inspect { file } => cmd_inspect(file),
+        Command::Generate(args) => cmd_generate(args),
+    }
+}
+
+/// `bonusrun approve`: a draft run becomes approved.
+fn cmd_approve(run: i64, by: String, ledger: LedgerArgs) -> Result<(), Error> {
+    let by = bonusrun::ledger::require_text("--by", "name a person", &by)?;
+    let mut l = open_ledger(&ledger, Access::Write)?;
+    println!(
+        "{}",
+        bonusrun::ledger::lifecycle::approve(&mut l, run, &by)?
+    );
+    Ok(())
+}
+
+/// `bonusrun close`: the approved run of a period becomes the paid one.
+fn cmd_close(
+    period: String,
+    run: i64,
+    by: String,
+    pack_change: Option<String>,
+    ledger: LedgerArgs,
+) -> Result<(), Error> {
+    let by = bonusrun::ledger::require_text("--by", "name a person", &by)?;
+    let pack_change = match &pack_change {
+        Some(r) => Some(bonusrun::ledger::require_text(
+            "--pack-change",
+            "say why",
+            r,
+        )?),
+        None => None,
+    };
+    let mut l = open_ledger(&ledger, Access::Write)?;
+    let args = bonusrun::ledger::lifecycle::CloseArgs {
+        period: &period,
+        run,
+        by: &by,
+        pack_change: pack_change.as_deref(),
+    };
+    println!("{}", bonusrun::ledger::lifecycle::close(&mut l, &args)?);
+    Ok(())
+}
+
+/// `bonusrun reopen`: a closed period opens again, logged with its reason.
+fn cmd_reopen(period: String, reason: String, by: String, ledger: LedgerArgs) -> Result<(), Error> {
+    let by = bonusrun::ledger::require_text("--by", "name a person", &by)?;
+    let reason = bonusrun::ledger::require_text("--reason", "say why", &reason)?;
+    let mut l = open_ledger(&ledger, Access::Write)?;
+    println!(
+        "{}",
+        bonusrun::ledger::lifecycle::reopen(&mut l, &period, &reason, &by)?
+    );
+    Ok(())
+}
+
+/// `bonusrun history`: the ledger's periods and runs.
+fn cmd_history(period: Option<String>, ledger: LedgerArgs) -> Result<(), Error> {
+    let l = open_ledger(&ledger, Access::Read)?;
+    print!(
+        "{}",
+        bonusrun::ledger::report::history(&l, period.as_deref())?
+    );
+    Ok(())
+}
+
+/// `bonusrun show`: one recorded run.
+fn cmd_show(run: i64, lines: bool, ledger: LedgerArgs) -> Result<(), Error> {
+    let l = open_ledger(&ledger, Access::Read)?;
+    print!("{}", bonusrun::ledger::report::show(&l, run, lines)?);
+    Ok(())
+}
+
+/// `bonusrun check`: a pack validated without data, its decision tables analysed.
+fn cmd_check(rules: Option<PathBuf>) -> Result<(), Error> {
+    let source = rules.map(PackSource::Dir).unwrap_or_else(bundled::pack);
+    let pack = RulePack::load(&source)?;
+    let info = &pack.manifest.pack;
+    println!(
+        "ok: pack '{}' version {} ({}): {} KPI(s), {} table(s), {} parameter(s); pays per {} in {}, rounding {}",
+        info.name,
+        info.version,
+        info.title,
+        pack.manifest.kpis.len(),
+        pack.tables.len(),
+        pack.params.len(),
+        info.period.name(),
+        pack.currency.code,
+        pack.rounding.name()
+    );
+    print_stages(&pack);
+    print_declarations(&pack);
+    check_tables(&pack)
+}
+
+/// `check`: which script or plugin runs each stage.
+fn print_stages(pack: &RulePack) {
+    for (stage, code) in [
+        ("key_clients", &pack.key_clients),
+        ("kpis", &pack.kpis),
+        ("bonus", &pack.bonus),
+    ] {
+        match code {
+            bonusrun::pack::StageCode::Script(s) => println!("  stage {stage}: script {}", s.path),
+            bonusrun::pack::StageCode::Plugin(p) => println!(
+                "  stage {stage}: plugin {} (world {}, compiled code: {})",
+                p.shown,
+                p.world(),
+                match p.cache {
+                    bonusrun::rules::wasm::CacheUse::Hit => "from the cache",
+                    bonusrun::rules::wasm::CacheUse::Miss => "compiled and cached",
+                    bonusrun::rules::wasm::CacheUse::Off => "compiled, no cache",
+                    bonusrun::rules::wasm::CacheUse::Rejected => "compiled again: the cached code did not verify (tampered with or corrupt), so it was not run and was replaced",
                 }
-            })?;
-            for (name, rows) in &summary.files {
-                println!("{:>12} rows  {}", rows, out.join(name).display());
-            }
-            Ok(())
+            ),
         }
     }
+}
+
+/// `check`: the ledger settlement, windows and measures the pack declares, and weights
+/// that do not sum to 1.
+fn print_declarations(pack: &RulePack) {
+    let decl = &pack.manifest.ledger;
+    if decl.guarantees.is_some() || decl.draws.is_some() {
+        let s = &pack.settlement;
+        println!(
+            "  ledger: {} guarantee(s), {} draw(s); at most {} of a payout recovers draws",
+            s.guarantees.len(),
+            s.draws.len(),
+            s.recovery_share
+        );
+    }
+    if !pack.windows.is_empty() {
+        let names: Vec<String> = pack.windows.iter().map(|w| w.to_string()).collect();
+        println!("  windows: {}", names.join(", "));
+    }
+    if !pack.measures.is_empty() {
+        let names: Vec<String> = pack.measures.iter().map(|m| m.to_string()).collect();
+        println!("  measures: {}", names.join(", "));
+    }
+    let total = bonusrun::money::exact_sum(pack.manifest.kpis.iter().map(|k| k.weight));
+    if total != Some(rust_decimal::Decimal::ONE) {
+        let total = total.map_or("more than a decimal holds".into(), |t| t.to_string());
+        println!("note: the KPI weights sum to {total}, not 1");
+    }
+}
+
+/// `check`: each decision table's gaps, overlaps and duplicates; an error fails the check.
+fn check_tables(pack: &RulePack) -> Result<(), Error> {
+    let mut errors = 0;
+    for t in pack.tables.values().filter(|t| t.is_decision_table()) {
+        let findings = t.analyse();
+        if findings.is_empty() {
+            println!(
+                "  decision table {}: no gaps, overlaps or duplicates",
+                t.name
+            );
+        }
+        for f in findings {
+            if f.error {
+                errors += 1;
+            }
+            println!(
+                "{}:{}: {}: decision table {}: {}",
+                t.shown,
+                f.line,
+                if f.error { "error" } else { "warning" },
+                t.name,
+                f.message
+            );
+        }
+    }
+    if errors > 0 {
+        return Err(Error::Failed(format!(
+            "{errors} error(s) in decision tables"
+        )));
+    }
+    Ok(())
+}
+
+/// `bonusrun explain`: one payout or one classification in plain words.
+fn cmd_explain(
+    inputs: InputArgs,
+    manager: Option<String>,
+    client: Option<String>,
+) -> Result<(), Error> {
+    let result = run(&inputs)?;
+    if let Some(client) = client {
+        let index = result
+            .data
+            .client_index
+            .get(&client)
+            .copied()
+            .ok_or_else(|| {
+                let ids = result.data.clients.iter().map(|c| c.id.as_str());
+                Error::Usage(format!(
+                    "no client '{client}' in clients.csv{}",
+                    bonusrun::suggest::did_you_mean(&client, ids)
+                ))
+            })?;
+        print!("{}", explain::explain_client(&result, index));
+        return Ok(());
+    }
+    let manager = manager.unwrap_or_default();
+    let index = result
+        .data
+        .manager_index
+        .get(&manager)
+        .copied()
+        .ok_or_else(|| {
+            let ids = result.data.managers.iter().map(|m| m.id.as_str());
+            Error::Usage(format!(
+                "no manager '{manager}' in managers.csv{}",
+                bonusrun::suggest::did_you_mean(&manager, ids)
+            ))
+        })?;
+    print!("{}", explain::explain_manager(&result, index));
+    Ok(())
+}
+
+/// `bonusrun test`: the pack's golden cases.
+fn cmd_test(rules: PathBuf, threads: Option<usize>) -> Result<(), Error> {
+    if threads == Some(0) {
+        return Err(Error::Usage("--threads must be at least 1".into()));
+    }
+    let pack = Arc::new(RulePack::load(&PackSource::Dir(rules.clone()))?);
+    let cases = bonusrun::casebook::cases(&rules)?;
+    if cases.is_empty() {
+        return Err(Error::Usage(format!(
+            "{} has no cases; add tests/<case>/ with data/ and expected/",
+            rules.join("tests").display()
+        )));
+    }
+    let (mut passed, mut failed) = (0, 0);
+    for case in &cases {
+        let r = bonusrun::casebook::run_case(&pack, case, threads)?;
+        let about = if r.description.is_empty() {
+            String::new()
+        } else {
+            format!(" - {}", r.description)
+        };
+        if r.differences.is_empty() {
+            passed += 1;
+            println!("PASS {}{about}", r.name);
+        } else {
+            failed += 1;
+            println!("FAIL {}{about}", r.name);
+            for d in &r.differences {
+                println!("     {d}");
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed > 0 {
+        return Err(Error::Failed(format!(
+            "{failed} of {} case(s) failed",
+            cases.len()
+        )));
+    }
+    Ok(())
+}
+
+/// `bonusrun diff`: what a rule change costs, manager by manager.
+fn cmd_diff(
+    inputs: InputArgs,
+    against: Option<PathBuf>,
+    against_set: Vec<String>,
+    csv: Option<PathBuf>,
+    html: Option<PathBuf>,
+    force: bool,
+) -> Result<(), Error> {
+    let files: Vec<PathBuf> = csv.iter().chain(&html).cloned().collect();
+    outputs::check_files(&files, force)?;
+    let after = run(&inputs)?;
+    let baseline = InputArgs {
+        rules: against.or_else(|| inputs.rules.clone()),
+        data: inputs.data.clone().or_else(|| {
+            // The same data as the changed side, even when --against has its own data/.
+            inputs
+                .rules
+                .as_ref()
+                .map(|r| r.join("data"))
+                .filter(|d| d.is_dir())
+        }),
+        period: Some(after.period().to_string()),
+        threads: inputs.threads,
+        set: against_set,
+        deadline: inputs.deadline,
+        max_field_bytes: inputs.max_field_bytes,
+        allow_incomplete: inputs.allow_incomplete,
+        quiet: inputs.quiet,
+    };
+    let before = run(&baseline)?;
+    let diff = bonusrun::whatif::compare(&before, &after).map_err(Error::Usage)?;
+    print!("{}", diff.to_table());
+    if let Some(path) = csv {
+        outputs::write_file(&path, &diff.to_csv())?;
+        println!("CSV written to {}", path.display());
+    }
+    if let Some(path) = html {
+        let side = |r: &RunResult| {
+            let info = &r.pack.manifest.pack;
+            let set = &r.pack.overrides;
+            let set = if set.is_empty() {
+                String::new()
+            } else {
+                format!(" with --set {}", set.join(", "))
+            };
+            format!(
+                "{} version {}{set}, period {}",
+                info.name,
+                info.version,
+                r.period()
+            )
+        };
+        let page = outputs::report::render_diff(&diff, &side(&before), &side(&after))?;
+        outputs::write_file(&path, &page)?;
+        println!("Page written to {}", path.display());
+    }
+    Ok(())
+}
+
+/// `bonusrun doc`: the regulation rendered from the pack.
+fn cmd_doc(rules: Option<PathBuf>, out: PathBuf, force: bool) -> Result<(), Error> {
+    let names = ["regulation.md", "regulation.html"];
+    outputs::check_files(&names.map(|n| out.join(n)), force)?;
+    let source = rules.map(PackSource::Dir).unwrap_or_else(bundled::pack);
+    let pack = RulePack::load(&source)?;
+    let doc = bonusrun::regulation::render(&pack, &source);
+    std::fs::create_dir_all(&out).map_err(|e| Error::Output {
+        path: out.display().to_string(),
+        message: e.to_string(),
+    })?;
+    for (name, text) in names.into_iter().zip([doc.markdown(), doc.html()]) {
+        let path = out.join(name);
+        outputs::write_file(&path, text.as_bytes())?;
+        println!("written: {}", path.display());
+    }
+    Ok(())
+}
+
+/// `bonusrun inspect`: a look at an export and a starter data.toml.
+fn cmd_inspect(file: PathBuf) -> Result<(), Error> {
+    print!("{}", bonusrun::mapping::inspect::inspect(&file)?);
+    Ok(())
+}
+
+/// `bonusrun generate`: a synthetic data set.
+fn cmd_generate(args: GenerateArgs) -> Result<(), Error> {
+    let GenerateArgs {
+        out,
+        force,
+        clients,
+        managers,
+        sales,
+        seed,
+        from,
+        months,
+    } = args;
+    let first = parse_month(&from)?;
+    let files = generate::FILES.map(|f| out.join(f));
+    outputs::check_files(&files, force)?;
+    let summary = generate::generate(&GenerateOptions {
+        out: out.clone(),
+        clients,
+        managers,
+        sales,
+        seed,
+        first_month: first,
+        months,
+    })
+    .map_err(|e| {
+        if e.message.starts_with("invalid options") {
+            Error::Usage(format!("generate: {}", e.message))
+        } else {
+            Error::Generate(e)
+        }
+    })?;
+    for (name, rows) in &summary.files {
+        println!("{:>12} rows  {}", rows, out.join(name).display());
+    }
+    Ok(())
 }
 
 /// For errors located in a pack file: the source line with a caret.
