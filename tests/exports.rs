@@ -972,3 +972,17 @@ fn a_constant_the_files_dialect_reads_otherwise_is_refused() {
         &["data.toml: [tables.clients.columns] market_share: { const = \"0.250\" } reads as 0.250 in bonusrun's form but as 250 in this file's (decimal ',', thousands '.'); write it in bonusrun's form, without thousands separators (e.g. \"250\")"],
     );
 }
+
+#[test]
+fn a_misshapen_filter_or_exclude_says_which_shapes_are_allowed() {
+    mapped_failure(
+        "ex-shape-filter",
+        |d| edit(&d.join("data.toml"), "[tables.sales]\nfrom = \"orders\"", "[tables.sales]\nfrom = \"orders\"\nfilter = { Region = 5 }"),
+        &["invalid type: integer `5`, expected a text or a list of texts, e.g. filter = { deal_stage = \"Won\" } or { deal_stage = [\"Won\", \"Lost\"] }"],
+    );
+    mapped_failure(
+        "ex-shape-exclude",
+        |d| edit(&d.join("data.toml"), "[tables.sales]\nfrom = \"orders\"", "[tables.sales]\nfrom = \"orders\"\nexclude = \"returns\""),
+        &["invalid type: string \"returns\", expected a table or a list of tables, e.g. exclude = { lookup = \"returns\", match = \"Order ID\", on = \"Order ID\" }"],
+    );
+}

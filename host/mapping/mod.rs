@@ -59,18 +59,76 @@ struct Exclude {
     on: String,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+/// `exclude`: one table or a list of them.
+#[derive(Debug)]
 enum OneOrManyExclude {
     One(Exclude),
     Many(Vec<Exclude>),
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+/// A `filter` value: one text or a list of them.
+#[derive(Debug)]
 enum OneOrMany {
     One(String),
     Many(Vec<String>),
+}
+
+// Written out rather than `#[serde(untagged)]`, whose error is only "data did not match any
+// variant of untagged enum": these say which shapes are allowed, with an example.
+impl<'de> Deserialize<'de> for OneOrMany {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = OneOrMany;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a text or a list of texts, e.g. filter = { deal_stage = \"Won\" } or { deal_stage = [\"Won\", \"Lost\"] }")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<OneOrMany, E> {
+                Ok(OneOrMany::One(v.to_string()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<OneOrMany, A::Error> {
+                let mut all = Vec::new();
+                while let Some(v) = seq.next_element::<String>()? {
+                    all.push(v);
+                }
+                Ok(OneOrMany::Many(all))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for OneOrManyExclude {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = OneOrManyExclude;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a table or a list of tables, e.g. exclude = { lookup = \"returns\", match = \"Order ID\", on = \"Order ID\" }")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<OneOrManyExclude, A::Error> {
+                Exclude::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(OneOrManyExclude::One)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<OneOrManyExclude, A::Error> {
+                let mut all = Vec::new();
+                while let Some(v) = seq.next_element::<Exclude>()? {
+                    all.push(v);
+                }
+                Ok(OneOrManyExclude::Many(all))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Debug)]
