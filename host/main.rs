@@ -67,6 +67,10 @@ enum Command {
         /// Parameter overrides for the baseline side, name=value (repeatable).
         #[arg(long = "against-set", value_name = "NAME=VALUE")]
         against_set: Vec<String>,
+        /// The baseline's data (default: the same data as --data): compares corrected data
+        /// with the data that was paid, under one pack.
+        #[arg(long = "against-data", value_name = "DIR")]
+        against_data: Option<PathBuf>,
         /// Also write the comparison as CSV to this file (an existing file is kept unless
         /// --force).
         #[arg(long, value_name = "FILE")]
@@ -391,10 +395,17 @@ fn try_main(cli: Cli) -> Result<(), Error> {
             inputs,
             against,
             against_set,
+            against_data,
             csv,
             html,
             force,
-        } => cmd_diff(inputs, against, against_set, csv, html, force),
+        } => cmd_diff(
+            inputs,
+            (against, against_set, against_data),
+            csv,
+            html,
+            force,
+        ),
         Command::Report {
             run_dir,
             out,
@@ -666,8 +677,7 @@ fn cmd_test(rules: PathBuf, threads: Option<usize>) -> Result<(), Error> {
 /// `bonusrun diff`: what a rule change costs, manager by manager.
 fn cmd_diff(
     inputs: InputArgs,
-    against: Option<PathBuf>,
-    against_set: Vec<String>,
+    (against, against_set, against_data): (Option<PathBuf>, Vec<String>, Option<PathBuf>),
     csv: Option<PathBuf>,
     html: Option<PathBuf>,
     force: bool,
@@ -677,7 +687,7 @@ fn cmd_diff(
     let after = run(&inputs)?;
     let baseline = InputArgs {
         rules: against.or_else(|| inputs.rules.clone()),
-        data: inputs.data.clone().or_else(|| {
+        data: against_data.or_else(|| inputs.data.clone()).or_else(|| {
             // The same data as the changed side, even when --against has its own data/.
             inputs
                 .rules
@@ -709,8 +719,16 @@ fn cmd_diff(
             } else {
                 format!(" with --set {}", set.join(", "))
             };
+            // The data by a fingerprint of every input's hash (run.json lists them).
+            use sha2::Digest;
+            let mut all = sha2::Sha256::new();
+            for i in &r.inputs {
+                all.update(format!("{} {}\n", i.name, i.sha256));
+            }
+            let hex = bonusrun::load::source_hex(&all.finalize());
+            let data = format!("; data {} ({} input files)", &hex[..12], r.inputs.len());
             format!(
-                "{} version {}{set}, period {}",
+                "{} version {}{set}, period {}{data}",
                 info.name,
                 info.version,
                 r.period()

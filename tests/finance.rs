@@ -599,3 +599,56 @@ fn doc_keeps_the_parameter_order_and_renders_lists() {
     let at = md.find("| gate_attainment |").unwrap();
     assert!(kpi < at && md.find("| key_revenue_share |").unwrap() < kpi);
 }
+
+#[test]
+fn diff_compares_corrected_data_with_the_paid_data_under_one_pack() {
+    let dir = scratch("diff-data");
+    copy_dir(&root().join("rules/romashka/data"), &dir.join("paid"));
+    copy_dir(&root().join("rules/romashka/data"), &dir.join("corrected"));
+    // The correction: M02's target bonus was 180000.00 and should have been 200000.00.
+    edit(
+        &dir.join("corrected/managers.csv"),
+        "M02,Ксения Иванова,180000.00",
+        "M02,Ксения Иванова,200000.00",
+    );
+    let rules = root().join("rules/romashka").display().to_string();
+    ok(
+        &dir,
+        &[
+            "run",
+            "--rules",
+            &rules,
+            "--data",
+            "corrected",
+            "--out",
+            "c",
+            "-q",
+        ],
+    );
+    let corrected = csv_cell(&dir.join("c/payouts.csv"), "M02", "payout");
+    let out = ok(
+        &dir,
+        &[
+            "diff",
+            "--rules",
+            &rules,
+            "--data",
+            "corrected",
+            "--against-data",
+            "paid",
+            "--html",
+            "d.html",
+        ],
+    );
+    let m02 = out.lines().find(|l| l.starts_with("M02 ")).unwrap();
+    assert!(
+        m02.contains(" 136620.22 ") && m02.contains(&format!(" {corrected} ")),
+        "{out}"
+    );
+    assert!(out.contains("1 of 8 managers paid differently"), "{out}");
+    // diff.html tells the two data sets apart by a fingerprint of their files' hashes.
+    let html = read(&dir.join("d.html"));
+    let prints: Vec<&str> = html.split("; data ").skip(1).map(|s| &s[..12]).collect();
+    assert_eq!(prints.len(), 2, "{html}");
+    assert_ne!(prints[0], prints[1], "{html}");
+}
