@@ -2,7 +2,7 @@
 //! change did not break the cases it agreed on, and gate rule changes in its own CI.
 //!
 //! A case is a folder `tests/<case>/` inside the pack with a `data/` folder (the canonical
-//! CSV files), an `expected/` folder with any of `payouts.csv`, `kpis.csv` and
+//! CSV files, or real exports with a `data.toml` mapping whose files stay inside the pack), an `expected/` folder with any of `payouts.csv`, `kpis.csv` and
 //! `key_clients.csv`, and optionally `case.toml` (`period = "2026-Q2"`, `description`) and
 //! `ledger.toml`: what the payout ledger knows when the case runs (paid periods, draw
 //! balances, pending true-ups), so that a pack's carry-over rules are testable.
@@ -117,19 +117,35 @@ pub fn run_case(
     };
     let ledger = ledger_state(&confined(case.join("ledger.toml"))?)?;
     let expected_dir = case.join("expected");
-    let result = evaluate::run(
-        pack.clone(),
-        &DataSource::PackDir {
+    // The case's data: canonical files, or real exports through data/data.toml (so that an
+    // export's whole pipeline, encoding and dialect and lookups, is pinned by the case).
+    let mapping = case.join("data").join("data.toml");
+    let data = if mapping.is_file() {
+        let mapping = confined(mapping)?;
+        crate::mapping::load_confined(
+            &mapping,
+            crate::load::DEFAULT_MAX_FIELD_BYTES,
+            Some(pack_dir),
+        )
+        .map_err(Error::Load)
+    } else {
+        Ok(DataSource::PackDir {
             dir: case.join("data"),
             pack: pack_dir.to_path_buf(),
-        },
-        &RunOptions {
-            period,
-            threads,
-            ledger,
-            ..RunOptions::default()
-        },
-    );
+        })
+    };
+    let result = data.and_then(|data| {
+        evaluate::run(
+            pack.clone(),
+            &data,
+            &RunOptions {
+                period,
+                threads,
+                ledger,
+                ..RunOptions::default()
+            },
+        )
+    });
     let mut differences = Vec::new();
     match result {
         Err(e) => differences.push(format!("the run failed: {e}")),

@@ -265,6 +265,10 @@ struct RunArgs {
     /// Replace the output directory if it exists.
     #[arg(long)]
     force: bool,
+    /// Also write the canonical tables the data was mapped to (clients.csv, sales.csv, ...)
+    /// into this directory, for inspection; existing files are kept unless --force.
+    #[arg(long, value_name = "DIR")]
+    canonical: Option<PathBuf>,
     /// Print the wall time of each step (pack load, sales pass, stages, outputs) to stderr.
     #[arg(long)]
     timings: bool,
@@ -854,10 +858,16 @@ fn parse_month(text: &str) -> Result<MonthIndex, Error> {
 }
 
 fn run(inputs: &InputArgs) -> Result<RunResult, Error> {
-    run_with_ledger(inputs, None)
+    run_with_ledger(inputs, None, None)
 }
 
-fn run_with_ledger(inputs: &InputArgs, ledger: Option<LedgerHook>) -> Result<RunResult, Error> {
+/// Runs the inputs, with the ledger's hook when given; `canonical` is `run --canonical DIR`
+/// (and --force), where the mapped tables are written before the run.
+fn run_with_ledger(
+    inputs: &InputArgs,
+    ledger: Option<LedgerHook>,
+    canonical: Option<(&std::path::Path, bool)>,
+) -> Result<RunResult, Error> {
     let period = match &inputs.period {
         Some(p) => Some(Period::parse(p).map_err(|e| Error::Usage(format!("--period: {e}")))?),
         None => None,
@@ -895,6 +905,9 @@ fn run_with_ledger(inputs: &InputArgs, ledger: Option<LedgerHook>) -> Result<Run
             Error::Usage("no --data given and the pack has no data/ folder; give --data DIR".into())
         })?,
     };
+    if let Some((dir, force)) = canonical {
+        write_canonical(&data, dir, force)?;
+    }
     let mut pack = RulePack::load(&pack_source)?;
     pack.set_params(&inputs.set).map_err(Error::Usage)?;
     let pack = Arc::new(pack);
@@ -914,6 +927,32 @@ fn run_with_ledger(inputs: &InputArgs, ledger: Option<LedgerHook>) -> Result<Run
     );
     drop(bar);
     result
+}
+
+/// `run --canonical DIR`: the canonical tables of mapped (or bundled) data, as the run reads
+/// them; written before the run, so that they can be looked at when the run then fails.
+fn write_canonical(data: &DataSource, dir: &std::path::Path, force: bool) -> Result<(), Error> {
+    let files = data.canonical_files().ok_or_else(|| {
+        Error::Usage(format!(
+            "--canonical: the data ({}) is a directory of canonical files already; --canonical writes what a data.toml mapping makes",
+            data.display("")
+        ))
+    })?;
+    let paths: Vec<PathBuf> = files.iter().map(|(n, _)| dir.join(n)).collect();
+    outputs::check_files(&paths, force)?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::Output {
+        path: dir.display().to_string(),
+        message: e.to_string(),
+    })?;
+    for ((name, bytes), path) in files.iter().zip(&paths) {
+        outputs::write_file(path, bytes)?;
+        eprintln!(
+            "canonical: {name} ({} bytes) written to {}",
+            bytes.len(),
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// The size of the data's `sales.csv` in bytes.
@@ -1112,7 +1151,8 @@ fn cmd_run(args: RunArgs) -> Result<(), Error> {
     let hook = rec
         .clone()
         .map(|r| LedgerHook(r as Arc<dyn evaluate::CarrySource>));
-    let result = match run_with_ledger(&args.inputs, hook) {
+    let canonical = args.canonical.as_deref().map(|d| (d, args.force));
+    let result = match run_with_ledger(&args.inputs, hook, canonical) {
         Ok(r) => r,
         Err(e) => {
             if let Some(r) = &rec {
@@ -1288,7 +1328,7 @@ fn cmd_verify(
             .unwrap_or_default()
     );
     let hook = LedgerHook(Arc::new(verify::FixedCarry(rec.carry.clone())));
-    let result = run_with_ledger(&inputs, Some(hook))?;
+    let result = run_with_ledger(&inputs, Some(hook), None)?;
     let outputs = outputs::render_outputs(&result)?;
     println!("{}", verify::compare(&rec, &result, &outputs)?);
     Ok(())

@@ -986,3 +986,149 @@ fn a_misshapen_filter_or_exclude_says_which_shapes_are_allowed() {
         &["invalid type: string \"returns\", expected a table or a list of tables, e.g. exclude = { lookup = \"returns\", match = \"Order ID\", on = \"Order ID\" }"],
     );
 }
+
+#[test]
+fn run_canonical_writes_the_mapped_tables_which_pay_the_same() {
+    let dir = scratch("ex-canonical");
+    let data = export(&dir, &SUPERSTORE, "Ann");
+    let mini = fixture("mini").display().to_string();
+    let data = data.display().to_string();
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run", "--rules", &mini, "--data", &data, "--out", "out", "--force", "-q",
+        ];
+        args.extend_from_slice(extra);
+        bonusrun(&dir, &args)
+    };
+    assert!(run(&["--canonical", "canon"]).status.success());
+    let sales = read(&dir.join("canon/sales.csv"));
+    assert!(
+        sales.starts_with("amount,category,client_id,cost,date,manager_id,"),
+        "{sales}"
+    );
+    // The canonical tables are what the run read: run on them, it pays the same.
+    ok(
+        &dir,
+        &[
+            "run", "--rules", &mini, "--data", "canon", "--out", "again", "-q",
+        ],
+    );
+    assert_eq!(
+        json(&dir.join("again/run.json"))["total_payout"],
+        "231000.02"
+    );
+    // Existing files are kept without --force (run's --force covers them too).
+    let out = bonusrun(
+        &dir,
+        &[
+            "run",
+            "--rules",
+            &mini,
+            "--data",
+            &data,
+            "--out",
+            "o2",
+            "-q",
+            "--canonical",
+            "canon",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("canon/clients.csv: it already exists and is kept"));
+    // A directory of canonical files has nothing to map.
+    let err = fails(
+        &dir,
+        &[
+            "run",
+            "--rules",
+            &mini,
+            "--data",
+            "canon",
+            "--out",
+            "o3",
+            "--canonical",
+            "c2",
+        ],
+        2,
+    );
+    assert!(
+        err.contains("--canonical: the data (canon/) is a directory of canonical files already"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_golden_case_can_pin_a_real_exports_pipeline_through_data_toml() {
+    let dir = scratch("ex-golden-mapping");
+    copy_dir(&fixture("mini"), &dir.join("pack"));
+    let case = dir.join("pack/tests/superstore");
+    std::fs::create_dir_all(case.join("data")).unwrap();
+    std::fs::create_dir_all(case.join("expected")).unwrap();
+    export(&case.join("data"), &SUPERSTORE, "Ann");
+    // The expected payouts, from a run on the export; its figures are the hand-worked ones
+    // of pays_like_the_canonical_files.
+    ok(
+        &dir,
+        &[
+            "run",
+            "--rules",
+            "pack",
+            "--data",
+            "pack/tests/superstore/data",
+            "--out",
+            "out",
+            "-q",
+        ],
+    );
+    assert_eq!(
+        csv_cell(&dir.join("out/payouts.csv"), "M3", "payout"),
+        "120000.00"
+    );
+    assert_eq!(
+        csv_cell(&dir.join("out/payouts.csv"), "M4", "payout"),
+        "1000.02"
+    );
+    std::fs::copy(
+        dir.join("out/payouts.csv"),
+        case.join("expected/payouts.csv"),
+    )
+    .unwrap();
+    let said = ok(&dir, &["test", "--rules", "pack"]);
+    assert!(
+        said.contains("PASS superstore") && said.ends_with("1 passed, 0 failed\n"),
+        "{said}"
+    );
+    // A change in the export's pipeline (here: the decimal separator) fails the case.
+    edit(
+        &case.join("data/data.toml"),
+        "decimal = \",\"",
+        "decimal = \".\"",
+    );
+    let out = bonusrun(&dir, &["test", "--rules", "pack"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !out.status.success() && said.contains("FAIL superstore"),
+        "{said}"
+    );
+    // A case's mapping may not read outside the pack.
+    edit(
+        &case.join("data/data.toml"),
+        "decimal = \".\"",
+        "decimal = \",\"",
+    );
+    edit(
+        &case.join("data/data.toml"),
+        "path = \"People.csv\"",
+        "path = \"../../../../People.csv\"",
+    );
+    std::fs::copy(case.join("data/People.csv"), dir.join("People.csv")).unwrap();
+    let out = bonusrun(&dir, &["test", "--rules", "pack"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("FAIL superstore")
+            && said.contains("path = \"../../../../People.csv\": ")
+            && said.contains("leads outside the pack"),
+        "{said}"
+    );
+}

@@ -143,6 +143,21 @@ impl DataSource {
         }
     }
 
+    /// The canonical tables of a data set made in memory (a `data.toml` mapping, or the
+    /// bundled sample), by file name; `None` for a directory, whose files already are.
+    pub fn canonical_files(&self) -> Option<Vec<(String, Vec<u8>)>> {
+        match self {
+            DataSource::Memory { files, .. } => Some(files.as_ref().clone()),
+            DataSource::Embedded { files, .. } => Some(
+                files
+                    .iter()
+                    .map(|(n, b)| (n.to_string(), b.to_vec()))
+                    .collect(),
+            ),
+            DataSource::Dir(_) | DataSource::PackDir { .. } => None,
+        }
+    }
+
     /// The size of file `name` in bytes, when it exists (for a progress bar).
     pub fn size(&self, name: &str) -> Option<u64> {
         match self {

@@ -471,6 +471,16 @@ pub fn load(path: &Path) -> Result<DataSource, LoadError> {
 
 /// [`load`] with the largest field a source may hold unless its dialect says otherwise.
 pub fn load_with(path: &Path, max_field: usize) -> Result<DataSource, LoadError> {
+    load_confined(path, max_field, None)
+}
+
+/// [`load_with`] for a mapping that belongs to a rule pack (a golden case's data): every
+/// file it names must be inside `root`, the pack's directory.
+pub fn load_confined(
+    path: &Path,
+    max_field: usize,
+    root: Option<&Path>,
+) -> Result<DataSource, LoadError> {
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|e| LoadError::file(&shown, format!("cannot read: {e}")))?;
@@ -538,7 +548,13 @@ pub fn load_with(path: &Path, max_field: usize) -> Result<DataSource, LoadError>
         let dialect = defaults
             .with(&dialect_decl)
             .map_err(|m| LoadError::file(&shown, format!("[files.{name}]: {m}")))?;
-        let src = SourceTable::read(&base.join(&file), sheet.as_deref(), dialect)?;
+        let at = base.join(&file);
+        if let Some(root) = root {
+            crate::confine::inside(root, &at).map_err(|m| {
+                LoadError::file(&shown, format!("[files.{name}] path = \"{file}\": {m}"))
+            })?;
+        }
+        let src = SourceTable::read(&at, sheet.as_deref(), dialect)?;
         inputs.push(InputFile {
             name: format!("source:{file}"),
             sha256: src.sha256.clone(),
