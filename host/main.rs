@@ -109,8 +109,10 @@ enum Command {
     /// Look at an export before mapping it: encoding, delimiter, number and date formats, the
     /// columns with types and samples, and a starter data.toml.
     Inspect {
-        /// A CSV file or an Excel workbook.
-        file: PathBuf,
+        /// CSV files or Excel workbooks: a sales export, and its lookup files (people,
+        /// teams, products) for one starter data.toml.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
     /// Approve a draft run recorded in the ledger (a retro run: its true-ups become due).
     Approve {
@@ -416,7 +418,7 @@ fn try_main(cli: Cli) -> Result<(), Error> {
             force,
         } => cmd_report(&run_dir, out, force),
         Command::Doc { rules, out, force } => cmd_doc(rules, out, force),
-        Command::Inspect { file } => cmd_inspect(file),
+        Command::Inspect { files } => cmd_inspect(files),
         Command::Generate(args) => cmd_generate(args),
     }
 }
@@ -765,8 +767,8 @@ fn cmd_doc(rules: Option<PathBuf>, out: PathBuf, force: bool) -> Result<(), Erro
 }
 
 /// `bonusrun inspect`: a look at an export and a starter data.toml.
-fn cmd_inspect(file: PathBuf) -> Result<(), Error> {
-    print!("{}", bonusrun::mapping::inspect::inspect(&file)?);
+fn cmd_inspect(files: Vec<PathBuf>) -> Result<(), Error> {
+    print!("{}", bonusrun::mapping::inspect::inspect_all(&files)?);
     Ok(())
 }
 

@@ -1132,3 +1132,29 @@ fn a_golden_case_can_pin_a_real_exports_pipeline_through_data_toml() {
         "{said}"
     );
 }
+
+#[test]
+fn inspect_gives_a_lookup_file_a_lookup_section_and_several_files_one_starter() {
+    let dir = scratch("ex-inspect-many");
+    export(&dir, &SUPERSTORE, "Ann");
+    // People.csv (Person;Region) alone: a lookup, not a sales table.
+    let out = ok(&dir, &["inspect", "People.csv"]);
+    assert!(!out.contains("[tables.sales]\nfrom"), "{out}");
+    assert!(out.contains("# People.csv is a lookup file (no dates and amounts): a column of a table reads it, e.g.\n# manager_id = { lookup = \"people\", match = \"?\", on = \"Person\", take = \"Region\" }"), "{out}");
+    // With the orders: one starter, sales from Orders.csv, People.csv looked up on the
+    // column both files have.
+    let out = ok(&dir, &["inspect", "People.csv", "Orders.csv"]);
+    assert_eq!(out.matches("starter data.toml").count(), 1, "{out}");
+    assert!(
+        out.contains("[files.people]\npath = \"People.csv\""),
+        "{out}"
+    );
+    assert!(
+        out.contains("[files.orders]\npath = \"Orders.csv\""),
+        "{out}"
+    );
+    assert!(out.contains("[tables.sales]\nfrom = \"orders\""), "{out}");
+    assert!(out.contains("# manager_id = { lookup = \"people\", match = \"Region\", on = \"Region\", take = \"Person\" }"), "{out}");
+    let err = fails(&dir, &["inspect"], 2);
+    assert!(err.contains("<FILES>..."), "{err}");
+}

@@ -218,8 +218,76 @@ fn guess(
     None
 }
 
+/// One file looked at: its report so far and what the starter needs.
+struct Analysed {
+    out: String,
+    name: String,
+    file_name: String,
+    detected: Option<Detected>,
+    header: Vec<String>,
+    types: Vec<&'static str>,
+}
+
+impl Analysed {
+    /// The file's column that best matches `wanted` (of type `t`).
+    fn g(&self, wanted: &[&str], t: Option<&str>) -> Option<String> {
+        guess(&self.header, &self.types, wanted, t)
+    }
+
+    /// A sales table has a date and an amount; anything else is a lookup (people, teams,
+    /// products...).
+    fn looks_like_sales(&self) -> bool {
+        self.g(&["date"], Some("date")).is_some() && self.g(AMOUNT, Some("number")).is_some()
+    }
+}
+
+const AMOUNT: &[&str] = &[
+    "sales",
+    "amount",
+    "revenue",
+    "close value",
+    "value",
+    "total",
+];
+
 /// Inspects `path` and returns the report.
 pub fn inspect(path: &Path) -> Result<String, LoadError> {
+    inspect_all(&[path.to_path_buf()])
+}
+
+/// Inspects several files (a sales export and its lookups: people, teams, products) into
+/// one report and one starter `data.toml`: the file that looks like sales feeds
+/// `[tables.sales]`, and each other file gets a lookup section.
+pub fn inspect_all(paths: &[std::path::PathBuf]) -> Result<String, LoadError> {
+    let all = paths
+        .iter()
+        .map(|p| analyse(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let sales = all.iter().position(Analysed::looks_like_sales);
+    let mut out: Vec<String> = all.iter().map(|a| a.out.clone()).collect::<Vec<_>>();
+    let mut starter = String::from("\nstarter data.toml (check every guess):\n\n");
+    for (i, a) in all.iter().enumerate() {
+        if i > 0 {
+            starter.push('\n');
+        }
+        starter.push_str(&files_section(a));
+    }
+    match sales {
+        Some(i) => starter.push_str(&sales_tables(&all[i])),
+        None => starter.push_str("\n# no file here has a date and an amount column, so none is taken for [tables.sales]: inspect the sales export with it\n"),
+    }
+    for (i, a) in all.iter().enumerate() {
+        if Some(i) != sales {
+            starter.push_str(&lookup_hint(a, sales.map(|s| &all[s])));
+        }
+    }
+    let last = out.len() - 1;
+    out[last].push_str(&starter);
+    Ok(out.join("\n"))
+}
+
+/// The report of one file: its dialect, rows and columns with types and samples.
+fn analyse(path: &Path) -> Result<Analysed, LoadError> {
     let shown = path.display().to_string();
     let bytes = crate::confine::read_regular(path)
         .map_err(|e| LoadError::file(&shown, format!("cannot read: {e}")))?;
@@ -337,10 +405,22 @@ pub fn inspect(path: &Path) -> Result<String, LoadError> {
         .file_name()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let _ = writeln!(out, "\nstarter data.toml (check every guess):\n");
-    let _ = writeln!(out, "[files.{name}]");
-    let _ = writeln!(out, "path = \"{file_name}\"");
-    if let Some(d) = &detected {
+    Ok(Analysed {
+        out,
+        name,
+        file_name,
+        detected,
+        header: table.header.clone(),
+        types,
+    })
+}
+
+/// The `[files.NAME]` section of one file, with its dialect.
+fn files_section(a: &Analysed) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "[files.{}]", a.name);
+    let _ = writeln!(out, "path = \"{}\"", a.file_name);
+    if let Some(d) = &a.detected {
         let _ = writeln!(out, "encoding = \"{}\"", d.encoding);
         let delim = if d.delimiter == '\t' {
             "\\t".to_string()
@@ -356,8 +436,15 @@ pub fn inspect(path: &Path) -> Result<String, LoadError> {
             let _ = writeln!(out, "date_format = \"{f}\"");
         }
     }
-    let h = &table.header;
-    let g = |wanted: &[&str], t: Option<&str>| guess(h, &types, wanted, t);
+    out
+}
+
+/// `[tables.sales]`, and clients and managers from the same file, for the sales file.
+fn sales_tables(a: &Analysed) -> String {
+    let mut out = String::new();
+    let name = &a.name;
+    let g = |wanted: &[&str], t: Option<&str>| a.g(wanted, t);
+
     let line = |canon: &str, src: Option<String>| match src {
         Some(s) => format!("{canon} = \"{s}\""),
         None => format!("# {canon} = \"?\""),
@@ -429,7 +516,35 @@ pub fn inspect(path: &Path) -> Result<String, LoadError> {
         line("manager_id", g(&["manager", "sales agent", "agent", "person", "rep", "owner"], None)),
         line("name", g(&["manager", "sales agent", "agent", "person", "rep", "owner"], None)),
     );
-    Ok(out)
+    out
+}
+
+/// A lookup section for a file that is not the sales: how a table's column reads it.
+fn lookup_hint(a: &Analysed, sales: Option<&Analysed>) -> String {
+    let shared = sales.and_then(|s| {
+        a.header
+            .iter()
+            .find(|h| s.header.iter().any(|c| c.eq_ignore_ascii_case(h)))
+    });
+    let on = shared.or(a.header.first()).cloned().unwrap_or_default();
+    let take = a
+        .header
+        .iter()
+        .find(|h| **h != on)
+        .cloned()
+        .unwrap_or_else(|| on.clone());
+    let matched = sales
+        .and_then(|s| {
+            s.header
+                .iter()
+                .find(|c| c.eq_ignore_ascii_case(&on))
+                .cloned()
+        })
+        .unwrap_or_else(|| "?".into());
+    format!(
+        "\n# {} is a lookup file (no dates and amounts): a column of a table reads it, e.g.\n# manager_id = {{ lookup = \"{}\", match = \"{matched}\", on = \"{on}\", take = \"{take}\" }}\n",
+        a.file_name, a.name
+    )
 }
 
 #[cfg(test)]
