@@ -481,20 +481,7 @@ fn sales_tables(a: &Analysed) -> String {
         ),
         line("category", g(&["category", "series", "group"], None)),
         line("quantity", g(&["quantity", "qty"], Some("number"))),
-        line(
-            "amount",
-            g(
-                &[
-                    "sales",
-                    "amount",
-                    "revenue",
-                    "close value",
-                    "value",
-                    "total",
-                ],
-                Some("number"),
-            ),
-        ),
+        line("amount", g(AMOUNT, Some("number"))),
     ];
     match (
         g(&["cost"], Some("number")),
