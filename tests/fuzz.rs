@@ -43,6 +43,7 @@ const PACK_CASES: usize = 960;
 const SCRIPT_CASES: usize = 360;
 const CLI_CASES: usize = 720;
 const CREDIT_CASES: usize = 480;
+const REPORT_CASES: usize = 240;
 
 // One fixed seed per test.
 const SALES_SEED: u64 = 0x5A1E_5C5F_0000_0001;
@@ -52,6 +53,7 @@ const PACK_SEED: u64 = 0x9ACC_7031_0000_0004;
 const SCRIPT_SEED: u64 = 0x5C81_9700_0000_0005;
 const CLI_SEED: u64 = 0xC011_A5D0_0000_0006;
 const CREDIT_SEED: u64 = 0xC4ED_1700_0000_0007;
+const REPORT_SEED: u64 = 0x4E90_4700_0000_0008;
 
 /// A process still running after this long is killed, and its case fails.
 const HARD_TIMEOUT: Duration = Duration::from_secs(20);
@@ -250,6 +252,113 @@ fn data_toml_mapping() {
             Case::run(run_args(rng, Some("src/data.toml")), log)
         },
     );
+}
+
+/// (h) `bonusrun report` on a run directory whose run.json and statements were edited (the
+/// hashes in run.json edited to match, so the edits reach the renderer): figures at the
+/// edges of a decimal, text where numbers were, missing keys.
+#[test]
+fn report_files() {
+    fuzz(
+        "report_files",
+        REPORT_SEED,
+        REPORT_CASES,
+        |rng, dir, mutate| {
+            let made = std::process::Command::new(env!("CARGO_BIN_EXE_bonusrun"))
+                .args(["run", "--out", "r", "-q", "--no-ledger"])
+                .current_dir(dir)
+                .output()
+                .unwrap();
+            assert!(made.status.success(), "{made:?}");
+            let mut log = Vec::new();
+            if mutate {
+                mutate_run_dir(rng, &dir.join("r"), &mut log);
+            }
+            Case::nothing(os_args(&["report", "r", "--out", "page.html"]), log)
+        },
+    );
+}
+
+/// Edits string leaves of run.json and of some statements, deletes some keys, and puts the
+/// statements' new hashes into run.json.
+fn mutate_run_dir(rng: &mut Rng, run: &Path, log: &mut Vec<String>) {
+    use sha2::Digest;
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("run.json")).unwrap()).unwrap();
+    let names: Vec<String> = manifest["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["path"].as_str().unwrap().to_string())
+        .filter(|n| n.starts_with("statements/"))
+        .collect();
+    for name in &names {
+        if !rng.percent(40) {
+            continue;
+        }
+        let path = run.join(name);
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        mutate_json(rng, &mut v, name, log);
+        let bytes = serde_json::to_vec(&v).unwrap();
+        std::fs::write(&path, &bytes).unwrap();
+        let hex: String = sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        for o in manifest["outputs"].as_array_mut().unwrap() {
+            if o["path"] == name.as_str() {
+                o["sha256"] = serde_json::json!(hex);
+            }
+        }
+    }
+    if rng.percent(30) {
+        mutate_json(rng, &mut manifest, "run.json", log);
+        // The outputs list stays usable, or the run is simply not one.
+    }
+    std::fs::write(run.join("run.json"), serde_json::to_vec(&manifest).unwrap()).unwrap();
+}
+
+fn mutate_json(rng: &mut Rng, v: &mut serde_json::Value, file: &str, log: &mut Vec<String>) {
+    const EDGES: [&str; 9] = [
+        "79228162514264337593543950335",
+        "-79228162514264337593543950335",
+        "0.0000000000000000000000000001",
+        "0",
+        "",
+        "abc",
+        "1e30",
+        "NaN",
+        "-0.5",
+    ];
+    match v {
+        serde_json::Value::Object(map) => {
+            let keys: Vec<String> = map.keys().cloned().collect();
+            for k in keys {
+                if k != "outputs" && k != "path" && k != "sha256" && rng.percent(1) {
+                    map.remove(&k);
+                    log.push(format!("{file}: removed {k}"));
+                } else if let Some(child) = map.get_mut(&k) {
+                    mutate_json(rng, child, file, log);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                mutate_json(rng, item, file, log);
+            }
+        }
+        serde_json::Value::String(text) if rng.percent(1) => {
+            let new = if rng.percent(50) {
+                rng.pick(&EDGES).to_string()
+            } else {
+                random_decimal(rng)
+            };
+            log.push(format!("{file}: {text:?} -> {new:?}"));
+            *text = new;
+        }
+        _ => {}
+    }
 }
 
 /// (d) `pack.toml` of the mini pack with a decision table added; sometimes the table too.
