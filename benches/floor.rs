@@ -22,8 +22,9 @@ static ALLOCATOR: bonusrun::rules::memory::CountingAllocator =
 
 use bonusrun::evaluate::{self, RunOptions};
 use bonusrun::load::{self, DataSource};
-use bonusrun::pack::{PackSource, RulePack};
+use bonusrun::pack::PackSource;
 use bonusrun::period::Period;
+use bonusrun::rules::RulePack;
 use rayon::iter::{IntoParallelIterator, ParallelIterator};
 use romashka::Romashka;
 use std::path::PathBuf;

@@ -11,8 +11,9 @@ use bonusrun::evaluate::{self, RunOptions};
 use bonusrun::facts::{self, Facts, WindowPlan};
 use bonusrun::generate::{generate, GenerateOptions};
 use bonusrun::load::{self, DataSource};
-use bonusrun::pack::{PackSource, RulePack};
+use bonusrun::pack::PackSource;
 use bonusrun::period::{MonthIndex, Period};
+use bonusrun::rules::RulePack;
 use bonusrun::rules::{Context, RuleRunner};
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::path::PathBuf;
@@ -87,7 +88,7 @@ fn stages(c: &mut Criterion) {
     });
     let facts = Arc::new(Facts::build(&data, totals()).unwrap());
     let runner = RuleRunner::new(pack.clone());
-    let script = |code: &bonusrun::pack::StageCode| code.script().expect("a script stage").clone();
+    let script = |code: &bonusrun::rules::StageCode| code.script().expect("a script stage").clone();
     let (classify, kpis, bonus) = (
         script(&pack.key_clients),
         script(&pack.kpis),

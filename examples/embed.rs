@@ -11,7 +11,8 @@
 
 use bonusrun::evaluate::{self, RunOptions};
 use bonusrun::load::DataSource;
-use bonusrun::pack::{PackSource, RulePack};
+use bonusrun::pack::PackSource;
+use bonusrun::rules::RulePack;
 use std::path::PathBuf;
 use std::sync::Arc;
 

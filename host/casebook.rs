@@ -12,8 +12,8 @@ use crate::error::Error;
 use crate::evaluate::{self, RunOptions};
 use crate::load::DataSource;
 use crate::outputs::render_csvs;
-use crate::pack::RulePack;
 use crate::period::Period;
+use crate::rules::RulePack;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

@@ -22,7 +22,7 @@
 //! # Embedding
 //!
 //! The library is what the `bonusrun` binary uses. A program loads a pack with
-//! [`pack::RulePack::load`] (Rhai scripts, or sandboxed WebAssembly plugins of the world
+//! [`rules::RulePack::load`] (Rhai scripts, or sandboxed WebAssembly plugins of the world
 //! `bonusrun:rules`, run by [`rules::wasm`]), names its data as a [`load::DataSource`] (a
 //! directory of canonical CSV files, or real exports through a `data.toml` mapping loaded by
 //! [`mapping::load`]), and calls [`evaluate::run`] with [`evaluate::RunOptions`] (period,

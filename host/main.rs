@@ -11,8 +11,9 @@ use bonusrun::generate::{self, GenerateOptions};
 use bonusrun::ledger::record::{Invocation, Recorder};
 use bonusrun::ledger::{Access, Ledger};
 use bonusrun::load::DataSource;
-use bonusrun::pack::{PackSource, RulePack};
+use bonusrun::pack::PackSource;
 use bonusrun::period::{MonthIndex, Period};
+use bonusrun::rules::RulePack;
 use bonusrun::{bundled, explain, outputs};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -521,8 +522,8 @@ fn print_stages(pack: &RulePack) {
         ("bonus", &pack.bonus),
     ] {
         match code {
-            bonusrun::pack::StageCode::Script(s) => println!("  stage {stage}: script {}", s.path),
-            bonusrun::pack::StageCode::Plugin(p) => println!(
+            bonusrun::rules::StageCode::Script(s) => println!("  stage {stage}: script {}", s.path),
+            bonusrun::rules::StageCode::Plugin(p) => println!(
                 "  stage {stage}: plugin {} (world {}, compiled code: {})",
                 p.shown,
                 p.world(),

@@ -4,7 +4,8 @@
 //! as Markdown and HTML, so that the document a manager signs and the code that pays them
 //! cannot drift apart. It ends with the sha256 of every pack file it was made from.
 
-use crate::pack::{PackSource, ParamValue, RulePack, Script, StageCode};
+use crate::pack::{PackSource, ParamValue};
+use crate::rules::{RulePack, Script, StageCode};
 use rust_decimal::Decimal;
 
 /// A block of the document.

@@ -17,6 +17,7 @@ mod exports;
 mod finance;
 mod fuzz;
 mod key_clients;
+mod layers;
 mod ledger;
 mod native;
 mod payees;

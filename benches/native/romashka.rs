@@ -6,7 +6,8 @@
 use bonusrun::facts::{CURRENT, YEAR_AGO};
 use bonusrun::load;
 use bonusrun::money::format_figure;
-use bonusrun::pack::{Cell, LookupValue, ParamValue, RulePack};
+use bonusrun::pack::{Cell, LookupValue, ParamValue};
+use bonusrun::rules::RulePack;
 use bonusrun::rules::{Context, KeyDecision, KpiMeasure, KpiResult, NativeRules, RawLine};
 use rust_decimal::Decimal;
 use std::sync::Arc;

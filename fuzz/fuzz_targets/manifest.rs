@@ -5,7 +5,8 @@
 
 #![no_main]
 
-use bonusrun::pack::{PackSource, RulePack};
+use bonusrun::pack::PackSource;
+use bonusrun::rules::RulePack;
 use libfuzzer_sys::fuzz_target;
 use std::path::PathBuf;
 use std::sync::OnceLock;

@@ -6,7 +6,8 @@
 
 use bonusrun::evaluate::{self, RunOptions};
 use bonusrun::load::DataSource;
-use bonusrun::pack::{PackSource, RulePack};
+use bonusrun::pack::PackSource;
+use bonusrun::rules::RulePack;
 use libfuzzer_sys::fuzz_target;
 use std::sync::{Arc, OnceLock};
 

@@ -7,8 +7,8 @@ use super::RunOptions;
 use crate::error::Error;
 use crate::facts::SalesTotals;
 use crate::load::{self, DataSource, Dataset, LoadError};
-use crate::pack::{RulePack, StageCode};
 use crate::period::Period;
+use crate::rules::{RulePack, StageCode};
 
 /// `--period`, when given, must be of the pack's period kind.
 pub(super) fn period_kind(pack: &RulePack, period: Option<Period>) -> Result<(), Error> {

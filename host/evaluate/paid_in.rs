@@ -8,8 +8,8 @@ use crate::error::Error;
 use crate::load::fx::UsedRate;
 use crate::load::{Dataset, LoadError};
 use crate::money::{exact_sum, Currency};
-use crate::pack::RulePack;
 use crate::period::Period;
+use crate::rules::RulePack;
 use rust_decimal::Decimal;
 
 /// What a manager paid in another currency receives.

@@ -7,8 +7,8 @@ use crate::facts::{self, SalesTotals, WindowPlan};
 use crate::load::fx::RateRule;
 use crate::load::{self, DataSource, Dataset, InputFile, LoadError};
 use crate::pack::manifest::FxRates;
-use crate::pack::RulePack;
 use crate::period::{MonthIndex, Period};
+use crate::rules::RulePack;
 
 /// What the pass found: the sums, the sales file read (with its hash) and the run period.
 pub(super) struct Pass {

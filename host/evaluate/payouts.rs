@@ -6,8 +6,8 @@ use super::{kpi_contribution, ManagerResult, PayoutLine};
 use crate::error::Error;
 use crate::load::Dataset;
 use crate::money::exact_sum;
-use crate::pack::{RulePack, StageCode};
 use crate::rules::{KpiResult, Outcome, RawLine};
+use crate::rules::{RulePack, StageCode};
 use rust_decimal::Decimal;
 
 /// Each manager's result from its stage kpis and bonus outcomes; their warnings are added to

@@ -10,8 +10,8 @@ use crate::error::Error;
 use crate::load::{Dataset, Manager};
 use crate::money::exact_sum;
 use crate::pack::manifest::Prorate;
-use crate::pack::RulePack;
 use crate::period::Period;
+use crate::rules::RulePack;
 use rust_decimal::Decimal;
 
 /// Adds the proration lines of every manager not in the role for the whole period.

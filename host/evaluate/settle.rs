@@ -10,8 +10,8 @@ use crate::ledger::carry::{Carry, SeenSales};
 use crate::load::Dataset;
 use crate::money::exact_sum;
 use crate::pack::manifest::ClawbackBasis;
-use crate::pack::RulePack;
 use crate::period::Period;
+use crate::rules::RulePack;
 use rust_decimal::Decimal;
 use serde::Serialize;
 

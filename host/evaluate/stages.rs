@@ -8,12 +8,12 @@ use crate::error::Error;
 use crate::facts::Facts;
 use crate::ledger::carry::Carry;
 use crate::load::Dataset;
-use crate::pack::{RulePack, StageCode};
 use crate::rules::wasm::{BatchOutcome, HostShared, Plugin, PluginError, RawKpi};
 use crate::rules::{
     check_line_kpi, make_kpi, Context, KeyDecision, KpiResult, NativeRules, Outcome, RawLine,
     RuleError, RuleRunner,
 };
+use crate::rules::{RulePack, StageCode};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

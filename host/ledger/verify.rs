@@ -8,8 +8,8 @@ use super::{sql, Ledger};
 use crate::error::Error;
 use crate::evaluate::{CarrySource, RunResult};
 use crate::load::Dataset;
-use crate::pack::RulePack;
 use crate::period::Period;
+use crate::rules::RulePack;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 

@@ -131,14 +131,14 @@ fn plugins(r: &RunResult) -> Vec<Value> {
     stages
         .iter()
         .filter_map(|(stage, code)| match code {
-            crate::pack::StageCode::Plugin(p) => Some(json!({
+            crate::rules::StageCode::Plugin(p) => Some(json!({
                 "stage": stage,
                 "file": p.shown,
                 "sha256": p.sha256,
                 "world": p.world(),
                 "compiled_code": p.cache,
             })),
-            crate::pack::StageCode::Script(_) => None,
+            crate::rules::StageCode::Script(_) => None,
         })
         .collect()
 }

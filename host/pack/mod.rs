@@ -1,8 +1,11 @@
-//! Rule packs: loading `pack.toml`, its scripts and tables, and compiling the scripts once.
+//! Rule packs as declared: `pack.toml` read and checked, its parameters, tables, windows,
+//! measures and settlement, and the source of each stage's code, every file hashed.
 //!
-//! Everything here happens before any data is read, so a typo in a script or the manifest is
+//! Everything here happens before any data is read, so a typo in the manifest or a table is
 //! reported as `file:line:column` in seconds, not after a long run. Errors are
-//! [`PackError`]s. This layer does not run rules; [`crate::rules`] does.
+//! [`PackError`]s. This layer neither compiles nor runs code: [`crate::rules`] compiles a
+//! [`Pack`]'s stage sources into a [`crate::rules::RulePack`] and runs it, and depends on
+//! this module, never the other way round.
 
 pub mod manifest;
 pub mod measures;
@@ -16,8 +19,6 @@ pub use table::{Cell, Finding, LookupValue, Table};
 use crate::load::source_hex;
 use crate::money::{Currency, RoundingMode};
 use crate::period::PeriodKind;
-use crate::rules::{engine, wasm};
-use rhai::AST;
 use rust_decimal::Decimal;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -157,7 +158,7 @@ impl PackSource {
                         "does not exist; build the plugin (`cargo build --release --target wasm32-wasip2`) and copy its .wasm here; for the bundled examples run `bash plugins/build.sh`",
                     ));
                 }
-                wasm::read_limited(&path, max).map_err(|m| PackError::new(self.display(rel), m))
+                read_limited(&path, max).map_err(|m| PackError::new(self.display(rel), m))
             }
             PackSource::Embedded { .. } => self.read(rel),
         }
@@ -173,39 +174,41 @@ pub struct PackFile {
     pub sha256: String,
 }
 
-/// A compiled script.
+/// The code of one stage as the pack gives it, read and hashed but not compiled.
 #[derive(Clone, Debug)]
-pub struct Script {
-    /// Path relative to the pack.
-    pub path: String,
-    /// As shown in messages.
-    pub shown: String,
-    /// The compiled AST (its source is set to `shown`).
-    pub ast: Arc<AST>,
-}
-
-/// The code of one stage.
-#[derive(Clone, Debug)]
-pub enum StageCode {
+pub enum StageSource {
     /// A Rhai script.
-    Script(Script),
-    /// A WebAssembly plugin.
-    Plugin(Arc<wasm::Plugin>),
+    Script {
+        /// Path relative to the pack.
+        path: String,
+        /// As shown in messages.
+        shown: String,
+        /// Its text.
+        text: String,
+    },
+    /// A WebAssembly component.
+    Plugin {
+        /// Path relative to the pack.
+        path: String,
+        /// As shown in messages.
+        shown: String,
+        /// Its bytes.
+        bytes: Arc<[u8]>,
+    },
 }
 
-impl StageCode {
-    /// The script, when the stage is one.
-    pub fn script(&self) -> Option<&Script> {
+impl StageSource {
+    /// Path relative to the pack: two stages with the same path share their code.
+    pub fn path(&self) -> &str {
         match self {
-            StageCode::Script(s) => Some(s),
-            StageCode::Plugin(_) => None,
+            StageSource::Script { path, .. } | StageSource::Plugin { path, .. } => path,
         }
     }
 }
 
-/// A loaded, compiled rule pack, ready to run.
+/// A rule pack as declared: everything but its compiled code.
 #[derive(Clone, Debug)]
-pub struct RulePack {
+pub struct Pack {
     /// The manifest.
     pub manifest: Manifest,
     /// Where the pack came from, as shown in messages.
@@ -220,12 +223,6 @@ pub struct RulePack {
     pub params: BTreeMap<String, ParamValue>,
     /// Tables by name.
     pub tables: BTreeMap<String, Arc<Table>>,
-    /// Stage a code.
-    pub key_clients: StageCode,
-    /// Stage b code.
-    pub kpis: StageCode,
-    /// Stage c code.
-    pub bonus: StageCode,
     /// `--set name=value` overrides applied to the parameters, in order.
     pub overrides: Vec<String>,
     /// `[ledger]`: guarantees and draws.
@@ -234,6 +231,8 @@ pub struct RulePack {
     pub windows: Vec<windows::DeclaredWindow>,
     /// `[measures]`: the named figures the pass computes for every window.
     pub measures: Vec<measures::Measure>,
+    /// `pack.toml` as shown in messages, and its text.
+    manifest_text: (String, String),
 }
 
 /// A parameter value.
@@ -250,9 +249,10 @@ pub enum ParamValue {
     List(Vec<ParamValue>),
 }
 
-impl RulePack {
-    /// Loads `pack.toml`, reads the scripts and tables, and compiles the scripts.
-    pub fn load(source: &PackSource) -> Result<RulePack, PackError> {
+impl Pack {
+    /// Reads and checks `pack.toml` and its tables, and reads the code of the three stages
+    /// (key_clients, kpis, bonus), which [`crate::rules::RulePack::load`] compiles.
+    pub fn read(source: &PackSource) -> Result<(Pack, [StageSource; 3]), PackError> {
         let manifest_shown = source.display("pack.toml");
         let manifest_bytes = source.read("pack.toml")?;
         let manifest_text = String::from_utf8(manifest_bytes.clone())
@@ -348,71 +348,7 @@ impl RulePack {
             tables.insert(name.clone(), Arc::new(t));
         }
 
-        let compiler = engine::new_engine(&manifest.limits);
-        let mut compiled: BTreeMap<String, StageCode> = BTreeMap::new();
-        let stage_names = ["key_clients", "kpis", "bonus"];
-        let decls = [
-            &manifest.stages.key_clients,
-            &manifest.stages.kpis,
-            &manifest.stages.bonus,
-        ];
-        let mut keys = Vec::with_capacity(3);
-        for (stage, decl) in stage_names.iter().zip(decls) {
-            if decl.plugin.is_some() && decl.function.is_some() {
-                return Err(manifest_err(
-                    &format!("[stages.{stage}]"),
-                    format!("[stages.{stage}] binds a plugin, so `function` does not apply (a plugin exports classify, kpi and bonus; classify, kpis and bonus in world 0.1.0)"),
-                ));
-            }
-            let key = match (&decl.script, &decl.plugin) {
-                (Some(s), None) => format!("script:{s}"),
-                (None, Some(p)) => format!("plugin:{p}"),
-                _ => {
-                    return Err(manifest_err(
-                        &format!("[stages.{stage}]"),
-                        format!("[stages.{stage}] needs exactly one of `script = \"file.rhai\"` or `plugin = \"file.wasm\"`"),
-                    ))
-                }
-            };
-            keys.push(key.clone());
-            if compiled.contains_key(&key) {
-                continue;
-            }
-            let code = if let Some(script) = &decl.script {
-                let bytes = source.read(script)?;
-                files.push(PackFile {
-                    path: script.clone(),
-                    sha256: sha256_hex(&bytes),
-                });
-                let shown = source.display(script);
-                let text = String::from_utf8(bytes)
-                    .map_err(|_| PackError::new(&shown, "is not valid UTF-8"))?;
-                let ast = engine::compile(&compiler, &shown, &text)?;
-                StageCode::Script(Script {
-                    path: script.clone(),
-                    shown,
-                    ast: Arc::new(ast),
-                })
-            } else {
-                let plugin = decl.plugin.as_deref().unwrap_or_default();
-                let bytes = source.read_plugin(plugin, manifest.limits.max_plugin_bytes)?;
-                files.push(PackFile {
-                    path: plugin.to_string(),
-                    sha256: sha256_hex(&bytes),
-                });
-                let limits = wasm::PluginLimits {
-                    fuel_per_item: manifest.limits.plugin_fuel_per_item,
-                    memory_bytes: manifest.limits.plugin_memory_bytes,
-                    seconds_per_item: manifest.limits.max_seconds_per_call,
-                };
-                StageCode::Plugin(Arc::new(wasm::Plugin::load(
-                    &source.display(plugin),
-                    &bytes,
-                    limits,
-                )?))
-            };
-            compiled.insert(key, code);
-        }
+        let stages = read_stages(source, &manifest, &mut files, &manifest_err)?;
         let settlement = settle::Settlement::read(
             &manifest.ledger,
             manifest.pack.period,
@@ -432,7 +368,7 @@ impl RulePack {
         let windows = windows::read(&manifest.windows, |name, m| entry_err("windows", name, m))?;
         let measures =
             measures::read(&manifest.measures, |name, m| entry_err("measures", name, m))?;
-        let pack = RulePack {
+        let pack = Pack {
             settlement,
             windows,
             measures,
@@ -444,17 +380,19 @@ impl RulePack {
             rounding: manifest.pack.rounding,
             params,
             tables,
-            key_clients: compiled[&keys[0]].clone(),
-            kpis: compiled[&keys[1]].clone(),
-            bonus: compiled[&keys[2]].clone(),
             overrides: Vec::new(),
             files,
             manifest,
+            manifest_text: (manifest_shown, manifest_text),
         };
-        pack.check_entry_points()?;
-        pack.check_curve()
-            .map_err(|m| manifest_err("[report]", m))?;
-        Ok(pack)
+        Ok((pack, stages))
+    }
+
+    /// An error in `pack.toml`, placed at the first occurrence of `needle` (or its start).
+    pub fn manifest_error(&self, needle: &str, message: String) -> PackError {
+        let (shown, text) = &self.manifest_text;
+        let (line, column) = text.find(needle).map_or((1, 1), |i| line_col(text, i));
+        PackError::at(shown, line, column, message)
     }
 
     /// The period kind the pack pays for.
@@ -480,76 +418,6 @@ impl RulePack {
             .function
             .as_deref()
             .unwrap_or("bonus")
-    }
-
-    fn check_entry_points(&self) -> Result<(), PackError> {
-        let need = |script: &Script,
-                    name: &str,
-                    arity: usize,
-                    what: &str|
-         -> Result<(), PackError> {
-            let found: Vec<usize> = script
-                .ast
-                .iter_functions()
-                .filter(|f| f.name == name)
-                .map(|f| f.params.len())
-                .collect();
-            if found.contains(&arity) {
-                return Ok(());
-            }
-            let example = if arity == 2 {
-                format!("fn {name}(manager, kpis) {{ ... }}")
-            } else if what.starts_with("KPI") {
-                format!("fn {name}(manager) {{ ... }}")
-            } else {
-                format!("fn {name}(client) {{ ... }}")
-            };
-            let msg = if found.is_empty() {
-                format!("has no function '{name}' with {arity} parameter(s), needed for {what}; define `{example}`")
-            } else {
-                format!(
-                    "function '{name}' takes {} parameter(s) but {what} calls it with {arity}; define `{example}`",
-                    found[0]
-                )
-            };
-            Err(PackError::new(&script.shown, msg))
-        };
-        if let StageCode::Script(s) = &self.key_clients {
-            need(s, self.key_clients_fn(), 1, "stage key_clients")?;
-        }
-        if let StageCode::Script(s) = &self.kpis {
-            for k in &self.manifest.kpis {
-                need(s, k.function(), 1, &format!("KPI '{}'", k.id))?;
-            }
-        }
-        if let StageCode::Script(s) = &self.bonus {
-            need(s, self.bonus_fn(), 2, "stage bonus")?;
-        }
-        Ok(())
-    }
-
-    /// `[report] curve` names a one-parameter function of the bonus stage's Rhai script,
-    /// and `curve_to` is above 0.
-    fn check_curve(&self) -> Result<(), String> {
-        let report = &self.manifest.report;
-        let Some(name) = &report.curve else {
-            return Ok(());
-        };
-        if report.curve_to.is_some_and(|to| to <= Decimal::ZERO) {
-            return Err(
-                "[report] curve_to must be above 0 (an attainment, e.g. 2 for 200%)".into(),
-            );
-        }
-        let StageCode::Script(s) = &self.bonus else {
-            return Err(format!("[report] curve = \"{name}\" names a Rhai function of stage bonus, but that stage is a WebAssembly plugin; remove `curve`"));
-        };
-        if s.ast
-            .iter_functions()
-            .any(|f| f.name == name && f.params.len() == 1)
-        {
-            return Ok(());
-        }
-        Err(format!("[report] curve = \"{name}\": {} has no function '{name}' with 1 parameter; define `fn {name}(attainment) {{ ... }}` returning the payout factor", s.shown))
     }
 }
 
@@ -668,7 +536,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
     source_hex(&Sha256::digest(bytes))
 }
 
-impl RulePack {
+impl Pack {
     /// Applies `--set name=value` overrides to the parameters. The parameter must exist and
     /// the value must have its type (a number stays a number).
     pub fn set_params(&mut self, sets: &[String]) -> Result<(), String> {
@@ -710,4 +578,85 @@ impl RulePack {
         }
         Ok(())
     }
+}
+
+/// Reads the code of the three stages, each once even when stages share it.
+fn read_stages(
+    source: &PackSource,
+    manifest: &Manifest,
+    files: &mut Vec<PackFile>,
+    manifest_err: &dyn Fn(&str, String) -> PackError,
+) -> Result<[StageSource; 3], PackError> {
+    let decls = [
+        ("key_clients", &manifest.stages.key_clients),
+        ("kpis", &manifest.stages.kpis),
+        ("bonus", &manifest.stages.bonus),
+    ];
+    let mut read: Vec<StageSource> = Vec::with_capacity(3);
+    let mut next = |(stage, decl): (&str, &manifest::StageDecl)| -> Result<StageSource, PackError> {
+        if decl.plugin.is_some() && decl.function.is_some() {
+            return Err(manifest_err(
+                &format!("[stages.{stage}]"),
+                format!("[stages.{stage}] binds a plugin, so `function` does not apply (a plugin exports classify, kpi and bonus; classify, kpis and bonus in world 0.1.0)"),
+            ));
+        }
+        let path = match (&decl.script, &decl.plugin) {
+            (Some(p), None) | (None, Some(p)) => p,
+            _ => {
+                return Err(manifest_err(
+                    &format!("[stages.{stage}]"),
+                    format!("[stages.{stage}] needs exactly one of `script = \"file.rhai\"` or `plugin = \"file.wasm\"`"),
+                ))
+            }
+        };
+        let is_script = decl.script.is_some();
+        if let Some(same) = read
+            .iter()
+            .find(|r| r.path() == path && matches!(r, StageSource::Script { .. }) == is_script)
+        {
+            let same = same.clone();
+            read.push(same.clone());
+            return Ok(same);
+        }
+        let shown = source.display(path);
+        let (bytes, code) = if is_script {
+            let bytes = source.read(path)?;
+            let text = String::from_utf8(bytes.clone())
+                .map_err(|_| PackError::new(&shown, "is not valid UTF-8"))?;
+            let code = StageSource::Script {
+                path: path.clone(),
+                shown,
+                text,
+            };
+            (bytes, code)
+        } else {
+            let bytes = source.read_plugin(path, manifest.limits.max_plugin_bytes)?;
+            let code = StageSource::Plugin {
+                path: path.clone(),
+                shown,
+                bytes: Arc::from(bytes.as_slice()),
+            };
+            (bytes, code)
+        };
+        files.push(PackFile {
+            path: path.clone(),
+            sha256: sha256_hex(&bytes),
+        });
+        read.push(code.clone());
+        Ok(code)
+    };
+    let [a, b, c] = decls;
+    Ok([next(a)?, next(b)?, next(c)?])
+}
+
+/// Reads a file of at most `max` bytes.
+fn read_limited(path: &Path, max: u64) -> Result<Vec<u8>, String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
+    if meta.len() > max {
+        return Err(format!(
+            "is {} bytes, over the limit of {max}; raise [limits] max_plugin_bytes in pack.toml if it is right",
+            meta.len()
+        ));
+    }
+    crate::confine::read_regular(path).map_err(|e| format!("cannot read: {e}"))
 }

@@ -7,8 +7,9 @@
 
 use crate::facts::{Facts, Window, Windows};
 use crate::load::Dataset;
-use crate::pack::{Cell, ParamValue, RulePack};
+use crate::pack::{Cell, ParamValue};
 use crate::period::Date;
+use crate::rules::RulePack;
 use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, Map, INT};
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;

@@ -6,6 +6,7 @@
 //! [`RuleError`] that names script, function, line and subject.
 
 pub mod api;
+mod compile;
 pub mod engine;
 mod error;
 pub mod memory;
@@ -14,10 +15,10 @@ pub mod views;
 pub mod wasm;
 
 pub use api::{Context, KeyDecision, KpiResult};
+pub use compile::{RulePack, Script, StageCode};
 pub use error::RuleError;
 pub use native::{KpiMeasure, NativeRules};
 
-use crate::pack::{RulePack, Script};
 use rhai::{CallFnOptions, Dynamic, Engine, Map, Scope};
 use rust_decimal::Decimal;
 use std::sync::Arc;

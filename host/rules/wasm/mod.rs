@@ -23,7 +23,7 @@ use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use wasmtime::component::{Component, Linker, ResourceTable};
@@ -674,16 +674,4 @@ impl Plugin {
 fn wire_decimal(text: &str, what: &str) -> Result<Decimal, String> {
     crate::money::parse_decimal(text.trim().as_bytes())
         .ok_or_else(|| format!("{what} is '{text}', not a decimal like 1234.50 (a decimal crosses the boundary as a plain string)"))
-}
-
-/// Reads a plugin file with a size limit.
-pub fn read_limited(path: &Path, max: u64) -> Result<Vec<u8>, String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
-    if meta.len() > max {
-        return Err(format!(
-            "is {} bytes, over the limit of {max}; raise [limits] max_plugin_bytes in pack.toml if it is right",
-            meta.len()
-        ));
-    }
-    crate::confine::read_regular(path).map_err(|e| format!("cannot read: {e}"))
 }
