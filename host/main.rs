@@ -38,6 +38,29 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         rules: Option<PathBuf>,
     },
+    /// Print the SQL that computes the facts of the sales pass where the sales live (DuckDB,
+    /// Spark, a warehouse); `run --facts FILE` then pays from its result (docs/scale.md).
+    Sql {
+        /// Rule pack directory (with pack.toml); the bundled example if omitted.
+        #[arg(long, value_name = "DIR")]
+        rules: Option<PathBuf>,
+        /// The period to pay: 2026-07, 2026-Q3, 2026-H2 or 2026.
+        #[arg(long, value_name = "P")]
+        period: String,
+        /// duckdb, spark or ansi.
+        #[arg(long, value_name = "NAME", default_value = "duckdb")]
+        dialect: String,
+        /// The table (or view) of sales lines, with the columns of sales.csv.
+        #[arg(long, value_name = "NAME", default_value = "sales")]
+        table: String,
+        /// Decimals the query reads amount, cost and quantity with; a line with more is
+        /// counted, and `run --facts` refuses the result.
+        #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=18))]
+        scale: u32,
+        /// Decimals the query reads quantity with (likewise checked).
+        #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=18))]
+        quantity_scale: u32,
+    },
     /// Tell in plain words how one manager's payout (or one client's classification) came about.
     Explain {
         #[command(flatten)]
@@ -256,6 +279,10 @@ struct InputArgs {
     /// The bar is only ever drawn on a terminal, never into a file or a pipe.
     #[arg(long, short)]
     quiet: bool,
+    /// Facts computed elsewhere (the result of `bonusrun sql` run by DuckDB, Spark or a
+    /// warehouse, as CSV): read instead of the sales; the other tables come from --data.
+    #[arg(long, value_name = "FILE")]
+    facts: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -392,6 +419,14 @@ fn try_main(cli: Cli) -> Result<(), Error> {
             ledger,
         } => cmd_verify(run, rules, data, &ledger),
         Command::Check { rules } => cmd_check(rules),
+        Command::Sql {
+            rules,
+            period,
+            dialect,
+            table,
+            scale,
+            quantity_scale,
+        } => cmd_sql(rules, &period, &dialect, (table, scale, quantity_scale)),
         Command::Explain {
             inputs,
             manager,
@@ -493,6 +528,39 @@ fn cmd_show(run: i64, lines: bool, ledger: LedgerArgs) -> Result<(), Error> {
 }
 
 /// `bonusrun check`: a pack validated without data, its decision tables analysed.
+fn cmd_sql(
+    rules: Option<PathBuf>,
+    period: &str,
+    dialect: &str,
+    (table, scale, quantity_scale): (String, u32, u32),
+) -> Result<(), Error> {
+    use bonusrun::facts::{sql, WindowPlan};
+    let dialect = sql::Dialect::parse(dialect).map_err(Error::Usage)?;
+    let period = Period::parse(period).map_err(|e| Error::Usage(format!("--period: {e}")))?;
+    let source = rules.map(PackSource::Dir).unwrap_or_else(bundled::pack);
+    let pack = RulePack::load(&source)?;
+    let kind = pack.period_kind();
+    if period.kind() != kind {
+        return Err(Error::Usage(format!(
+            "the pack '{}' pays per {}, but --period {period} is a {}; give a {} such as {}",
+            pack.manifest.pack.name,
+            kind.name(),
+            period.kind().name(),
+            kind.name(),
+            kind.example()
+        )));
+    }
+    let plan = WindowPlan::with(period, &pack.windows, &[]).measuring(&pack.measures);
+    let options = sql::SqlOptions {
+        dialect,
+        table,
+        scale,
+        quantity_scale,
+    };
+    print!("{}", sql::facts_sql(&plan, &options));
+    Ok(())
+}
+
 fn cmd_check(rules: Option<PathBuf>) -> Result<(), Error> {
     let source = rules.map(PackSource::Dir).unwrap_or_else(bundled::pack);
     let pack = RulePack::load(&source)?;
@@ -692,6 +760,7 @@ fn cmd_diff(
     let files: Vec<PathBuf> = csv.iter().chain(&html).cloned().collect();
     outputs::check_files(&files, force)?;
     let after = run(&inputs)?;
+    let same_data = against_data.is_none();
     let baseline = InputArgs {
         rules: against.or_else(|| inputs.rules.clone()),
         data: against_data.or_else(|| inputs.data.clone()).or_else(|| {
@@ -709,6 +778,7 @@ fn cmd_diff(
         max_field_bytes: inputs.max_field_bytes,
         allow_incomplete: inputs.allow_incomplete,
         quiet: inputs.quiet,
+        facts: inputs.facts.clone().filter(|_| same_data),
     };
     let before = run(&baseline)?;
     let diff = bonusrun::whatif::compare(&before, &after).map_err(Error::Usage)?;
@@ -926,6 +996,7 @@ fn run_with_ledger(
             ledger,
             allow_incomplete: inputs.allow_incomplete,
             progress: bar.as_ref().map(|b| b.count.clone()),
+            facts: inputs.facts.clone(),
         },
     );
     drop(bar);
@@ -1314,6 +1385,7 @@ fn cmd_verify(
         // verify compares outputs, which a warning is part of: as the run was made.
         allow_incomplete: false,
         quiet: false,
+        facts: None,
     };
     // The paths come from the ledger the user named: say which are read.
     let shown = |p: &Option<PathBuf>, none: &str| {

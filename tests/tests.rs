@@ -24,6 +24,7 @@ mod payees;
 mod payouts;
 mod plugins;
 mod progress;
+mod pushdown;
 mod report;
 mod runaway;
 mod trust;

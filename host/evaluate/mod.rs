@@ -53,6 +53,9 @@ pub struct RunOptions {
     /// Counts the bytes of `sales.csv` read so far (from 0 on each pass over it), for a
     /// progress bar; `None`: not counted.
     pub progress: Option<Arc<std::sync::atomic::AtomicU64>>,
+    /// Facts computed elsewhere (`bonusrun run --facts`, from the query `bonusrun sql`
+    /// prints), read instead of the sales; `None`: the run sums the sales itself.
+    pub facts: Option<std::path::PathBuf>,
 }
 
 /// Gives a run what the ledger knows for its period (or refuses the period, e.g. a closed
@@ -86,6 +89,7 @@ impl Default for RunOptions {
             ledger: None,
             allow_incomplete: false,
             progress: None,
+            facts: None,
         }
     }
 }
@@ -170,6 +174,9 @@ pub struct RunResult {
     /// The pack's payout curve (`[report] curve`) sampled for the report: attainment and
     /// factor, from 0 to `curve_to` in [`CURVE_STEPS`] steps.
     pub curve: Option<Curve>,
+    /// Where the facts came from when they were computed elsewhere (`--facts FILE`, as
+    /// given); `None`: the run summed the sales itself.
+    pub facts_from: Option<String>,
 }
 
 /// The pack's payout curve as its function gave it at evenly spaced attainments.
@@ -345,6 +352,7 @@ fn run_in_pool(
         carry,
         incomplete,
         curve,
+        facts_from: options.facts.as_ref().map(|p| p.display().to_string()),
     };
     reconcile(&result)?;
     clock.lap("reconcile");

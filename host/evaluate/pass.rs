@@ -27,6 +27,9 @@ pub(super) fn sales_pass(
     options: &RunOptions,
     clock: &mut Stopwatch,
 ) -> Result<Pass, Error> {
+    if let Some(path) = &options.facts {
+        return facts_pass(pack, path, data, options, clock);
+    }
     let kind = pack.period_kind();
     let open =
         || load::sales::open_counted(source, options.max_field_bytes, options.progress.as_ref());
@@ -54,6 +57,43 @@ pub(super) fn sales_pass(
         (sales, file) = facts::aggregate(open()?, data, plan(pack, options, period)?)?;
         clock.lap("sales pass again (the period guessed from the file's ends was wrong)");
     }
+    Ok(Pass {
+        sales,
+        file,
+        period,
+    })
+}
+
+/// `--facts FILE`: the sums computed elsewhere (by the query `bonusrun sql` prints), read
+/// instead of the sales. The period is `--period`, else the one the facts are for.
+fn facts_pass(
+    pack: &RulePack,
+    path: &std::path::Path,
+    data: &Dataset,
+    options: &RunOptions,
+    clock: &mut Stopwatch,
+) -> Result<Pass, Error> {
+    let shown = path.display().to_string();
+    let (of_facts, line) = facts::import::period_of(path, &shown)?;
+    let period = options.period.unwrap_or(of_facts);
+    if period != of_facts {
+        return Err(LoadError::field(
+            &shown,
+            line,
+            "period",
+            format!("the facts are for {of_facts}, but this run is for {period}; print the query with `bonusrun sql --period {period}`, or run with --period {of_facts}"),
+        )
+        .into());
+    }
+    let plan = plan(pack, options, period)?;
+    if plan.dates.len() > 3 + plan.named.iter().map(|n| n.count).sum::<usize>() {
+        return Err(Error::Usage(
+            "the ledger asks this run for late sales of closed periods, which the facts query does not sum; run on the sales (without --facts), or with --no-ledger"
+                .into(),
+        ));
+    }
+    let (sales, file) = facts::import::import(path, &shown, data, plan)?;
+    clock.lap("facts file read");
     Ok(Pass {
         sales,
         file,

@@ -7,13 +7,13 @@
 //! step is exact and order-free (decimal sums, set unions, min and max), so the result is the
 //! same whatever the number of threads; accounts and ids are sorted before use.
 
-use super::measure::{Inline, LineMeasures, Slot, Store};
+use super::measure::{slots_of, Inline, LineMeasures, Put, Slot, Store};
 use super::window::{decimals, insert_sorted, max_opt, min_opt, ExactSum, SumTooLarge, Window};
 use super::Account;
 use crate::load::fx::{Fx, RateRule, UsedRate};
 use crate::load::sales::{self, SaleLine, SalesStream};
 use crate::load::{CreditRule, Dataset, IdMap, InputFile, LoadError};
-use crate::pack::measures::{Measure, MAX_DISTINCT, MAX_SUMS};
+use crate::pack::measures::{Aggregate, Measure, MAX_DISTINCT, MAX_SUMS};
 use crate::pack::windows::{Dates, DeclaredWindow};
 use crate::period::{Date, Period};
 use rayon::iter::{IndexedParallelIterator, IntoParallelIterator, ParallelIterator};
@@ -129,6 +129,11 @@ impl WindowPlan {
     /// The run period.
     pub fn period(&self) -> Period {
         self.periods[0]
+    }
+
+    /// The disjoint date ranges (start, exclusive end) the pass sums each line into.
+    pub fn segment_dates(&self) -> &[(Date, Date)] {
+        &self.segments
     }
 
     /// The index of the window that is exactly `p`, if the plan has one.
@@ -643,6 +648,129 @@ fn aggregate_with<M: Store>(
             bytes,
         },
     ))
+}
+
+/// One account's segment as an engine computed it (a `segment` row of a facts file).
+#[derive(Clone, Debug, Default)]
+pub struct SegmentFact {
+    /// Client index.
+    pub client: u32,
+    /// Manager index.
+    pub manager: u32,
+    /// Index in [`WindowPlan::segment_dates`].
+    pub segment: u16,
+    /// The totals; categories and products are left empty, their names are below.
+    pub window: Window,
+    /// Category names bought.
+    pub categories: Vec<String>,
+    /// Product names bought.
+    pub products: Vec<String>,
+    /// The pack's measures, in order.
+    pub measures: Vec<MeasureFact>,
+}
+
+/// A measure's value in a facts file.
+#[derive(Clone, Debug)]
+pub enum MeasureFact {
+    /// A sum or count.
+    Sum(Decimal),
+    /// The distinct product or category names.
+    Names(Vec<String>),
+    /// Whether the client counts, for a distinct count of clients.
+    Client(bool),
+}
+
+/// What a facts file says beside its segments.
+#[derive(Clone, Debug, Default)]
+pub struct RunFact {
+    /// Sales lines the engine read.
+    pub rows: u64,
+    /// The earliest and latest sale date of all lines.
+    pub dates: Option<(Date, Date)>,
+    /// Per client: the earliest and latest sale before the run period's end.
+    pub client_dates: Vec<Option<(Date, Date)>>,
+}
+
+/// The totals a pass over the sales would have made, from segments summed elsewhere
+/// (`bonusrun run --facts`): the same renumbering, crediting and window sums as the pass.
+pub fn from_segments(
+    data: &Dataset,
+    plan: WindowPlan,
+    run: RunFact,
+    segments: Vec<SegmentFact>,
+) -> Result<SalesTotals, String> {
+    let slots = slots_of(plan.measures.iter().map(|m| m.of));
+    let distinct = slots.iter().filter(|(of, _)| of.is_distinct()).count();
+    match (slots.len() - distinct, distinct) {
+        (0, 0) => from_segments_with::<()>(data, &plan, run, segments, slots),
+        (0..=2, 0..=1) => from_segments_with::<Inline<2, 1>>(data, &plan, run, segments, slots),
+        (0..=4, 0..=2) => from_segments_with::<Inline<4, 2>>(data, &plan, run, segments, slots),
+        _ => from_segments_with::<Inline<{ MAX_SUMS }, { MAX_DISTINCT }>>(
+            data, &plan, run, segments, slots,
+        ),
+    }
+}
+
+fn from_segments_with<M: Store>(
+    data: &Dataset,
+    plan: &WindowPlan,
+    run: RunFact,
+    segments: Vec<SegmentFact>,
+    slots: Vec<Slot>,
+) -> Result<SalesTotals, String> {
+    let measures = (LineMeasures::default(), slots);
+    let mut p: Partial<M> = Partial::new(plan, &measures, data.clients.len(), 0);
+    p.rows = run.rows;
+    p.min_date = run.dates.map(|d| d.0);
+    p.max_date = run.dates.map(|d| d.1);
+    p.client_dates = run.client_dates;
+    for f in segments {
+        let w = &f.window;
+        let mut sum = WindowSum::<M>::default();
+        sum.revenue.add(w.revenue);
+        sum.cost.add(w.cost);
+        sum.quantity.add(w.quantity);
+        sum.returns.add(w.returns);
+        (sum.lines, sum.return_lines) = (w.lines, w.return_lines);
+        (sum.first, sum.last) = (w.first, w.last);
+        for c in &f.categories {
+            sum.categories.insert(p.categories.id(c));
+        }
+        for name in &f.products {
+            sum.products.insert(p.products.id(name));
+        }
+        for (i, m) in f.measures.iter().enumerate() {
+            match m {
+                MeasureFact::Sum(d) => sum.measures.put(&measures.1, i, Put::Sum(*d)),
+                MeasureFact::Client(true) => sum.measures.put(&measures.1, i, Put::Client),
+                MeasureFact::Client(false) => {}
+                MeasureFact::Names(names) => {
+                    let ids = match measures.1[i].0 {
+                        Aggregate::Categories => &mut p.categories,
+                        _ => &mut p.products,
+                    };
+                    for n in names {
+                        let id = ids.id(n);
+                        sum.measures.put(&measures.1, i, Put::Id(id));
+                    }
+                }
+            }
+        }
+        p.sums.insert((f.client, f.manager, f.segment), sum);
+    }
+    // Each client's owner keeps an account even without sales, as in the pass.
+    let period = plan.period();
+    let owners: Vec<(u32, u32)> = (0..data.clients.len() as u32)
+        .filter_map(|i| Some((i, data.owner_for(i, period)?)))
+        .collect();
+    finish(p, true, &owners, &data.credits).map_err(|(client, manager, w, what)| {
+        let client = &data.clients[client as usize].id;
+        let whose = match data.managers.get(manager as usize) {
+            Some(m) => format!("client {client} with manager {}", m.id),
+            None => format!("client {client}"),
+        };
+        what.message(&whose, &plan.dates[w].label)
+    })
 }
 
 /// One client's accounts while they are built: manager, and per segment its window.

@@ -91,19 +91,7 @@ impl LineMeasures {
 
     /// What each measure adds up and its slot in a [`Store`], in order.
     pub fn slots(&self) -> Vec<Slot> {
-        let (mut sums, mut ids) = (0, 0);
-        self.measures
-            .iter()
-            .map(|&(of, _)| {
-                let next = if of.is_distinct() {
-                    &mut ids
-                } else {
-                    &mut sums
-                };
-                *next += 1;
-                (of, *next - 1)
-            })
-            .collect()
+        slots_of(self.measures.iter().map(|&(of, _)| of))
     }
 
     /// The measures `line` meets, as bits.
@@ -147,6 +135,8 @@ pub trait Store: Default + Clone + Send {
         category: Option<u32>,
         product: Option<u32>,
     );
+    /// Adds a value computed elsewhere (a facts file) to the measure at `i` of `slots`.
+    fn put(&mut self, slots: &[Slot], i: usize, value: Put);
     /// Adds another worker's sums, whose category and product ids go through the maps.
     fn merge(&mut self, slots: &[Slot], other: &Self, cat_map: &[u32], prod_map: &[u32]);
     /// The measures of a segment of `client`'s account, ids in name order.
@@ -159,7 +149,36 @@ pub trait Store: Default + Clone + Send {
     ) -> Result<Vec<Measured>, SumTooLarge>;
 }
 
+/// A measure's value from a facts file, for [`Store::put`].
+#[derive(Clone, Copy, Debug)]
+pub enum Put {
+    /// Added to a sum or count.
+    Sum(Decimal),
+    /// A product or category id (the worker's), for a distinct count.
+    Id(u32),
+    /// The client counts for a distinct count of clients.
+    Client,
+}
+
+/// Each measure's slot in a [`Store`], in order: sums and counts, and distinct counts,
+/// numbered apart.
+pub fn slots_of(kinds: impl Iterator<Item = Aggregate>) -> Vec<Slot> {
+    let (mut sums, mut ids) = (0, 0);
+    kinds
+        .map(|of| {
+            let next = if of.is_distinct() {
+                &mut ids
+            } else {
+                &mut sums
+            };
+            *next += 1;
+            (of, *next - 1)
+        })
+        .collect()
+}
+
 impl Store for () {
+    fn put(&mut self, _: &[Slot], _: usize, _: Put) {}
     #[inline]
     fn add(&mut self, _: &[Slot], _: u32, _: &SaleLine<'_>, _: Option<u32>, _: Option<u32>) {}
     fn merge(&mut self, _: &[Slot], _: &(), _: &[u32], _: &[u32]) {}
@@ -222,6 +241,17 @@ impl<const S: usize, const D: usize> Store for Inline<S, D> {
                 }
                 Aggregate::Clients => self.ids[slot].insert(0),
             }
+        }
+    }
+
+    fn put(&mut self, slots: &[Slot], i: usize, value: Put) {
+        let Some(&(_, slot)) = slots.get(i) else {
+            return;
+        };
+        match value {
+            Put::Sum(d) => self.sums[slot].add(d),
+            Put::Id(id) => self.ids[slot].insert(id),
+            Put::Client => self.ids[slot].insert(0),
         }
     }
 

@@ -6,7 +6,9 @@
 //! see these facts, which is why a rule is called per client or per manager, never per line.
 
 pub mod aggregate;
+pub mod import;
 mod measure;
+pub mod sql;
 mod window;
 
 pub use aggregate::{aggregate, NamedWindow, SalesTotals, WindowPlan};

@@ -97,6 +97,18 @@ pub(crate) fn run_json(r: &RunResult, outputs: &[(String, Vec<u8>)]) -> Value {
     if !rates.is_empty() {
         out["fx_rates"] = json!(rates);
     }
+    if let Some(from) = &r.facts_from {
+        let file = r
+            .inputs
+            .iter()
+            .find(|i| i.name != "sales.csv" && from.ends_with(&i.name));
+        out["facts"] = json!({
+            "from": from,
+            "sha256": file.map(|f| f.sha256.clone()),
+            "rows": file.map(|f| f.rows),
+            "computed": "elsewhere, by the query `bonusrun sql` prints; the run read no sales lines",
+        });
+    }
     if let Some(curve) = &r.curve {
         let points: Vec<[String; 2]> = curve
             .points

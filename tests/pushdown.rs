@@ -1,0 +1,289 @@
+//! The sales pass pushed down: `bonusrun sql` prints a query, DuckDB (the Python package, in
+//! a virtual environment tests/pushdown/venv.sh makes once) runs it on the sales, and
+//! `bonusrun run --facts` pays from its result exactly what the native pass pays: the same
+//! payouts, KPIs, key clients and statements, byte for byte. Then each way a facts file can
+//! be wrong, with its message.
+
+use crate::util::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The virtual environment's Python, with duckdb (made the first time).
+fn python() -> PathBuf {
+    static MADE: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    let made = MADE.get_or_init(|| {
+        let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("duckdb-venv");
+        let out = Command::new("bash")
+            .arg(root().join("tests/pushdown/venv.sh"))
+            .arg(&venv)
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .map_err(|e| format!("cannot run tests/pushdown/venv.sh: {e}"))?;
+        match out.status.success() {
+            true => Ok(venv.join("bin/python")),
+            false => Err("tests/pushdown/venv.sh failed (its messages are above)".into()),
+        }
+    });
+    made.clone().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Prints the query for `pack` and `period`, runs it with DuckDB on `sales` and returns the
+/// facts file.
+fn facts_by_duckdb(dir: &Path, pack: &Path, period: &str, sales: &Path) -> PathBuf {
+    let pack = pack.to_str().unwrap();
+    let query = ok(
+        dir,
+        &[
+            "sql",
+            "--rules",
+            pack,
+            "--period",
+            period,
+            "--dialect",
+            "duckdb",
+        ],
+    );
+    std::fs::write(dir.join("query.sql"), query).unwrap();
+    let facts = dir.join("facts.csv");
+    let out = Command::new(python())
+        .arg(root().join("tests/pushdown/duckdb_facts.py"))
+        .args([sales, &dir.join("query.sql"), &facts])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "duckdb: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    facts
+}
+
+/// Runs `pack` on `data` natively and from DuckDB's facts, and compares every file the
+/// runs write but run.json and the report (which name the facts file among the inputs).
+fn same_as_native(name: &str, pack: &Path, data: &Path, period: &str) -> PathBuf {
+    let dir = scratch(name);
+    let facts = facts_by_duckdb(&dir, pack, period, &data.join("sales.csv"));
+    let run = |out: &str, extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "--rules",
+            pack.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--period",
+            period,
+            "--out",
+            out,
+            "--no-ledger",
+            "--quiet",
+        ];
+        args.extend(extra);
+        ok(&dir, &args);
+    };
+    run("native", &[]);
+    run("pushed", &["--facts", facts.to_str().unwrap()]);
+    let mut files = vec![
+        "payouts.csv".to_string(),
+        "kpis.csv".into(),
+        "key_clients.csv".into(),
+    ];
+    for e in std::fs::read_dir(dir.join("native/statements")).unwrap() {
+        files.push(format!(
+            "statements/{}",
+            e.unwrap().file_name().to_string_lossy()
+        ));
+    }
+    for f in &files {
+        let (native, pushed) = (
+            read(&dir.join("native").join(f)),
+            read(&dir.join("pushed").join(f)),
+        );
+        let first = native
+            .lines()
+            .zip(pushed.lines())
+            .enumerate()
+            .find(|(_, (a, b))| a != b);
+        assert!(
+            native == pushed,
+            "{f} differs between the native pass and DuckDB's facts, first at line {:?}",
+            first.map(|(i, (a, b))| (i + 1, a, b))
+        );
+    }
+    let run_json = json(&dir.join("pushed/run.json"));
+    assert_eq!(run_json["facts"]["from"], facts.to_str().unwrap());
+    assert_eq!(
+        run_json["total_payout"],
+        json(&dir.join("native/run.json"))["total_payout"]
+    );
+    dir
+}
+
+#[test]
+fn duckdb_facts_pay_what_the_native_pass_pays_on_generated_data() {
+    let dir = scratch("pushdown-generated");
+    ok(
+        &dir,
+        &[
+            "generate",
+            "--out",
+            "data",
+            "--clients",
+            "400",
+            "--managers",
+            "12",
+            "--sales",
+            "60000",
+            "--seed",
+            "7",
+        ],
+    );
+    let pack = root().join("rules/romashka");
+    let dir = same_as_native("pushdown-romashka", &pack, &dir.join("data"), "2026-Q2");
+    // Nothing was guessed: the facts say their period, and a run without --period takes it.
+    let facts = dir.join("facts.csv");
+    let stderr = fails(
+        &dir,
+        &[
+            "run",
+            "--rules",
+            pack.to_str().unwrap(),
+            "--period",
+            "2026-Q1",
+            "--facts",
+            facts.to_str().unwrap(),
+            "--no-ledger",
+            "--quiet",
+            "--out",
+            "q1",
+        ],
+        1,
+    );
+    assert!(stderr.contains("column 'period': the facts are for 2026-Q2, but this run is for 2026-Q1; print the query with `bonusrun sql --period 2026-Q1`, or run with --period 2026-Q2"), "{stderr}");
+}
+
+#[test]
+fn duckdb_facts_carry_declared_windows_and_measures() {
+    let pack = fixture("windows");
+    same_as_native("pushdown-windows", &pack, &pack.join("data"), "2026-Q3");
+}
+
+/// A facts file with `edit` applied, run on the windows fixture: the error it gives.
+fn facts_error(name: &str, edit: impl Fn(String) -> String) -> String {
+    let pack = fixture("windows");
+    let dir = scratch(name);
+    let facts = facts_by_duckdb(&dir, &pack, "2026-Q3", &pack.join("data/sales.csv"));
+    std::fs::write(&facts, edit(read(&facts))).unwrap();
+    fails(
+        &dir,
+        &[
+            "run",
+            "--rules",
+            pack.to_str().unwrap(),
+            "--facts",
+            facts.to_str().unwrap(),
+            "--no-ledger",
+            "--quiet",
+            "--out",
+            "out",
+        ],
+        1,
+    )
+}
+
+#[test]
+fn a_facts_file_cut_short_does_not_reconcile() {
+    let err = facts_error("facts-cut", |text| {
+        let mut lines: Vec<&str> = text.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with("segment,"))
+            .unwrap();
+        lines.remove(at);
+        lines.join("\n") + "\n"
+    });
+    assert!(err.contains("column 'lines': the segments sum to"), "{err}");
+    assert!(err.contains("but the total row says"), "{err}");
+    assert!(
+        err.contains(
+            "the file is not the whole result of the query (cut short, or one part of several?)"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_facts_file_naming_an_unknown_client_or_segment_is_refused() {
+    let err = facts_error("facts-client", |text| {
+        text.replacen("segment,,C1,", "segment,,C9,", 1)
+    });
+    assert!(
+        err.contains("column 'client_id': unknown client 'C9': it is not in clients.csv"),
+        "{err}"
+    );
+    let err = facts_error("facts-segment", |text| {
+        text.replacen(",2026-07-01,2026-08-01,", ",2026-07-01,2026-08-02,", 1)
+    });
+    assert!(
+        err.contains(
+            "column 'start_date': the segment 2026-07-01..2026-08-02 is not one of this run's"
+        ),
+        "{err}"
+    );
+    let err = facts_error("facts-run", |text| {
+        text.lines()
+            .filter(|l| !l.starts_with("run,"))
+            .collect::<Vec<_>>()
+            .join("\n")
+            + "\n"
+    });
+    assert!(
+        err.contains("has no 'run' row: it is not the whole result of the facts query"),
+        "{err}"
+    );
+}
+
+#[test]
+fn facts_summed_with_fewer_decimals_than_the_sales_have_are_refused() {
+    let pack = fixture("windows");
+    let dir = scratch("facts-inexact");
+    copy_dir(&pack.join("data"), &dir.join("data"));
+    edit(&dir.join("data/sales.csv"), "1000.00", "1000.005");
+    let facts = facts_by_duckdb(&dir, &pack, "2026-Q3", &dir.join("data/sales.csv"));
+    let err = fails(
+        &dir,
+        &[
+            "run",
+            "--rules",
+            pack.to_str().unwrap(),
+            "--data",
+            "data",
+            "--facts",
+            facts.to_str().unwrap(),
+            "--no-ledger",
+            "--quiet",
+            "--out",
+            "out",
+        ],
+        1,
+    );
+    assert!(err.contains("column 'inexact': 1 sales line(s) have more decimals than the query read them with, so the engine rounded them; print the query with a larger --scale"), "{err}");
+}
+
+#[test]
+fn sql_refuses_an_unknown_dialect_and_a_period_of_another_kind() {
+    let dir = scratch("sql-usage");
+    let err = fails(
+        &dir,
+        &["sql", "--period", "2026-Q2", "--dialect", "oracle"],
+        2,
+    );
+    assert!(
+        err.contains("--dialect oracle: expected duckdb, spark or ansi"),
+        "{err}"
+    );
+    let err = fails(&dir, &["sql", "--period", "2026-05"], 2);
+    assert!(
+        err.contains("pays per quarter, but --period 2026-05 is a month"),
+        "{err}"
+    );
+}
