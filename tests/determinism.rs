@@ -5,25 +5,8 @@ use crate::util::*;
 use std::path::Path;
 
 fn same_outputs(a: &Path, b: &Path) {
-    let mut files = vec![
-        "payouts.csv".to_string(),
-        "kpis.csv".into(),
-        "key_clients.csv".into(),
-    ];
-    for e in std::fs::read_dir(a.join("statements")).unwrap() {
-        files.push(format!(
-            "statements/{}",
-            e.unwrap().file_name().to_string_lossy()
-        ));
-    }
-    assert!(files.len() > 3);
-    for f in files {
-        assert_eq!(
-            read(&a.join(&f)),
-            read(&b.join(&f)),
-            "{f} differs between thread counts"
-        );
-    }
+    assert!(std::fs::read_dir(a.join("statements")).unwrap().count() > 0);
+    same_payouts(a, b, "thread counts");
     let (ra, rb) = (json(&a.join("run.json")), json(&b.join("run.json")));
     assert_eq!(ra["outputs"], rb["outputs"], "output hashes in run.json");
     assert_eq!(ra["total_payout"], rb["total_payout"]);

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The virtual environment's Python, with duckdb (made the first time).
-fn python() -> PathBuf {
+pub fn python() -> PathBuf {
     static MADE: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
     let made = MADE.get_or_init(|| {
         let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("duckdb-venv");
@@ -45,17 +45,22 @@ fn facts_by_duckdb(dir: &Path, pack: &Path, period: &str, sales: &Path) -> PathB
     );
     std::fs::write(dir.join("query.sql"), query).unwrap();
     let facts = dir.join("facts.csv");
+    duckdb("duckdb_facts.py", &[sales, &dir.join("query.sql"), &facts]);
+    facts
+}
+
+/// Runs the DuckDB script `tests/pushdown/SCRIPT` with `args`; fails the test if it fails.
+pub fn duckdb(script: &str, args: &[&Path]) {
     let out = Command::new(python())
-        .arg(root().join("tests/pushdown/duckdb_facts.py"))
-        .args([sales, &dir.join("query.sql"), &facts])
+        .arg(root().join("tests/pushdown").join(script))
+        .args(args)
         .output()
         .unwrap();
     assert!(
         out.status.success(),
-        "duckdb: {}",
+        "{script}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    facts
 }
 
 /// Runs `pack` on `data` natively and from DuckDB's facts, and compares every file the
@@ -82,33 +87,8 @@ fn same_as_native(name: &str, pack: &Path, data: &Path, period: &str) -> PathBuf
     };
     run("native", &[]);
     run("pushed", &["--facts", facts.to_str().unwrap()]);
-    let mut files = vec![
-        "payouts.csv".to_string(),
-        "kpis.csv".into(),
-        "key_clients.csv".into(),
-    ];
-    for e in std::fs::read_dir(dir.join("native/statements")).unwrap() {
-        files.push(format!(
-            "statements/{}",
-            e.unwrap().file_name().to_string_lossy()
-        ));
-    }
-    for f in &files {
-        let (native, pushed) = (
-            read(&dir.join("native").join(f)),
-            read(&dir.join("pushed").join(f)),
-        );
-        let first = native
-            .lines()
-            .zip(pushed.lines())
-            .enumerate()
-            .find(|(_, (a, b))| a != b);
-        assert!(
-            native == pushed,
-            "{f} differs between the native pass and DuckDB's facts, first at line {:?}",
-            first.map(|(i, (a, b))| (i + 1, a, b))
-        );
-    }
+    let what = "the native pass and DuckDB's facts";
+    same_payouts(&dir.join("native"), &dir.join("pushed"), what);
     let run_json = json(&dir.join("pushed/run.json"));
     assert_eq!(run_json["facts"]["from"], facts.to_str().unwrap());
     assert_eq!(

@@ -20,6 +20,7 @@ mod key_clients;
 mod layers;
 mod ledger;
 mod native;
+mod parquet;
 mod payees;
 mod payouts;
 mod plugins;

@@ -211,3 +211,32 @@ pub fn q1_run_fails(dir: &Path) -> String {
     assert!(!dir.join("x").exists(), "a failed run wrote its outputs");
     err
 }
+
+/// Asserts that two run directories hold the same payouts, KPIs, key clients and
+/// statements, byte for byte (`what` says what the two runs were, for the message).
+pub fn same_payouts(a: &Path, b: &Path, what: &str) {
+    let mut files = vec![
+        "payouts.csv".to_string(),
+        "kpis.csv".into(),
+        "key_clients.csv".into(),
+    ];
+    for e in std::fs::read_dir(a.join("statements")).unwrap() {
+        files.push(format!(
+            "statements/{}",
+            e.unwrap().file_name().to_string_lossy()
+        ));
+    }
+    for f in &files {
+        let (x, y) = (read(&a.join(f)), read(&b.join(f)));
+        let first = x
+            .lines()
+            .zip(y.lines())
+            .enumerate()
+            .find(|(_, (p, q))| p != q);
+        assert!(
+            x == y,
+            "{f} differs between {what}, first at line {:?}",
+            first.map(|(i, (p, q))| (i + 1, p, q))
+        );
+    }
+}

@@ -615,6 +615,7 @@ fn aggregate_with<M: Store>(
         return Err(e);
     }
     let has_cost = columns.has_cost();
+    let name = columns.file_name().to_string();
     let (sha256, bytes) = stream.finish()?;
     let rows = partial.rows;
     let used: Vec<UsedRate> = match &fx {
@@ -642,7 +643,7 @@ fn aggregate_with<M: Store>(
     Ok((
         totals,
         InputFile {
-            name: sales::SALES_FILE.to_string(),
+            name,
             sha256,
             rows,
             bytes,

@@ -9,6 +9,7 @@
 mod credit;
 pub mod fx;
 mod ids;
+pub mod parquet;
 mod source;
 mod tables;
 mod text;
@@ -40,6 +41,11 @@ pub struct LoadError {
 }
 
 impl LoadError {
+    /// The same error about the whole column, not one line (a Parquet column's type).
+    pub(crate) fn without_line(self) -> LoadError {
+        LoadError { line: None, ..self }
+    }
+
     pub(crate) fn file(file: &str, message: impl Into<String>) -> LoadError {
         LoadError {
             file: file.to_string(),

@@ -5,7 +5,11 @@
 //!
 //! Memory stays flat whatever the file size: one block per worker is in flight at once.
 //! Line numbers are exact, so a bad value on line 7,340,112 is reported as such.
+//!
+//! A data directory may hold `sales.parquet` instead ([`super::parquet`]): the workers then
+//! take turns at its row groups, and each row goes through the same record reader.
 
+use super::parquet::{ParquetSales, SALES_PARQUET};
 use super::source::DataSource;
 use super::text::{
     find_column, missing_column, parse_header, shown, trim, width_error, LineCounter,
@@ -46,6 +50,8 @@ pub struct SalesColumns {
     /// Columns the pack's measures read besides the standard fields: position, and whether
     /// a measure compares it as a number.
     extra: Vec<(usize, bool)>,
+    /// The Parquet file the rows come from, when the sales are `sales.parquet`.
+    parquet: Option<Arc<ParquetSales>>,
 }
 
 /// At most this many columns, besides product, category, quantity, amount and cost, feed the
@@ -116,6 +122,8 @@ pub struct Block {
     pub bytes: Vec<u8>,
     /// Line number of the block's first line.
     pub first_line: u64,
+    /// For `sales.parquet`: the row group to read (the bytes are then empty).
+    pub row_group: Option<usize>,
 }
 
 /// A sales file being streamed: its columns, and the reading state the workers share.
@@ -163,6 +171,13 @@ impl SalesStream {
     /// The next block of whole records, or `None` at the end of the file. `used` is a block
     /// buffer the caller is done with, reused to spare an allocation.
     pub fn next_block(&self, used: Option<Vec<u8>>) -> Result<Option<Block>, LoadError> {
+        if let Some(p) = &self.columns.parquet {
+            return Ok(p.next_row_group().map(|g| Block {
+                bytes: used.unwrap_or_default(),
+                first_line: 0,
+                row_group: Some(g),
+            }));
+        }
         let mut state = self
             .state
             .lock()
@@ -172,6 +187,9 @@ impl SalesStream {
 
     /// Reads what is left (so the hash covers the whole file): `(sha256 hex, bytes)`.
     pub fn finish(self) -> Result<(String, u64), LoadError> {
+        if let Some(p) = &self.columns.parquet {
+            return p.hash();
+        }
         let file = self.file;
         let mut state = self
             .state
@@ -253,7 +271,11 @@ impl ReadState {
                     self.scanned = 0;
                     let first_line = self.line;
                     self.line += count_lines(&bytes);
-                    return Ok(Some(Block { bytes, first_line }));
+                    return Ok(Some(Block {
+                        bytes,
+                        first_line,
+                        row_group: None,
+                    }));
                 }
                 _ => {
                     // One record longer than the buffer: read on, up to the field limit
@@ -344,9 +366,23 @@ pub fn open_counted(
     progress: Option<&Arc<AtomicU64>>,
 ) -> Result<SalesStream, LoadError> {
     let file = source.display(SALES_FILE);
-    let mut input = source.open(SALES_FILE)?.ok_or_else(|| {
-        LoadError::file(&file, "the file does not exist; a data set needs sales.csv")
-    })?;
+    let parquet = source.local(SALES_PARQUET)?;
+    let mut input = match (source.open(SALES_FILE)?, parquet) {
+        (Some(_), Some(_)) => {
+            return Err(LoadError::file(
+                &file,
+                format!("and {SALES_PARQUET} are both in the data directory; keep one, so that it is clear which sales are paid"),
+            ))
+        }
+        (None, Some(path)) => return open_parquet(source, path, max_field),
+        (Some(input), None) => input,
+        (None, None) => {
+            return Err(LoadError::file(
+                &file,
+                "the file does not exist; a data set needs sales.csv (or sales.parquet)",
+            ))
+        }
+    };
     if let Some(count) = progress {
         count.store(0, Ordering::Relaxed);
         input = Box::new(Counted {
@@ -387,23 +423,7 @@ pub fn open_counted(
     rdr.read_byte_record(&mut rec)
         .map_err(|e| LoadError::at(&file, 1, format!("cannot read the header: {e}")))?;
     let header = parse_header(&file, &rec)?;
-    let req =
-        |name: &str| find_column(&header, name).ok_or_else(|| missing_column(&file, name, &header));
-    let columns = SalesColumns {
-        date: req("date")?,
-        client: req("client_id")?,
-        manager: find_column(&header, "manager_id"),
-        product: find_column(&header, "product"),
-        category: find_column(&header, "category"),
-        quantity: find_column(&header, "quantity"),
-        amount: req("amount")?,
-        cost: find_column(&header, "cost"),
-        currency: find_column(&header, "currency"),
-        width: header.len(),
-        header: header.clone(),
-        max_field,
-        extra: Vec::new(),
-    };
+    let columns = SalesColumns::of(&file, &header, max_field)?;
     let header_lines = count_lines(&buf[..header_end]);
     let pending = buf.split_off(header_end);
     Ok(SalesStream {
@@ -426,10 +446,77 @@ pub fn open_counted(
     })
 }
 
-/// The latest date found in the first and last 64 KiB of `sales.csv`: a cheap guess at
-/// the file's last sale, right for files sorted by date either way. A wrong guess costs
-/// time, not correctness: the caller checks it against the real last date after the pass.
+/// `sales.parquet` at `path`: its metadata read, its columns found by name.
+fn open_parquet(
+    source: &DataSource,
+    path: std::path::PathBuf,
+    max_field: usize,
+) -> Result<SalesStream, LoadError> {
+    let file = source.display(SALES_PARQUET);
+    let (sales, names) = ParquetSales::open(path, file.clone())?;
+    let mut columns = SalesColumns::of(&file, &names, max_field)?;
+    columns.parquet = Some(Arc::new(sales));
+    Ok(SalesStream {
+        file,
+        columns,
+        state: std::sync::Mutex::new(ReadState {
+            input: Box::new(std::io::empty()),
+            hasher: Sha256::new(),
+            total: 0,
+            pending: Vec::new(),
+            line: 1,
+            in_quote: false,
+            quote_at: 0,
+            scanned: 0,
+            eof: true,
+            hash: false,
+            max_field,
+            width: names.len(),
+        }),
+    })
+}
+
+impl SalesColumns {
+    /// The positions of the sales columns in `header`; the required ones must be there.
+    fn of(file: &str, header: &[String], max_field: usize) -> Result<SalesColumns, LoadError> {
+        let req = |name: &str| {
+            find_column(header, name).ok_or_else(|| missing_column(file, name, header))
+        };
+        Ok(SalesColumns {
+            date: req("date")?,
+            client: req("client_id")?,
+            manager: find_column(header, "manager_id"),
+            product: find_column(header, "product"),
+            category: find_column(header, "category"),
+            quantity: find_column(header, "quantity"),
+            amount: req("amount")?,
+            cost: find_column(header, "cost"),
+            currency: find_column(header, "currency"),
+            width: header.len(),
+            header: header.to_vec(),
+            max_field,
+            extra: Vec::new(),
+            parquet: None,
+        })
+    }
+
+    /// The sales file's name in `run.json`'s inputs: `sales.csv` or `sales.parquet`.
+    pub fn file_name(&self) -> &'static str {
+        match self.parquet {
+            Some(_) => SALES_PARQUET,
+            None => SALES_FILE,
+        }
+    }
+}
+
+/// The latest date found in the first and last 64 KiB of `sales.csv` (for `sales.parquet`,
+/// in its row groups' statistics): a cheap guess at the file's last sale, right for files
+/// sorted by date either way. A wrong guess costs time, not correctness: the caller checks
+/// it against the real last date after the pass.
 pub fn latest_date_near_ends(source: &DataSource, columns: &SalesColumns) -> Option<Date> {
+    if let Some(p) = &columns.parquet {
+        return p.latest_date(columns.date);
+    }
     const PEEK: usize = 64 * 1024;
     let (head, tail) = source.ends(SALES_FILE, PEEK)?;
     let date_in = |line: &[u8]| -> Option<Date> {
@@ -566,6 +653,14 @@ pub fn parse_block(
     mut each: impl FnMut(&SaleLine<'_>),
 ) -> Result<u64, LoadError> {
     let reader = RecordReader { file, columns, ids };
+    if let (Some(g), Some(p)) = (block.row_group, &columns.parquet) {
+        return p.read_row_group(g, |field, n, row| {
+            if let Some(sale) = reader.record(field, n, || row)? {
+                each(&sale);
+            }
+            Ok(())
+        });
+    }
     let bytes = &block.bytes[..];
     let mut ranges: Vec<(usize, usize)> = Vec::with_capacity(columns.width + 1);
     let mut rows = 0u64;
@@ -843,27 +938,14 @@ mod tests {
             .split(',')
             .map(String::from)
             .collect();
-        SalesColumns {
-            date: 0,
-            client: 1,
-            manager: Some(2),
-            product: Some(3),
-            category: Some(4),
-            quantity: Some(5),
-            amount: 6,
-            cost: Some(7),
-            currency: None,
-            width: header.len(),
-            header,
-            max_field: 1 << 20,
-            extra: Vec::new(),
-        }
+        SalesColumns::of("sales.csv", &header, 1 << 20).unwrap()
     }
 
     fn parse(text: &str, first_line: u64) -> Result<Vec<String>, String> {
         let block = Block {
             bytes: text.as_bytes().to_vec(),
             first_line,
+            row_group: None,
         };
         let clients: IdMap = [("C1", 0), ("C 2", 1)].into_iter().collect();
         let managers: IdMap = [("M1", 0)].into_iter().collect();

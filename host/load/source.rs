@@ -218,6 +218,18 @@ impl DataSource {
         }
     }
 
+    /// The path of file `name` of a data directory, when it is there (never for mapped,
+    /// bundled or in-memory data).
+    pub fn local(&self, name: &str) -> Result<Option<PathBuf>, LoadError> {
+        match self {
+            DataSource::Dir(_) | DataSource::PackDir { .. } => {
+                let path = self.path(name)?;
+                Ok(path.is_file().then_some(path))
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// The source files behind a mapped data set (empty otherwise).
     pub fn sources(&self) -> &[InputFile] {
         match self {

@@ -1,0 +1,456 @@
+//! `sales.parquet`: the sales table as a Apache Parquet file, read in parallel by row group.
+//!
+//! Each row's cells are given to the same record reader as a CSV line's fields (strings as
+//! they are, dates as `YYYY-MM-DD`, decimals and integers as their exact text), so every
+//! check of a sales line holds for a Parquet row too, and a Parquet file pays what the same
+//! table as CSV pays. Money is never a floating-point number: a `float` or `double` amount,
+//! cost or quantity is refused. An error names the file, the row (1-based, in file order)
+//! and its row group.
+
+use super::LoadError;
+use crate::period::Date;
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    Date32Type, Decimal128Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type,
+    Int8Type, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
+};
+use arrow_array::{Array, ArrayRef, ArrowPrimitiveType, PrimitiveArray};
+use arrow_schema::DataType;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
+use parquet::file::statistics::Statistics;
+use sha2::{Digest, Sha256};
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The file name of the sales table as Parquet.
+pub const SALES_PARQUET: &str = "sales.parquet";
+
+/// Rows per batch the reader decodes at once.
+const BATCH_ROWS: usize = 8192;
+
+/// The thread hashing the file: `(sha256 hex, bytes)`.
+type Hashing = std::thread::JoinHandle<Result<(String, u64), LoadError>>;
+
+/// An open `sales.parquet`: its metadata (read once), and the next row group to hand out.
+pub struct ParquetSales {
+    path: PathBuf,
+    /// The file as shown in messages.
+    pub shown: String,
+    meta: ArrowReaderMetadata,
+    /// The first row (0-based, in file order) of each row group.
+    starts: Vec<u64>,
+    next: AtomicUsize,
+    /// The file's hash, computed on its own thread while the rows are read.
+    hashing: std::sync::Mutex<Option<Hashing>>,
+}
+
+impl std::fmt::Debug for ParquetSales {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ParquetSales({})", self.shown)
+    }
+}
+
+impl ParquetSales {
+    /// Opens the file and reads its metadata; returns it and its column names. Fails on a
+    /// file that is not Parquet, and on a column of a type sales cannot hold.
+    pub fn open(path: PathBuf, shown: String) -> Result<(ParquetSales, Vec<String>), LoadError> {
+        let file =
+            File::open(&path).map_err(|e| LoadError::file(&shown, format!("cannot open: {e}")))?;
+        let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
+            .map_err(|e| LoadError::file(&shown, format!("is not a readable Parquet file: {e}")))?;
+        let mut starts = Vec::new();
+        let mut at = 0u64;
+        for g in meta.metadata().row_groups() {
+            starts.push(at);
+            at += g.num_rows().max(0) as u64;
+        }
+        let names: Vec<String> = meta
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        for f in meta.schema().fields() {
+            check_type(&shown, f.name(), f.data_type())?;
+        }
+        let (p, s) = (path.clone(), shown.clone());
+        let hashing = std::thread::Builder::new()
+            .name("bonusrun-hash".into())
+            .spawn(move || hash_file(&p, &s))
+            .ok();
+        let sales = ParquetSales {
+            path,
+            shown,
+            meta,
+            starts,
+            next: AtomicUsize::new(0),
+            hashing: std::sync::Mutex::new(hashing),
+        };
+        Ok((sales, names))
+    }
+
+    /// The next row group to read, or `None` when all were handed out.
+    pub fn next_row_group(&self) -> Option<usize> {
+        let g = self.next.fetch_add(1, Ordering::Relaxed);
+        (g < self.starts.len()).then_some(g)
+    }
+
+    /// Reads row group `g` and calls `row` with each row's cells (as text) and its row
+    /// number (1-based, in file order); returns the rows read.
+    pub fn read_row_group(
+        &self,
+        g: usize,
+        mut row: impl for<'c> FnMut(&'c dyn Fn(usize) -> &'c [u8], usize, u64) -> Result<(), LoadError>,
+    ) -> Result<u64, LoadError> {
+        let fail = |e: String| LoadError::file(&self.shown, format!("row group {g}: {e}"));
+        let file = File::open(&self.path).map_err(|e| fail(format!("cannot open: {e}")))?;
+        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.meta.clone())
+            .with_row_groups(vec![g])
+            .with_batch_size(BATCH_ROWS)
+            .build()
+            .map_err(|e| fail(e.to_string()))?;
+        let mut next_row = self.starts.get(g).copied().unwrap_or(0) + 1;
+        let mut buf: Vec<u8> = Vec::with_capacity(256);
+        let mut ranges: Vec<(usize, usize)> = Vec::new();
+        for batch in reader {
+            let batch = batch.map_err(|e| fail(format!("cannot decode: {e}")))?;
+            let cols: Vec<Cells<'_>> = batch.columns().iter().map(Cells::of).collect();
+            for r in 0..batch.num_rows() {
+                buf.clear();
+                ranges.clear();
+                for c in &cols {
+                    let start = buf.len();
+                    c.render(r, &mut buf);
+                    ranges.push((start, buf.len()));
+                }
+                let field = |i: usize| -> &[u8] {
+                    match cols.get(i) {
+                        Some(c) => c.text(r).unwrap_or_else(|| {
+                            let (a, b) = ranges[i];
+                            &buf[a..b]
+                        }),
+                        None => b"",
+                    }
+                };
+                row(&field, cols.len(), next_row).map_err(|e| LoadError {
+                    message: format!("in row group {g}: {}", e.message),
+                    ..e
+                })?;
+                next_row += 1;
+            }
+        }
+        Ok(next_row - 1 - self.starts.get(g).copied().unwrap_or(0))
+    }
+
+    /// The latest date in column `date`, from the row groups' statistics (without reading a
+    /// row), when the file has them.
+    pub fn latest_date(&self, date: usize) -> Option<Date> {
+        let leaf = self
+            .meta
+            .metadata()
+            .file_metadata()
+            .schema_descr()
+            .num_columns();
+        if date >= leaf {
+            return None;
+        }
+        let mut latest: Option<Date> = None;
+        for g in self.meta.metadata().row_groups() {
+            let max = match g.column(date).statistics()? {
+                Statistics::Int32(s) => date_of_days(*s.max_opt()?),
+                Statistics::ByteArray(s) => Date::parse_iso_bytes(s.max_opt()?.data()),
+                _ => None,
+            }?;
+            latest = Some(latest.map_or(max, |l| l.max(max)));
+        }
+        latest
+    }
+
+    /// The SHA-256 (hex) and size of the whole file, for `run.json`.
+    pub fn hash(&self) -> Result<(String, u64), LoadError> {
+        let handle = self.hashing.lock().ok().and_then(|mut h| h.take());
+        match handle.map(|h| h.join()) {
+            Some(Ok(result)) => result,
+            // No thread could be started (or it ended abnormally): hash here.
+            _ => hash_file(&self.path, &self.shown),
+        }
+    }
+}
+
+/// The SHA-256 (hex) and size of the file at `path`.
+fn hash_file(path: &std::path::Path, shown: &str) -> Result<(String, u64), LoadError> {
+    use std::io::Read;
+    let mut file =
+        File::open(path).map_err(|e| LoadError::file(shown, format!("cannot read: {e}")))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(LoadError::file(shown, format!("cannot read: {e}"))),
+        };
+        hasher.update(&buf[..n]);
+        total += n as u64;
+    }
+    Ok((super::source::hex(&hasher.finalize()), total))
+}
+
+/// A column type sales can hold: text, a date, an exact number; a floating-point number only
+/// outside the money and quantity columns.
+fn check_type(shown: &str, name: &str, ty: &DataType) -> Result<(), LoadError> {
+    let exact = matches!(
+        ty,
+        DataType::Utf8
+            | DataType::LargeUtf8
+            | DataType::Utf8View
+            | DataType::Date32
+            | DataType::Decimal128(_, _)
+            | DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::UInt8
+            | DataType::UInt16
+            | DataType::UInt32
+            | DataType::UInt64
+            | DataType::Null
+    ) || matches!(ty, DataType::Dictionary(_, v) if matches!(**v, DataType::Utf8 | DataType::LargeUtf8));
+    let float = matches!(ty, DataType::Float32 | DataType::Float64);
+    let money = ["amount", "cost", "quantity"].contains(&name.trim().to_ascii_lowercase().as_str());
+    match (exact, float) {
+        (true, _) => Ok(()),
+        (_, true) if !money => Ok(()),
+        (_, true) => Err(LoadError::field(
+            shown,
+            0,
+            name,
+            format!("is a floating-point column ({ty}): an amount must be exact; write it as DECIMAL (or as text) in the Parquet file"),
+        )
+        .without_line()),
+        _ => Err(LoadError::field(
+            shown,
+            0,
+            name,
+            format!("has the Parquet type {ty}; expected text, a date, a DECIMAL or an integer"),
+        )
+        .without_line()),
+    }
+}
+
+/// One column of a batch, downcast once, read as text row by row.
+enum Cells<'a> {
+    /// Text: the cell's bytes as they are.
+    Utf8(&'a arrow_array::StringArray),
+    Large(&'a arrow_array::LargeStringArray),
+    View(&'a arrow_array::StringViewArray),
+    Dict(&'a dyn Array, Vec<usize>, ArrayRef),
+    /// Written into the row's buffer.
+    Date(&'a PrimitiveArray<Date32Type>),
+    Decimal(&'a PrimitiveArray<Decimal128Type>, i8),
+    Int(&'a dyn Array, fn(&dyn Array, usize) -> i128),
+    Float(&'a dyn Array, fn(&dyn Array, usize) -> f64),
+    Null,
+}
+
+fn int<T: ArrowPrimitiveType>(a: &dyn Array, r: usize) -> i128
+where
+    T::Native: Into<i128>,
+{
+    a.as_primitive::<T>().value(r).into()
+}
+
+fn float<T: ArrowPrimitiveType>(a: &dyn Array, r: usize) -> f64
+where
+    T::Native: Into<f64>,
+{
+    a.as_primitive::<T>().value(r).into()
+}
+
+impl<'a> Cells<'a> {
+    fn of(col: &'a ArrayRef) -> Cells<'a> {
+        let a = col.as_ref();
+        match col.data_type() {
+            DataType::Utf8 => Cells::Utf8(col.as_string::<i32>()),
+            DataType::LargeUtf8 => Cells::Large(col.as_string::<i64>()),
+            DataType::Utf8View => Cells::View(col.as_string_view()),
+            DataType::Dictionary(_, _) => {
+                let d = col.as_any_dictionary();
+                Cells::Dict(a, d.normalized_keys(), d.values().clone())
+            }
+            DataType::Date32 => Cells::Date(col.as_primitive::<Date32Type>()),
+            DataType::Decimal128(_, scale) => {
+                Cells::Decimal(col.as_primitive::<Decimal128Type>(), *scale)
+            }
+            DataType::Int8 => Cells::Int(a, int::<Int8Type>),
+            DataType::Int16 => Cells::Int(a, int::<Int16Type>),
+            DataType::Int32 => Cells::Int(a, int::<Int32Type>),
+            DataType::Int64 => Cells::Int(a, int::<Int64Type>),
+            DataType::UInt8 => Cells::Int(a, int::<UInt8Type>),
+            DataType::UInt16 => Cells::Int(a, int::<UInt16Type>),
+            DataType::UInt32 => Cells::Int(a, int::<UInt32Type>),
+            DataType::UInt64 => Cells::Int(a, int::<UInt64Type>),
+            DataType::Float32 => Cells::Float(a, float::<Float32Type>),
+            DataType::Float64 => Cells::Float(a, float::<Float64Type>),
+            _ => Cells::Null,
+        }
+    }
+
+    /// The cell of row `r` when the column holds text (empty for NULL), else `None`.
+    #[inline]
+    fn text(&self, r: usize) -> Option<&[u8]> {
+        let null = |a: &dyn Array| a.is_null(r);
+        Some(match self {
+            Cells::Utf8(a) if null(*a) => b"",
+            Cells::Utf8(a) => a.value(r).as_bytes(),
+            Cells::Large(a) if null(*a) => b"",
+            Cells::Large(a) => a.value(r).as_bytes(),
+            Cells::View(a) if null(*a) => b"",
+            Cells::View(a) => a.value(r).as_bytes(),
+            Cells::Dict(a, _, _) if null(*a) => b"",
+            Cells::Dict(_, keys, values) => match values.data_type() {
+                DataType::Utf8 => values.as_string::<i32>().value(keys[r]).as_bytes(),
+                DataType::LargeUtf8 => values.as_string::<i64>().value(keys[r]).as_bytes(),
+                _ => b"",
+            },
+            _ => return None,
+        })
+    }
+
+    /// Writes the text of row `r` of a column that does not hold text into `buf`.
+    #[inline]
+    fn render(&self, r: usize, buf: &mut Vec<u8>) {
+        use std::io::Write;
+        match self {
+            Cells::Date(a) if !a.is_null(r) => write_date(a.value(r), buf),
+            Cells::Decimal(a, scale) if !a.is_null(r) => decimal_text(a.value(r), *scale, buf),
+            Cells::Int(a, value) if !a.is_null(r) => decimal_text(value(*a, r), 0, buf),
+            Cells::Float(a, value) if !a.is_null(r) => {
+                let _ = write!(buf, "{}", value(*a, r));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// An exact decimal's text: `unscaled` × 10^-`scale`, without allocating.
+fn decimal_text(unscaled: i128, scale: i8, buf: &mut Vec<u8>) {
+    let mut digits = [0u8; 40];
+    let mut at = digits.len();
+    let abs = unscaled.unsigned_abs();
+    // Nearly every amount fits 64 bits, whose division is far cheaper than 128 bits'.
+    match u64::try_from(abs) {
+        Ok(mut n) => loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        },
+        Err(_) => {
+            let mut n = abs;
+            loop {
+                at -= 1;
+                digits[at] = b'0' + (n % 10) as u8;
+                n /= 10;
+                if n == 0 {
+                    break;
+                }
+            }
+        }
+    }
+    let digits = &digits[at..];
+    if unscaled < 0 {
+        buf.push(b'-');
+    }
+    if scale <= 0 {
+        buf.extend_from_slice(digits);
+        if unscaled != 0 {
+            buf.extend(std::iter::repeat_n(b'0', scale.unsigned_abs() as usize));
+        }
+        return;
+    }
+    let scale = scale as usize;
+    if digits.len() <= scale {
+        buf.extend_from_slice(b"0.");
+        buf.extend(std::iter::repeat_n(b'0', scale - digits.len()));
+        buf.extend_from_slice(digits);
+    } else {
+        let (int, frac) = digits.split_at(digits.len() - scale);
+        buf.extend_from_slice(int);
+        buf.push(b'.');
+        buf.extend_from_slice(frac);
+    }
+}
+
+/// `YYYY-MM-DD` of the day `days` after 1970-01-01 (a year outside 0..=9999 is written as
+/// it is, and refused as a date by the reader).
+fn write_date(days: i32, buf: &mut Vec<u8>) {
+    let (y, m, d) = civil(days);
+    if !(0..=9999).contains(&y) {
+        use std::io::Write;
+        let _ = write!(buf, "{y}-{m:02}-{d:02}");
+        return;
+    }
+    let y = y as u32;
+    buf.extend_from_slice(&[
+        b'0' + (y / 1000) as u8,
+        b'0' + (y / 100 % 10) as u8,
+        b'0' + (y / 10 % 10) as u8,
+        b'0' + (y % 10) as u8,
+        b'-',
+        b'0' + (m / 10) as u8,
+        b'0' + (m % 10) as u8,
+        b'-',
+        b'0' + (d / 10) as u8,
+        b'0' + (d % 10) as u8,
+    ]);
+}
+
+/// Year, month and day of the day `days` after 1970-01-01 (Howard Hinnant's algorithm).
+fn civil(days: i32) -> (i64, u32, u32) {
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// The date `days` after 1970-01-01.
+fn date_of_days(days: i32) -> Option<Date> {
+    let mut buf = Vec::with_capacity(10);
+    write_date(days, &mut buf);
+    Date::parse_iso_bytes(&buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_and_dates_read_as_their_exact_text() {
+        let text = |u: i128, s: i8| {
+            let mut b = Vec::new();
+            decimal_text(u, s, &mut b);
+            String::from_utf8(b).unwrap()
+        };
+        assert_eq!(text(123456, 2), "1234.56");
+        assert_eq!(text(-5, 2), "-0.05");
+        assert_eq!(text(0, 2), "0.00");
+        assert_eq!(text(7, 0), "7");
+        assert_eq!(text(7, -2), "700");
+        assert_eq!(date_of_days(0).unwrap().to_string(), "1970-01-01");
+        assert_eq!(date_of_days(20_454).unwrap().to_string(), "2026-01-01");
+        assert_eq!(date_of_days(-1).unwrap().to_string(), "1969-12-31");
+    }
+}
