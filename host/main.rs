@@ -280,7 +280,8 @@ struct InputArgs {
     #[arg(long, short)]
     quiet: bool,
     /// Facts computed elsewhere (the result of `bonusrun sql` run by DuckDB, Spark or a
-    /// warehouse, as CSV): read instead of the sales; the other tables come from --data.
+    /// warehouse, as CSV or Parquet): read instead of the sales; the other tables come from
+    /// --data.
     #[arg(long, value_name = "FILE")]
     facts: Option<PathBuf>,
 }

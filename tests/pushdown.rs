@@ -30,6 +30,11 @@ pub fn python() -> PathBuf {
 /// Prints the query for `pack` and `period`, runs it with DuckDB on `sales` and returns the
 /// facts file.
 fn facts_by_duckdb(dir: &Path, pack: &Path, period: &str, sales: &Path) -> PathBuf {
+    facts_by_duckdb_as(dir, pack, period, sales, "facts.csv")
+}
+
+/// [`facts_by_duckdb`], writing the facts file `name` (Parquet for a `.parquet` name).
+fn facts_by_duckdb_as(dir: &Path, pack: &Path, period: &str, sales: &Path, name: &str) -> PathBuf {
     let pack = pack.to_str().unwrap();
     let query = ok(
         dir,
@@ -44,7 +49,7 @@ fn facts_by_duckdb(dir: &Path, pack: &Path, period: &str, sales: &Path) -> PathB
         ],
     );
     std::fs::write(dir.join("query.sql"), query).unwrap();
-    let facts = dir.join("facts.csv");
+    let facts = dir.join(name);
     duckdb("duckdb_facts.py", &[sales, &dir.join("query.sql"), &facts]);
     facts
 }
@@ -265,5 +270,34 @@ fn sql_refuses_an_unknown_dialect_and_a_period_of_another_kind() {
     assert!(
         err.contains("pays per quarter, but --period 2026-05 is a month"),
         "{err}"
+    );
+}
+
+#[test]
+fn duckdb_facts_written_as_parquet_pay_the_same() {
+    let pack = fixture("windows");
+    let dir = scratch("pushdown-parquet-facts");
+    let sales = pack.join("data/sales.csv");
+    let facts = facts_by_duckdb_as(&dir, &pack, "2026-Q3", &sales, "facts.parquet");
+    let rules = pack.to_str().unwrap();
+    let args = ["run", "--rules", rules, "--no-ledger", "--quiet", "--out"];
+    ok(&dir, &[&args[..], &["native"]].concat());
+    ok(
+        &dir,
+        &[&args[..], &["pushed", "--facts", facts.to_str().unwrap()]].concat(),
+    );
+    same_payouts(
+        &dir.join("native"),
+        &dir.join("pushed"),
+        "the native pass and Parquet facts",
+    );
+    let inputs = json(&dir.join("pushed/run.json"))["inputs"].clone();
+    assert!(
+        inputs
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["name"] == "facts.parquet"),
+        "{inputs}"
     );
 }

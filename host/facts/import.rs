@@ -1,5 +1,5 @@
 //! Facts computed elsewhere (`bonusrun run --facts FILE`): the rows of the query that
-//! [`super::sql::facts_sql`] prints, as a CSV file, read back into the totals the sales
+//! [`super::sql::facts_sql`] prints, as a CSV or Parquet file, read back into the totals the sales
 //! pass would have made. Every row is checked as sales lines are: known client and manager
 //! ids, segments that are the run's, numbers that are numbers, no account twice, and the
 //! segments must add up to the file's `total` row (a file cut short, or one part file of
@@ -45,17 +45,17 @@ pub fn import(
     plan: WindowPlan,
 ) -> Result<(SalesTotals, InputFile), LoadError> {
     refuse_unsupported(data)?;
-    let bytes = crate::confine::read_regular(path)
-        .map_err(|e| LoadError::file(shown, format!("cannot read: {e}")))?;
-    let sha256 = load::source_hex(&Sha256::digest(&bytes));
-    let mut reader = Reader::new(shown, &bytes, &plan)?;
+    let (raw, text) = read_facts(path, shown)?;
+    let bytes = raw.len();
+    let sha256 = load::source_hex(&Sha256::digest(&raw));
+    let mut reader = Reader::new(shown, text.as_deref().unwrap_or(&raw), &plan)?;
     let (run, segments, rows) = reader.rows(data, &plan)?;
     let totals = from_segments(data, plan, run, segments).map_err(|m| LoadError::file(shown, m))?;
     let file = InputFile {
         name: file_name(path),
         sha256,
         rows,
-        bytes: bytes.len() as u64,
+        bytes: bytes as u64,
     };
     Ok((totals, file))
 }
@@ -506,13 +506,25 @@ fn json_names(text: &str) -> Result<Vec<String>, String> {
     Ok(names)
 }
 
+/// The facts file's bytes, and for a Parquet file (it starts with `PAR1`) the same rows as
+/// CSV text, which is then read as a CSV facts file (a row's number in a message is then
+/// its row + 1, as if the file were CSV with a header).
+fn read_facts(path: &Path, shown: &str) -> Result<(Vec<u8>, Option<Vec<u8>>), LoadError> {
+    let raw = crate::confine::read_regular(path)
+        .map_err(|e| LoadError::file(shown, format!("cannot read: {e}")))?;
+    let text = match raw.starts_with(b"PAR1") {
+        true => Some(load::parquet::to_csv(path, shown)?),
+        false => None,
+    };
+    Ok((raw, text))
+}
+
 /// The period of the facts file at `path`: its `run` row's.
 pub fn period_of(path: &Path, shown: &str) -> Result<(crate::period::Period, u64), LoadError> {
-    let bytes = crate::confine::read_regular(path)
-        .map_err(|e| LoadError::file(shown, format!("cannot read: {e}")))?;
+    let (raw, text) = read_facts(path, shown)?;
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(true)
-        .from_reader(bytes.as_slice());
+        .from_reader(text.as_deref().unwrap_or(&raw));
     let header = csv
         .headers()
         .map_err(|e| LoadError::at(shown, 1, format!("cannot read the header: {e}")))?

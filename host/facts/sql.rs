@@ -194,7 +194,7 @@ pub fn facts_sql(plan: &WindowPlan, options: &SqlOptions) -> String {
     // segment rows
     let _ = writeln!(
         q,
-        "SELECT 'segment' AS kind, {np} AS period, l.client_id, l.manager_id, s.seg_start AS start_date, s.seg_end AS end_date,\n  COUNT(*) AS lines, SUM(CASE WHEN l.amount < 0 THEN 1 ELSE 0 END) AS return_lines,\n  SUM(l.amount) AS revenue, SUM(l.cost) AS cost, SUM(l.quantity) AS quantity, {returns} AS returns,\n  MIN(l.d) AS first_date, MAX(l.d) AS last_date,\n  {cats} AS categories, {prods} AS products, CAST(NULL AS BIGINT) AS inexact,\n  {dps} AS decimals{ms}\nFROM lines l JOIN segments s ON l.segment = s.segment\nGROUP BY l.client_id, l.manager_id, s.seg_start, s.seg_end",
+        "SELECT 'segment' AS kind, {np} AS period, l.client_id, l.manager_id, s.seg_start AS start_date, s.seg_end AS end_date,\n  COUNT(*) AS lines, CAST(SUM(CASE WHEN l.amount < 0 THEN 1 ELSE 0 END) AS BIGINT) AS return_lines,\n  SUM(l.amount) AS revenue, SUM(l.cost) AS cost, SUM(l.quantity) AS quantity, {returns} AS returns,\n  MIN(l.d) AS first_date, MAX(l.d) AS last_date,\n  {cats} AS categories, {prods} AS products, CAST(NULL AS BIGINT) AS inexact,\n  {dps} AS decimals{ms}\nFROM lines l JOIN segments s ON l.segment = s.segment\nGROUP BY l.client_id, l.manager_id, s.seg_start, s.seg_end",
         dps = d.join(&decimals(plan)),
         np = nulls(text),
         cats = d.json_set("l.category"),
@@ -242,7 +242,8 @@ pub fn facts_sql(plan: &WindowPlan, options: &SqlOptions) -> String {
             "CAST(NULL AS BIGINT)"
         )
     );
-    let inexact = "SUM(CASE WHEN l.amount <> l.amount_wide OR l.cost <> l.cost_wide OR l.quantity <> l.quantity_wide THEN 1 ELSE 0 END)";
+    // Sums of integers are 128-bit in some engines (DuckDB), which Parquet has no type for.
+    let inexact = "CAST(SUM(CASE WHEN l.amount <> l.amount_wide OR l.cost <> l.cost_wide OR l.quantity <> l.quantity_wide THEN 1 ELSE 0 END) AS BIGINT)";
     let _ = writeln!(
         q,
         "UNION ALL\n{}\nFROM lines l",

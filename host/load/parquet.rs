@@ -201,6 +201,62 @@ fn hash_file(path: &std::path::Path, shown: &str) -> Result<(String, u64), LoadE
     Ok((super::source::hex(&hasher.finalize()), total))
 }
 
+/// A whole (small) Parquet file as CSV text: a header of its column names, then each row's
+/// cells as [`ParquetSales`] reads them; a NULL is an empty field. For files whose numbers
+/// must be exact (facts), a floating-point column is refused.
+pub fn to_csv(path: &std::path::Path, shown: &str) -> Result<Vec<u8>, LoadError> {
+    let fail = |e: String| LoadError::file(shown, e);
+    let file = File::open(path).map_err(|e| fail(format!("cannot open: {e}")))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| fail(format!("is not a readable Parquet file: {e}")))?;
+    for f in builder.schema().fields() {
+        if matches!(f.data_type(), DataType::Float32 | DataType::Float64) {
+            return Err(LoadError::field(
+                shown,
+                0,
+                f.name(),
+                format!(
+                    "is a floating-point column ({}): facts must be exact; write DECIMAL",
+                    f.data_type()
+                ),
+            )
+            .without_line());
+        }
+        check_type(shown, f.name(), f.data_type())?;
+    }
+    let names: Vec<String> = builder
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    let reader = builder
+        .with_batch_size(BATCH_ROWS)
+        .build()
+        .map_err(|e| fail(e.to_string()))?;
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let write_err = |e: csv::Error| LoadError::file(shown, format!("cannot convert: {e}"));
+    out.write_record(&names).map_err(write_err)?;
+    let mut buf = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| fail(format!("cannot decode: {e}")))?;
+        let cols: Vec<Cells<'_>> = batch.columns().iter().map(Cells::of).collect();
+        for r in 0..batch.num_rows() {
+            for c in &cols {
+                buf.clear();
+                match c.text(r) {
+                    Some(t) => buf.extend_from_slice(t),
+                    None => c.render(r, &mut buf),
+                }
+                out.write_field(&buf).map_err(write_err)?;
+            }
+            out.write_record(None::<&[u8]>).map_err(write_err)?;
+        }
+    }
+    out.into_inner()
+        .map_err(|e| LoadError::file(shown, format!("cannot convert: {e}")))
+}
+
 /// A column type sales can hold: text, a date, an exact number; a floating-point number only
 /// outside the money and quantity columns.
 fn check_type(shown: &str, name: &str, ty: &DataType) -> Result<(), LoadError> {

@@ -1,5 +1,6 @@
 """Runs the query `bonusrun sql --dialect duckdb` printed on a sales CSV file and writes its
-result as a facts CSV file, as an analyst would with DuckDB.
+result as a facts CSV file (or Parquet, for a name ending in .parquet), as an analyst would
+with DuckDB.
 
     python duckdb_facts.py SALES.csv QUERY.sql FACTS.csv
 """
@@ -15,4 +16,7 @@ con.execute(f"CREATE VIEW sales AS SELECT * FROM read_csv('{quoted}', header = t
 with open(query, encoding="utf-8") as f:
     sql = f.read()
 target = out.replace("'", "''")
-con.execute(f"COPY ({sql}) TO '{target}' (HEADER, DELIMITER ',')")
+if out.endswith(".parquet"):
+    con.execute(f"COPY ({sql}) TO '{target}' (FORMAT PARQUET)")
+else:
+    con.execute(f"COPY ({sql}) TO '{target}' (HEADER, DELIMITER ',')")
