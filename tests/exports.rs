@@ -108,7 +108,7 @@ const REGIONS: &[(&str, &str)] = &[
     ("West", "M4"),
 ];
 
-struct Style {
+pub(crate) struct Style {
     encoding: &'static str,
     delimiter: &'static str,
     decimal: char,
@@ -128,7 +128,7 @@ const SUPERSTORE: Style = Style {
 };
 
 /// Plain UTF-8 with commas and ISO dates.
-const PLAIN: Style = Style {
+pub(crate) const PLAIN: Style = Style {
     encoding: "utf-8",
     delimiter: ",",
     decimal: '.',
@@ -172,7 +172,7 @@ fn encode(text: &str, encoding: &str) -> Vec<u8> {
 }
 
 /// Writes the export in `style` and a data.toml that maps it; returns the data.toml path.
-fn export(dir: &Path, style: &Style, customer_note: &str) -> PathBuf {
+pub(crate) fn export(dir: &Path, style: &Style, customer_note: &str) -> PathBuf {
     let d = style.delimiter.replace("\\t", "\t");
     let mut orders = format!(
         "Row ID{d}Order Date{d}Customer ID{d}Customer Name{d}Region{d}Product ID{d}Category{d}Quantity{d}Sales{d}Profit\r\n"
@@ -279,7 +279,7 @@ target = "target"
 }
 
 /// Runs the mini pack on the mapping `data` into `dir/out`.
-fn run_mini(dir: &Path, data: &Path) {
+pub(crate) fn run_mini(dir: &Path, data: &Path) {
     let mini = fixture("mini");
     ok(
         dir,

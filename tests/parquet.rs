@@ -104,3 +104,30 @@ fn a_bad_row_is_named_by_its_row_and_row_group_and_both_files_are_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn a_mapping_reads_a_parquet_source_as_it_reads_the_csv() {
+    use crate::exports::{export, run_mini, PLAIN};
+    let dir = scratch("parquet-mapped");
+    let data = export(&dir, &PLAIN, "Anna");
+    let (csv, parquet) = (dir.join("Orders.csv"), dir.join("Orders.parquet"));
+    duckdb(
+        "to_parquet.py",
+        &[&csv, &parquet, Path::new("text"), Path::new("1000")],
+    );
+    std::fs::remove_file(&csv).unwrap();
+    edit(&data, "path = \"Orders.csv\"", "path = \"Orders.parquet\"");
+    run_mini(&dir, &data);
+    let run = json(&dir.join("out/run.json"));
+    // The figures pays_like_the_canonical_files expects of the same export as CSV.
+    assert_eq!(run["total_payout"], "231000.02");
+    assert_eq!(
+        csv_cell(&dir.join("out/payouts.csv"), "M4", "payout"),
+        "1000.02"
+    );
+    assert!(
+        run["inputs"].to_string().contains("source:Orders.parquet"),
+        "{}",
+        run["inputs"]
+    );
+}

@@ -216,7 +216,7 @@ pub fn to_csv(path: &std::path::Path, shown: &str) -> Result<Vec<u8>, LoadError>
                 0,
                 f.name(),
                 format!(
-                    "is a floating-point column ({}): facts must be exact; write DECIMAL",
+                    "is a floating-point column ({}): the numbers bonusrun reads must be exact; write it as DECIMAL (or as text)",
                     f.data_type()
                 ),
             )
@@ -276,6 +276,7 @@ fn check_type(shown: &str, name: &str, ty: &DataType) -> Result<(), LoadError> {
             | DataType::UInt32
             | DataType::UInt64
             | DataType::Null
+            | DataType::Boolean
     ) || matches!(ty, DataType::Dictionary(_, v) if matches!(**v, DataType::Utf8 | DataType::LargeUtf8));
     let float = matches!(ty, DataType::Float32 | DataType::Float64);
     let money = ["amount", "cost", "quantity"].contains(&name.trim().to_ascii_lowercase().as_str());
@@ -311,6 +312,7 @@ enum Cells<'a> {
     Decimal(&'a PrimitiveArray<Decimal128Type>, i8),
     Int(&'a dyn Array, fn(&dyn Array, usize) -> i128),
     Float(&'a dyn Array, fn(&dyn Array, usize) -> f64),
+    Flag(&'a arrow_array::BooleanArray),
     Null,
 }
 
@@ -351,6 +353,7 @@ impl<'a> Cells<'a> {
             DataType::UInt16 => Cells::Int(a, int::<UInt16Type>),
             DataType::UInt32 => Cells::Int(a, int::<UInt32Type>),
             DataType::UInt64 => Cells::Int(a, int::<UInt64Type>),
+            DataType::Boolean => Cells::Flag(col.as_boolean()),
             DataType::Float32 => Cells::Float(a, float::<Float32Type>),
             DataType::Float64 => Cells::Float(a, float::<Float64Type>),
             _ => Cells::Null,
@@ -386,6 +389,9 @@ impl<'a> Cells<'a> {
             Cells::Date(a) if !a.is_null(r) => write_date(a.value(r), buf),
             Cells::Decimal(a, scale) if !a.is_null(r) => decimal_text(a.value(r), *scale, buf),
             Cells::Int(a, value) if !a.is_null(r) => decimal_text(value(*a, r), 0, buf),
+            Cells::Flag(a) if !a.is_null(r) => {
+                buf.extend_from_slice(if a.value(r) { b"true" } else { b"false" })
+            }
             Cells::Float(a, value) if !a.is_null(r) => {
                 let _ = write!(buf, "{}", value(*a, r));
             }

@@ -1,5 +1,6 @@
 //! Reading one source file into a header and rows of text: a CSV file in its dialect and
-//! encoding, or a sheet of an Excel workbook (`.xlsx`, `.xls`, `.xlsb`, `.ods`).
+//! encoding, a sheet of an Excel workbook (`.xlsx`, `.xls`, `.xlsb`, `.ods`), or a Parquet
+//! file (its typed cells as their exact text, in the canonical dialect).
 
 use super::dialect::{decode, Dialect};
 use crate::load::{source_hex, LineCounter, LoadError};
@@ -59,7 +60,9 @@ impl SourceTable {
             .map_err(|e| LoadError::file(&shown, format!("cannot read: {e}")))?;
         let sha256 = source_hex(&Sha256::digest(&bytes));
         let size = bytes.len() as u64;
-        let mut t = if is_workbook(path) {
+        let mut t = if bytes.starts_with(b"PAR1") {
+            read_parquet(path, &shown, dialect)?
+        } else if is_workbook(path) {
             read_workbook(&shown, bytes, sheet, dialect)?
         } else {
             if sheet.is_some() {
@@ -74,6 +77,24 @@ impl SourceTable {
         t.bytes = size;
         Ok(t)
     }
+}
+
+/// A Parquet file: its rows as the text [`crate::load::parquet`] reads them (dates as
+/// `YYYY-MM-DD`, exact decimals with a `.`), so the canonical dialect reads them whatever
+/// the mapping says of its CSV files (only its words for true and false stay). A row's
+/// number is its row, 1-based.
+fn read_parquet(path: &Path, shown: &str, dialect: Dialect) -> Result<SourceTable, LoadError> {
+    let text = crate::load::parquet::to_csv(path, shown)?;
+    let canonical = Dialect {
+        true_words: dialect.true_words,
+        false_words: dialect.false_words,
+        ..Dialect::default()
+    };
+    let mut t = read_csv(shown, &text, canonical)?;
+    for (line, _) in &mut t.rows {
+        *line -= 1;
+    }
+    Ok(t)
 }
 
 fn read_csv(shown: &str, bytes: &[u8], dialect: Dialect) -> Result<SourceTable, LoadError> {
