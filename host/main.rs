@@ -356,8 +356,8 @@ fn main() -> ExitCode {
 fn install_panic_hook() {
     static REPORTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
     std::panic::set_hook(Box::new(|info| {
-        if bonusrun::rules::in_rule_call() {
-            return; // caught, and reported as the rule's error
+        if bonusrun::rules::in_rule_call() || bonusrun::load::parquet::in_reader_call() {
+            return; // caught, and reported as the rule's (or the Parquet file's) error
         }
         if REPORTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
             return;

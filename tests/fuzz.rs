@@ -44,6 +44,8 @@ const SCRIPT_CASES: usize = 360;
 const CLI_CASES: usize = 720;
 const CREDIT_CASES: usize = 480;
 const REPORT_CASES: usize = 240;
+const FACTS_CASES: usize = 240;
+const PARQUET_CASES: usize = 240;
 
 // One fixed seed per test.
 const SALES_SEED: u64 = 0x5A1E_5C5F_0000_0001;
@@ -54,6 +56,8 @@ const SCRIPT_SEED: u64 = 0x5C81_9700_0000_0005;
 const CLI_SEED: u64 = 0xC011_A5D0_0000_0006;
 const CREDIT_SEED: u64 = 0xC4ED_1700_0000_0007;
 const REPORT_SEED: u64 = 0x4E90_4700_0000_0008;
+const FACTS_SEED: u64 = 0xFAC7_5000_0000_0009;
+const PARQUET_SEED: u64 = 0x9A2E_0000_0000_000A;
 
 /// A process still running after this long is killed, and its case fails.
 const HARD_TIMEOUT: Duration = Duration::from_secs(20);
@@ -277,6 +281,165 @@ fn report_files() {
             Case::nothing(os_args(&["report", "r", "--out", "page.html"]), log)
         },
     );
+}
+
+/// (i) `run --facts` on a facts file (DuckDB's result of the query `bonusrun sql` prints, for
+/// the windows-and-measures fixture) with lines edited, removed, duplicated or garbled.
+#[test]
+fn facts_file() {
+    let pack = fixture("windows");
+    let base = base_file("facts.csv", |dir| {
+        crate::pushdown::facts_by_duckdb(dir, &pack, "2026-Q3", &pack.join("data/sales.csv"))
+    });
+    fuzz("facts_file", FACTS_SEED, FACTS_CASES, |rng, dir, mutate| {
+        std::fs::copy(&base, dir.join("facts.csv")).unwrap();
+        let mut log = Vec::new();
+        if mutate {
+            mutate_csv_file(rng, &dir.join("facts.csv"), b',', facts_line, &mut log);
+        }
+        let rules = pack.to_str().unwrap();
+        let args = [
+            "run",
+            "--rules",
+            rules,
+            "--facts",
+            "facts.csv",
+            "--no-ledger",
+            "-q",
+            "--out",
+            "out",
+        ];
+        Case::run(os_args(&args), log)
+    });
+}
+
+/// (j) `run` on a data directory whose `sales.parquet` (the mini data, written by DuckDB
+/// with typed columns) has bytes flipped, overwritten, cut off or appended.
+#[test]
+fn sales_parquet() {
+    let base = base_file("sales.parquet", |dir| {
+        copy_dir(&fixture("mini/data"), &dir.join("data"));
+        let (csv, parquet) = (dir.join("data/sales.csv"), dir.join("sales.parquet"));
+        let args = [
+            csv.as_path(),
+            parquet.as_path(),
+            Path::new("typed"),
+            Path::new("1000"),
+        ];
+        crate::pushdown::duckdb("to_parquet.py", &args);
+        parquet
+    });
+    fuzz(
+        "sales_parquet",
+        PARQUET_SEED,
+        PARQUET_CASES,
+        |rng, dir, mutate| {
+            let pack = mini_pack(dir);
+            copy_dir(&fixture("mini/data"), &dir.join("data"));
+            std::fs::remove_file(dir.join("data/sales.csv")).unwrap();
+            let mut bytes = std::fs::read(&base).unwrap();
+            let mut log = Vec::new();
+            if mutate {
+                mutate_bytes(rng, &mut bytes, &mut log);
+            }
+            std::fs::write(dir.join("data/sales.parquet"), bytes).unwrap();
+            let rules = pack.to_str().unwrap();
+            let args = [
+                "run",
+                "--rules",
+                rules,
+                "--data",
+                "data",
+                "--no-ledger",
+                "-q",
+                "--out",
+                "out",
+            ];
+            Case::run(os_args(&args), log)
+        },
+    );
+}
+
+/// A file made once for a fuzz test (`make` writes it in a scratch directory and returns it).
+fn base_file(name: &str, make: impl FnOnce(&Path) -> PathBuf) -> PathBuf {
+    make(&scratch(&format!("fuzz-base-{name}")))
+}
+
+/// A line of a facts file: a segment, client, total or run row with plausible or edge values.
+fn facts_line(rng: &mut Rng) -> String {
+    let kind = ["segment", "client", "total", "run", "", "segmentx"][rng.below(6)];
+    let num = |rng: &mut Rng| {
+        [
+            "1000.00",
+            "-5",
+            "",
+            "abc",
+            "79228162514264337593543950335",
+            "0.0000000000000000000000000001",
+            "1e9",
+        ][rng.below(7)]
+        .to_string()
+    };
+    let date = |rng: &mut Rng| {
+        ["2026-07-01", "2026-08-01", "0001-01-01", "2026-13-40", ""][rng.below(5)].to_string()
+    };
+    let names = ["[\"P1\"]", "[]", "null", "[1,2]", "\"{\"", ""][rng.below(6)];
+    format!(
+        "{kind},{},C{},M{},{},{},{},{},{},{},{},{},{},{},\"{names}\",\"{names}\",{},{}",
+        ["", "2026-Q3", "2026-Q2", "x"][rng.below(4)],
+        rng.below(4),
+        rng.below(4),
+        date(rng),
+        date(rng),
+        ["1", "0", "-1", "18446744073709551616", ""][rng.below(5)],
+        ["0", "1", ""][rng.below(3)],
+        num(rng),
+        num(rng),
+        num(rng),
+        num(rng),
+        date(rng),
+        date(rng),
+        ["", "0", "3"][rng.below(3)],
+        ["2 2 0 2 0 0 0 0", "", "99 1", "a b"][rng.below(4)],
+    )
+}
+
+/// Flips, overwrites, cuts or appends bytes of a binary file.
+fn mutate_bytes(rng: &mut Rng, bytes: &mut Vec<u8>, log: &mut Vec<String>) {
+    for _ in 0..mutation_count(rng) {
+        if bytes.is_empty() {
+            break;
+        }
+        let at = rng.below(bytes.len());
+        match rng.below(5) {
+            0 => {
+                bytes[at] ^= 1 << rng.below(8);
+                log.push(format!("flip a bit of byte {at}"));
+            }
+            1 => {
+                let n = (rng.below(16) + 1).min(bytes.len() - at);
+                for b in &mut bytes[at..at + n] {
+                    *b = rng.below(256) as u8;
+                }
+                log.push(format!("overwrite {n} bytes at {at}"));
+            }
+            2 => {
+                bytes.truncate(at);
+                log.push(format!("cut at byte {at}"));
+            }
+            3 => {
+                // Near the end: the footer, whose lengths and offsets the reader trusts most.
+                let at = bytes.len().saturating_sub(rng.below(64) + 1);
+                bytes[at] = [0, 0xff, 0x7f, 0x80][rng.below(4)];
+                log.push(format!("set footer byte {at}"));
+            }
+            _ => {
+                let n = rng.below(64);
+                bytes.extend((0..n).map(|_| rng.below(256) as u8));
+                log.push(format!("append {n} bytes"));
+            }
+        }
+    }
 }
 
 /// Edits string leaves of run.json and of some statements, deletes some keys, and puts the

@@ -29,7 +29,7 @@ pub fn python() -> PathBuf {
 
 /// Prints the query for `pack` and `period`, runs it with DuckDB on `sales` and returns the
 /// facts file.
-fn facts_by_duckdb(dir: &Path, pack: &Path, period: &str, sales: &Path) -> PathBuf {
+pub fn facts_by_duckdb(dir: &Path, pack: &Path, period: &str, sales: &Path) -> PathBuf {
     facts_by_duckdb_as(dir, pack, period, sales, "facts.csv")
 }
 

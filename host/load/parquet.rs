@@ -31,6 +31,35 @@ pub const SALES_PARQUET: &str = "sales.parquet";
 /// Rows per batch the reader decodes at once.
 const BATCH_ROWS: usize = 8192;
 
+thread_local! {
+    static IN_READER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this thread is inside the Parquet reader, where a panic is caught and reported
+/// as the file's error (a panic hook should then stay quiet).
+pub fn in_reader_call() -> bool {
+    IN_READER.with(std::cell::Cell::get)
+}
+
+/// Runs `f`, which calls the parquet crate: a damaged file can make that crate panic (a
+/// negative column length in the footer, say), which is then this file's error, not a crash.
+fn caught<T>(shown: &str, f: impl FnOnce() -> Result<T, LoadError>) -> Result<T, LoadError> {
+    let was = IN_READER.with(|c| c.replace(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    IN_READER.with(|c| c.set(was));
+    result.unwrap_or_else(|payload| {
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no reason given".into());
+        Err(LoadError::file(
+            shown,
+            format!("is not a readable Parquet file: the reader stopped on damaged data ({what})"),
+        ))
+    })
+}
+
 /// The thread hashing the file: `(sha256 hex, bytes)`.
 type Hashing = std::thread::JoinHandle<Result<(String, u64), LoadError>>;
 
@@ -57,6 +86,11 @@ impl ParquetSales {
     /// Opens the file and reads its metadata; returns it and its column names. Fails on a
     /// file that is not Parquet, and on a column of a type sales cannot hold.
     pub fn open(path: PathBuf, shown: String) -> Result<(ParquetSales, Vec<String>), LoadError> {
+        let label = shown.clone();
+        caught(&label, || ParquetSales::open_inner(path, shown))
+    }
+
+    fn open_inner(path: PathBuf, shown: String) -> Result<(ParquetSales, Vec<String>), LoadError> {
         let file =
             File::open(&path).map_err(|e| LoadError::file(&shown, format!("cannot open: {e}")))?;
         let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
@@ -101,6 +135,14 @@ impl ParquetSales {
     /// Reads row group `g` and calls `row` with each row's cells (as text) and its row
     /// number (1-based, in file order); returns the rows read.
     pub fn read_row_group(
+        &self,
+        g: usize,
+        row: impl for<'c> FnMut(&'c dyn Fn(usize) -> &'c [u8], usize, u64) -> Result<(), LoadError>,
+    ) -> Result<u64, LoadError> {
+        caught(&self.shown, || self.read_row_group_inner(g, row))
+    }
+
+    fn read_row_group_inner(
         &self,
         g: usize,
         mut row: impl for<'c> FnMut(&'c dyn Fn(usize) -> &'c [u8], usize, u64) -> Result<(), LoadError>,
@@ -148,6 +190,10 @@ impl ParquetSales {
     /// The latest date in column `date`, from the row groups' statistics (without reading a
     /// row), when the file has them.
     pub fn latest_date(&self, date: usize) -> Option<Date> {
+        caught(&self.shown, || Ok(self.latest_date_inner(date))).unwrap_or(None)
+    }
+
+    fn latest_date_inner(&self, date: usize) -> Option<Date> {
         let leaf = self
             .meta
             .metadata()
@@ -205,6 +251,10 @@ fn hash_file(path: &std::path::Path, shown: &str) -> Result<(String, u64), LoadE
 /// cells as [`ParquetSales`] reads them; a NULL is an empty field. For files whose numbers
 /// must be exact (facts), a floating-point column is refused.
 pub fn to_csv(path: &std::path::Path, shown: &str) -> Result<Vec<u8>, LoadError> {
+    caught(shown, || to_csv_inner(path, shown))
+}
+
+fn to_csv_inner(path: &std::path::Path, shown: &str) -> Result<Vec<u8>, LoadError> {
     let fail = |e: String| LoadError::file(shown, e);
     let file = File::open(path).map_err(|e| fail(format!("cannot open: {e}")))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)
