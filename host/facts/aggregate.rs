@@ -7,6 +7,7 @@
 //! step is exact and order-free (decimal sums, set unions, min and max), so the result is the
 //! same whatever the number of threads; accounts and ids are sorted before use.
 
+use super::accounts::{AccountMap, WindowKey};
 use super::measure::{slots_of, Inline, LineMeasures, Put, Slot, Store};
 use super::window::{decimals, insert_sorted, max_opt, min_opt, ExactSum, SumTooLarge, Window};
 use super::Account;
@@ -239,9 +240,23 @@ struct WindowSum<M> {
     measures: M,
 }
 
+/// What one sales line adds to its account's totals: kept aside while the account's totals
+/// are fetched from memory ([`Partial::add`]).
+#[derive(Clone, Copy)]
+struct Addend {
+    /// The account's index in [`Partial::sums`].
+    at: u32,
+    date: Date,
+    amount: Decimal,
+    cost: Decimal,
+    quantity: Decimal,
+    category: Option<u32>,
+    product: Option<u32>,
+}
+
 impl<M: Store> WindowSum<M> {
     #[inline]
-    fn add(&mut self, line: &SaleLine<'_>, category: Option<u32>, product: Option<u32>) {
+    fn add(&mut self, line: &Addend) {
         self.revenue.add(line.amount);
         self.cost.add(line.cost);
         self.quantity.add(line.quantity);
@@ -252,10 +267,10 @@ impl<M: Store> WindowSum<M> {
         }
         self.first = Some(self.first.map_or(line.date, |d| d.min(line.date)));
         self.last = Some(self.last.map_or(line.date, |d| d.max(line.date)));
-        if let Some(c) = category {
+        if let Some(c) = line.category {
             self.categories.insert(c);
         }
-        if let Some(p) = product {
+        if let Some(p) = line.product {
             self.products.insert(p);
         }
     }
@@ -311,9 +326,6 @@ impl<M: Store> WindowSum<M> {
     }
 }
 
-/// Key of one account's segment: (client, manager, segment index).
-type WindowKey = (u32, u32, u16);
-
 /// Names interned to dense ids, local to one worker until merged.
 #[derive(Default)]
 struct Interner {
@@ -340,8 +352,10 @@ struct Partial<'p, M> {
     /// The pack's measures, resolved against the file's columns.
     measures: &'p LineMeasures,
     kinds: &'p [Slot],
-    /// The totals, stored in the map itself: one memory access per line, not two.
-    sums: FxHashMap<WindowKey, WindowSum<M>>,
+    /// The totals, per account and segment.
+    sums: AccountMap<WindowSum<M>>,
+    /// The last line, added once its totals have been fetched.
+    pending: Option<Addend>,
     /// Per client: earliest and latest line before the run period's end.
     client_dates: Vec<Option<(Date, Date)>>,
     categories: Interner,
@@ -365,7 +379,8 @@ impl<'p, M: Store> Partial<'p, M> {
             plan,
             measures: &measures.0,
             kinds: &measures.1,
-            sums: FxHashMap::default(),
+            sums: AccountMap::new(clients, plan.segments.len()),
+            pending: None,
             client_dates: vec![None; clients],
             categories: Interner::default(),
             products: Interner::default(),
@@ -379,7 +394,7 @@ impl<'p, M: Store> Partial<'p, M> {
 
     #[inline]
     fn window(&mut self, key: WindowKey) -> &mut WindowSum<M> {
-        self.sums.entry(key).or_default()
+        self.sums.entry(key)
     }
 
     #[inline]
@@ -406,11 +421,34 @@ impl<'p, M: Store> Partial<'p, M> {
         } else {
             self.measures.hits(line)
         };
-        let kinds = self.kinds;
-        let window = self.window((line.client, line.manager, segment));
-        window.add(line, category, product);
+        let addend = Addend {
+            at: self.sums.index((line.client, line.manager, segment)),
+            date,
+            amount: line.amount,
+            cost: line.cost,
+            quantity: line.quantity,
+            category,
+            product,
+        };
         if hits != 0 {
+            let kinds = self.kinds;
+            let window = self.sums.at(addend.at);
+            window.add(&addend);
             window.measures.add(kinds, hits, line, category, product);
+            return;
+        }
+        // The account's totals are most likely not in the cache: add the line while the next
+        // one is read, and this line's totals are on their way.
+        self.sums.prefetch(addend.at);
+        if let Some(before) = self.pending.replace(addend) {
+            self.sums.at(before.at).add(&before);
+        }
+    }
+
+    /// Adds the line kept aside by [`Partial::add`], if any.
+    fn flush(&mut self) {
+        if let Some(before) = self.pending.take() {
+            self.sums.at(before.at).add(&before);
         }
     }
 
@@ -440,7 +478,7 @@ impl<'p, M: Store> Partial<'p, M> {
             .iter()
             .map(|n| self.products.id(n))
             .collect();
-        for (key, theirs) in other.sums {
+        for (key, theirs) in other.sums.into_entries() {
             let kinds = self.kinds;
             self.window(key).merge(&theirs, kinds, &cat_map, &prod_map);
         }
@@ -604,6 +642,7 @@ fn aggregate_with<M: Store>(
                 }
                 used = Some(block.bytes);
             }
+            acc.flush();
             acc
         })
         .collect();
@@ -757,7 +796,7 @@ fn from_segments_with<M: Store>(
                 }
             }
         }
-        p.sums.insert((f.client, f.manager, f.segment), sum);
+        *p.sums.entry((f.client, f.manager, f.segment)) = sum;
     }
     // Each client's owner keeps an account even without sales, as in the pass.
     let period = plan.period();
@@ -795,7 +834,7 @@ fn finish<M: Store>(
         .map(|m| m.of.scales_with_credit())
         .collect();
     // Sort an index rather than the totals themselves, which are large.
-    let mut sums: Vec<(WindowKey, WindowSum<M>)> = p.sums.into_iter().collect();
+    let mut sums: Vec<(WindowKey, WindowSum<M>)> = p.sums.into_entries().collect();
     let mut order: Vec<u32> = (0..sums.len() as u32).collect();
     order.sort_unstable_by_key(|&i| sums[i as usize].0);
     let mut accounts: Vec<Account> = Vec::with_capacity(order.len() + owners.len());

@@ -5,6 +5,7 @@
 //! account for the three periods; [`Facts::build`] adds them up per client, manager and company. Rules never see sales lines: they
 //! see these facts, which is why a rule is called per client or per manager, never per line.
 
+mod accounts;
 pub mod aggregate;
 pub mod import;
 mod measure;
