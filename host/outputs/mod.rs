@@ -413,7 +413,8 @@ fn write_files(
         .map_err(|e| io_err(&dir.join("statements"), e))?;
     // Files are written in parallel, and run.json's hashes are taken meanwhile; a failure
     // is reported for the first file in order, whatever the thread count.
-    let (writes, run_json) = rayon::join(
+    // The report's statements are parsed meanwhile too.
+    let (writes, (run_json, parsed)) = rayon::join(
         || {
             written
                 .par_iter()
@@ -423,12 +424,17 @@ fn write_files(
                 })
                 .collect::<Vec<_>>()
         },
-        || manifest::run_json(result, &written),
+        || {
+            rayon::join(
+                || manifest::run_json(result, &written),
+                || report::parse_outputs(&written),
+            )
+        },
     );
     writes.into_iter().collect::<Result<(), Error>>()?;
     sync_dir(&dir.join("statements"))?;
     let mut run_json = run_json;
-    let html = report::render_run(&run_json, &written)?;
+    let html = report::render_parsed(&run_json, parsed?)?;
     write_synced(&dir.join(report::FILE), &html)?;
     if let Some(outputs) = run_json["outputs"].as_array_mut() {
         outputs.push(serde_json::json!({

@@ -26,8 +26,21 @@ pub const FILE: &str = "report.html";
 /// The report of a run being written: `run_json` as rendered so far, and the other outputs
 /// in memory.
 pub fn render_run(run_json: &Value, outputs: &[(String, Vec<u8>)]) -> Result<Vec<u8>, Error> {
+    render_parsed(run_json, parse_outputs(outputs)?)
+}
+
+/// The outputs the report shows, parsed: what [`render_parsed`] needs beside `run.json`, so
+/// that a run parses them while its files are written and `run.json` is hashed.
+pub struct Parsed {
+    statements: Vec<model::Statement>,
+    clients: Vec<model::KeyClient>,
+}
+
+/// Parses the statements (in parallel) and `key_clients.csv` among `outputs`.
+pub fn parse_outputs(outputs: &[(String, Vec<u8>)]) -> Result<Parsed, Error> {
+    use rayon::prelude::*;
     let statements = outputs
-        .iter()
+        .par_iter()
         .filter(|(name, _)| name.starts_with("statements/"))
         .map(|(name, bytes)| model::statement(name, bytes))
         .collect::<Result<Vec<_>, _>>()
@@ -37,10 +50,18 @@ pub fn render_run(run_json: &Value, outputs: &[(String, Vec<u8>)]) -> Result<Vec
         .find(|(name, _)| name == "key_clients.csv")
         .map(|(_, b)| b.as_slice())
         .unwrap_or_default();
-    let model = Model {
-        run: run_json.clone(),
+    Ok(Parsed {
         statements,
         clients: model::key_clients(key).map_err(report_err)?,
+    })
+}
+
+/// The report from `run.json` and the parsed outputs.
+pub fn render_parsed(run_json: &Value, parsed: Parsed) -> Result<Vec<u8>, Error> {
+    let model = Model {
+        run: run_json.clone(),
+        statements: parsed.statements,
+        clients: parsed.clients,
     };
     Ok(html::render(&model).map_err(report_err)?.into_bytes())
 }
