@@ -58,6 +58,13 @@ impl Date {
         civil_from_days(self.0)
     }
 
+    /// The date `days` after 1970-01-01, if its year is in 1..=9999 (as for
+    /// [`Date::from_ymd`]).
+    pub fn from_days(days: i32) -> Option<Date> {
+        let (first, last) = (days_from_civil(1, 1, 1), days_from_civil(9999, 12, 31));
+        (first..=last).contains(&days).then_some(Date(days))
+    }
+
     /// Days since 1970-01-01.
     pub fn days(self) -> i32 {
         self.0

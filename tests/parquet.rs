@@ -105,6 +105,46 @@ fn a_bad_row_is_named_by_its_row_and_row_group_and_both_files_are_refused() {
     );
 }
 
+/// Typed cells (dates, decimals, dictionary-encoded ids looked up once per value) are
+/// checked as text cells are: an unknown client is named on each row it is on, and a NULL
+/// amount is an empty one.
+#[test]
+fn typed_cells_are_checked_as_text_is() {
+    let dir = scratch("parquet-typed-bad");
+    copy_dir(&root().join("rules/romashka/data"), &dir.join("data"));
+    let text = read(&dir.join("data/sales.csv"));
+    let lines: Vec<String> = text.lines().map(String::from).collect();
+    let write = |lines: &[String]| {
+        std::fs::write(dir.join("data/sales.csv"), lines.join("\n") + "\n").unwrap();
+        to_parquet(&dir, "typed");
+    };
+    // The same unknown client on rows 2501 and 2601: the first is the error, whichever
+    // worker reads its row group.
+    let mut bad = lines.clone();
+    for i in [2501, 2601] {
+        let client = bad[i].split(',').nth(1).unwrap().to_string();
+        bad[i] = bad[i].replacen(&client, "C-NOBODY", 1);
+    }
+    write(&bad);
+    let err = fails(&dir, &ROMASHKA_ON_DATA, 1);
+    assert!(
+        err.contains("sales.parquet:2501: column 'client_id': in row group 1: unknown client_id 'C-NOBODY'; it is not in clients.csv"),
+        "{err}"
+    );
+    // An empty amount is NULL in the file.
+    let mut bad = lines.clone();
+    let amount = bad[0].split(',').position(|c| c == "amount").unwrap();
+    let mut cells: Vec<&str> = bad[3001].split(',').collect();
+    cells[amount] = "";
+    bad[3001] = cells.join(",");
+    write(&bad);
+    let err = fails(&dir, &ROMASHKA_ON_DATA, 1);
+    assert!(
+        err.contains("sales.parquet:3001: column 'amount': in row group 1: found '', expected a decimal number like 1234.56"),
+        "{err}"
+    );
+}
+
 #[test]
 fn a_mapping_reads_a_parquet_source_as_it_reads_the_csv() {
     use crate::exports::{export, run_mini, PLAIN};

@@ -7,7 +7,8 @@
 //! cost or quantity is refused. An error names the file, the row (1-based, in file order)
 //! and its row group.
 
-use super::LoadError;
+use super::sales::Typed;
+use super::{IdMap, LoadError};
 use crate::period::Date;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
@@ -20,10 +21,12 @@ use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
 use parquet::file::statistics::Statistics;
+use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 /// The file name of the sales table as Parquet.
 pub const SALES_PARQUET: &str = "sales.parquet";
@@ -95,6 +98,7 @@ impl ParquetSales {
             File::open(&path).map_err(|e| LoadError::file(&shown, format!("cannot open: {e}")))?;
         let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
             .map_err(|e| LoadError::file(&shown, format!("is not a readable Parquet file: {e}")))?;
+        let meta = with_dictionaries(meta);
         let mut starts = Vec::new();
         let mut at = 0u64;
         for g in meta.metadata().row_groups() {
@@ -132,20 +136,35 @@ impl ParquetSales {
         (g < self.starts.len()).then_some(g)
     }
 
-    /// Reads row group `g` and calls `row` with each row's cells (as text) and its row
-    /// number (1-based, in file order); returns the rows read.
+    /// Reads row group `g` and calls `row` with each row's cells (as text), its row number
+    /// (1-based, in file order) and its typed values; returns the rows read. The columns
+    /// marked in `typed_only` are not written as text when their typed value is there.
     pub fn read_row_group(
         &self,
         g: usize,
-        row: impl for<'c> FnMut(&'c dyn Fn(usize) -> &'c [u8], usize, u64) -> Result<(), LoadError>,
+        typed_only: &[bool],
+        row: impl for<'c> FnMut(
+            &'c dyn Fn(usize) -> &'c [u8],
+            usize,
+            u64,
+            &'c dyn Typed,
+        ) -> Result<(), LoadError>,
     ) -> Result<u64, LoadError> {
-        caught(&self.shown, || self.read_row_group_inner(g, row))
+        caught(&self.shown, || {
+            self.read_row_group_inner(g, typed_only, row)
+        })
     }
 
     fn read_row_group_inner(
         &self,
         g: usize,
-        mut row: impl for<'c> FnMut(&'c dyn Fn(usize) -> &'c [u8], usize, u64) -> Result<(), LoadError>,
+        typed_only: &[bool],
+        mut row: impl for<'c> FnMut(
+            &'c dyn Fn(usize) -> &'c [u8],
+            usize,
+            u64,
+            &'c dyn Typed,
+        ) -> Result<(), LoadError>,
     ) -> Result<u64, LoadError> {
         let fail = |e: String| LoadError::file(&self.shown, format!("row group {g}: {e}"));
         let file = File::open(&self.path).map_err(|e| fail(format!("cannot open: {e}")))?;
@@ -157,15 +176,29 @@ impl ParquetSales {
         let mut next_row = self.starts.get(g).copied().unwrap_or(0) + 1;
         let mut buf: Vec<u8> = Vec::with_capacity(256);
         let mut ranges: Vec<(usize, usize)> = Vec::new();
+        let mut caches: Vec<IdCache> = Vec::new();
+        let mut values: Vec<TypedCell> = Vec::new();
         for batch in reader {
             let batch = batch.map_err(|e| fail(format!("cannot decode: {e}")))?;
             let cols: Vec<Cells<'_>> = batch.columns().iter().map(Cells::of).collect();
+            caches.resize_with(cols.len(), IdCache::default);
+            for (cache, c) in caches.iter_mut().zip(&cols) {
+                cache.follow(c);
+            }
             for r in 0..batch.num_rows() {
                 buf.clear();
                 ranges.clear();
-                for c in &cols {
+                values.clear();
+                for (i, c) in cols.iter().enumerate() {
+                    let value = match typed_only.get(i) {
+                        Some(true) => c.typed(r),
+                        _ => TypedCell::None,
+                    };
                     let start = buf.len();
-                    c.render(r, &mut buf);
+                    if matches!(value, TypedCell::None) {
+                        c.render(r, &mut buf);
+                    }
+                    values.push(value);
                     ranges.push((start, buf.len()));
                 }
                 let field = |i: usize| -> &[u8] {
@@ -177,7 +210,13 @@ impl ParquetSales {
                         None => b"",
                     }
                 };
-                row(&field, cols.len(), next_row).map_err(|e| LoadError {
+                let typed = RowTypes {
+                    cols: &cols,
+                    values: &values,
+                    caches: &caches,
+                    r,
+                };
+                row(&field, cols.len(), next_row, &typed).map_err(|e| LoadError {
                     message: format!("in row group {g}: {}", e.message),
                     ..e
                 })?;
@@ -307,6 +346,30 @@ fn to_csv_inner(path: &std::path::Path, shown: &str) -> Result<Vec<u8>, LoadErro
         .map_err(|e| LoadError::file(shown, format!("cannot convert: {e}")))
 }
 
+/// The same metadata, reading text columns as dictionaries: an export's ids and names are
+/// stored once per row group and referenced by key, so they are looked up once per distinct
+/// value (the file is read as it is if the reader declines).
+fn with_dictionaries(meta: ArrowReaderMetadata) -> ArrowReaderMetadata {
+    let fields: Vec<arrow_schema::Field> = meta
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Utf8 => f.as_ref().clone().with_data_type(DataType::Dictionary(
+                Box::new(DataType::Int32),
+                Box::new(DataType::Utf8),
+            )),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    let schema = Arc::new(arrow_schema::Schema::new_with_metadata(
+        fields,
+        meta.schema().metadata().clone(),
+    ));
+    let options = ArrowReaderOptions::new().with_schema(schema);
+    ArrowReaderMetadata::try_new(meta.metadata().clone(), options).unwrap_or(meta)
+}
+
 /// A column type sales can hold: text, a date, an exact number; a floating-point number only
 /// outside the money and quantity columns.
 fn check_type(shown: &str, name: &str, ty: &DataType) -> Result<(), LoadError> {
@@ -350,13 +413,119 @@ fn check_type(shown: &str, name: &str, ty: &DataType) -> Result<(), LoadError> {
     }
 }
 
+/// A cell's typed value, for [`Typed`]; `None` when the cell is read as text.
+#[derive(Clone, Copy)]
+enum TypedCell {
+    None,
+    Date(Date),
+    Number(Decimal),
+}
+
+/// An id column's lookups per dictionary value: [`NOT_YET`], [`UNKNOWN`] or the id. Kept
+/// while the batches of a row group share their dictionary.
+#[derive(Default)]
+struct IdCache {
+    values: Option<ArrayRef>,
+    ids: Vec<std::cell::Cell<u32>>,
+}
+
+const NOT_YET: u32 = u32::MAX;
+const UNKNOWN: u32 = u32::MAX - 1;
+
+impl IdCache {
+    /// Starts afresh when `cells` has a dictionary other than the last batch's.
+    fn follow(&mut self, cells: &Cells<'_>) {
+        let Cells::Dict(Dict { values, .. }) = cells else {
+            self.values = None;
+            self.ids.clear();
+            return;
+        };
+        if self.values.as_ref().is_some_and(|v| Arc::ptr_eq(v, values)) {
+            return;
+        }
+        self.values = Some(values.clone());
+        self.ids.clear();
+        self.ids
+            .resize_with(values.len(), || std::cell::Cell::new(NOT_YET));
+    }
+}
+
+/// One row's typed values.
+struct RowTypes<'a> {
+    cols: &'a [Cells<'a>],
+    values: &'a [TypedCell],
+    caches: &'a [IdCache],
+    r: usize,
+}
+
+impl Typed for RowTypes<'_> {
+    fn date(&self, c: usize) -> Option<Date> {
+        match self.values.get(c) {
+            Some(TypedCell::Date(d)) => Some(*d),
+            _ => None,
+        }
+    }
+
+    fn decimal(&self, c: usize) -> Option<Decimal> {
+        match self.values.get(c) {
+            Some(TypedCell::Number(d)) => Some(*d),
+            _ => None,
+        }
+    }
+
+    fn id(&self, c: usize, map: &IdMap, text: &[u8]) -> Option<u32> {
+        let slot = match (self.cols.get(c), self.caches.get(c)) {
+            (Some(Cells::Dict(d)), Some(cache)) if !d.is_null(self.r) => {
+                d.keys.get(self.r).and_then(|&k| cache.ids.get(k))
+            }
+            _ => None,
+        };
+        let Some(slot) = slot else {
+            return map.get(text);
+        };
+        match slot.get() {
+            NOT_YET => {
+                let id = map.get(text);
+                slot.set(id.unwrap_or(UNKNOWN));
+                id
+            }
+            UNKNOWN => None,
+            id => Some(id),
+        }
+    }
+}
+
+/// A dictionary-encoded text column of a batch: per row a key into its values.
+struct Dict<'a> {
+    keys: Vec<usize>,
+    /// The column, when it has nulls.
+    nulls: Option<&'a dyn Array>,
+    text: DictText<'a>,
+    /// The values, to tell whether the next batch shares them.
+    values: ArrayRef,
+}
+
+/// A dictionary's values, downcast once.
+enum DictText<'a> {
+    Utf8(&'a arrow_array::StringArray),
+    Large(&'a arrow_array::LargeStringArray),
+    None,
+}
+
+impl Dict<'_> {
+    #[inline]
+    fn is_null(&self, r: usize) -> bool {
+        self.nulls.is_some_and(|a| a.is_null(r))
+    }
+}
+
 /// One column of a batch, downcast once, read as text row by row.
 enum Cells<'a> {
     /// Text: the cell's bytes as they are.
     Utf8(&'a arrow_array::StringArray),
     Large(&'a arrow_array::LargeStringArray),
     View(&'a arrow_array::StringViewArray),
-    Dict(&'a dyn Array, Vec<usize>, ArrayRef),
+    Dict(Dict<'a>),
     /// Written into the row's buffer.
     Date(&'a PrimitiveArray<Date32Type>),
     Decimal(&'a PrimitiveArray<Decimal128Type>, i8),
@@ -389,7 +558,17 @@ impl<'a> Cells<'a> {
             DataType::Utf8View => Cells::View(col.as_string_view()),
             DataType::Dictionary(_, _) => {
                 let d = col.as_any_dictionary();
-                Cells::Dict(a, d.normalized_keys(), d.values().clone())
+                let values = d.values();
+                Cells::Dict(Dict {
+                    keys: d.normalized_keys(),
+                    nulls: (a.logical_null_count() > 0).then_some(a),
+                    text: match values.data_type() {
+                        DataType::Utf8 => DictText::Utf8(values.as_string::<i32>()),
+                        DataType::LargeUtf8 => DictText::Large(values.as_string::<i64>()),
+                        _ => DictText::None,
+                    },
+                    values: values.clone(),
+                })
             }
             DataType::Date32 => Cells::Date(col.as_primitive::<Date32Type>()),
             DataType::Decimal128(_, scale) => {
@@ -421,14 +600,35 @@ impl<'a> Cells<'a> {
             Cells::Large(a) => a.value(r).as_bytes(),
             Cells::View(a) if null(*a) => b"",
             Cells::View(a) => a.value(r).as_bytes(),
-            Cells::Dict(a, _, _) if null(*a) => b"",
-            Cells::Dict(_, keys, values) => match values.data_type() {
-                DataType::Utf8 => values.as_string::<i32>().value(keys[r]).as_bytes(),
-                DataType::LargeUtf8 => values.as_string::<i64>().value(keys[r]).as_bytes(),
-                _ => b"",
+            Cells::Dict(d) if d.is_null(r) => b"",
+            Cells::Dict(d) => match d.text {
+                DictText::Utf8(v) => v.value(d.keys[r]).as_bytes(),
+                DictText::Large(v) => v.value(d.keys[r]).as_bytes(),
+                DictText::None => b"",
             },
             _ => return None,
         })
+    }
+
+    /// The typed value of row `r`: a date in 1..=9999, or a decimal or integer that fits
+    /// a [`Decimal`] (as the text path would read them); else `None`, and the cell is read
+    /// from its text, which gives the same value or the same message.
+    #[inline]
+    fn typed(&self, r: usize) -> TypedCell {
+        match self {
+            Cells::Date(a) if !a.is_null(r) => {
+                Date::from_days(a.value(r)).map_or(TypedCell::None, TypedCell::Date)
+            }
+            Cells::Decimal(a, scale) if !a.is_null(r) && (0..=28).contains(scale) => {
+                Decimal::try_from_i128_with_scale(a.value(r), *scale as u32)
+                    .map_or(TypedCell::None, TypedCell::Number)
+            }
+            Cells::Int(a, value) if !a.is_null(r) => {
+                Decimal::try_from_i128_with_scale(value(*a, r), 0)
+                    .map_or(TypedCell::None, TypedCell::Number)
+            }
+            _ => TypedCell::None,
+        }
     }
 
     /// Writes the text of row `r` of a column that does not hold text into `buf`.

@@ -652,10 +652,11 @@ pub fn parse_block(
     ids: &LineIds<'_>,
     mut each: impl FnMut(&SaleLine<'_>),
 ) -> Result<u64, LoadError> {
-    let reader = RecordReader { file, columns, ids };
+    let reader = RecordReader::new(file, columns, ids);
     if let (Some(g), Some(p)) = (block.row_group, &columns.parquet) {
-        return p.read_row_group(g, |field, n, row| {
-            if let Some(sale) = reader.record(field, n, || row)? {
+        let typed_roles = typed_roles(columns);
+        return p.read_row_group(g, &typed_roles, |field, n, row, typed| {
+            if let Some(sale) = reader.record(field, n, || row, typed)? {
                 each(&sale);
             }
             Ok(())
@@ -704,13 +705,33 @@ pub fn parse_block(
             let (a, b) = ranges[i];
             &content[a..b]
         };
-        if let Some(sale) = reader.record(field, ranges.len(), line)? {
+        if let Some(sale) = reader.record(field, ranges.len(), line, &Untyped)? {
             each(&sale);
             rows += 1;
         }
         pos = line_end + 1;
     }
     Ok(rows)
+}
+
+/// Which columns the record reader reads only as typed values when it can (the date, amount,
+/// cost and quantity, unless a measure also reads one as an extra column): their text is
+/// then not written out.
+fn typed_roles(columns: &SalesColumns) -> Vec<bool> {
+    let mut roles = vec![false; columns.width];
+    let typed = [
+        Some(columns.date),
+        Some(columns.amount),
+        columns.cost,
+        columns.quantity,
+    ];
+    for c in typed.into_iter().flatten() {
+        roles[c] = true;
+    }
+    for &(c, _) in &columns.extra {
+        roles[c] = false;
+    }
+    roles
 }
 
 /// Parses `bytes` (whole records, the first on line `first_line`) with the CSV parser.
@@ -743,13 +764,37 @@ fn parse_with_csv(
             let byte = rec.position().map(|p| p.byte() as usize).unwrap_or(0);
             first_line + LineCounter::default().line_at(bytes, byte) - 1
         };
-        if let Some(sale) = reader.record(|i| &rec[i], rec.len(), line)? {
+        if let Some(sale) = reader.record(|i| &rec[i], rec.len(), line, &Untyped)? {
             each(&sale);
             rows += 1;
         }
     }
     Ok(rows)
 }
+
+/// A record's cells as typed values, where the file has types (Parquet): dates and exact
+/// numbers are taken as they are rather than written as text and parsed again, and an id
+/// column that repeats a dictionary's values is looked up once per value. Every getter may
+/// decline, and the record is then read from its text as a CSV line is.
+pub trait Typed {
+    /// The date in column `c`.
+    fn date(&self, _c: usize) -> Option<Date> {
+        None
+    }
+    /// The exact number in column `c`.
+    fn decimal(&self, _c: usize) -> Option<Decimal> {
+        None
+    }
+    /// The id of column `c`, whose (trimmed) text is `text`, in `map`.
+    fn id(&self, _c: usize, map: &IdMap, text: &[u8]) -> Option<u32> {
+        map.get(text)
+    }
+}
+
+/// A CSV record: text only.
+struct Untyped;
+
+impl Typed for Untyped {}
 
 /// How a line's ids become indices: the client and manager ids, and who owns each client
 /// when (`owners.csv`), for lines that name no manager.
@@ -769,9 +814,34 @@ struct RecordReader<'a> {
     file: &'a str,
     columns: &'a SalesColumns,
     ids: &'a LineIds<'a>,
+    /// The last date field read and its date: exports run in date order, so most lines
+    /// repeat the line before's date, and comparing 10 bytes is cheaper than a calendar.
+    last_date: std::cell::Cell<([u8; 10], Option<Date>)>,
 }
 
-impl RecordReader<'_> {
+impl<'a> RecordReader<'a> {
+    fn new(file: &'a str, columns: &'a SalesColumns, ids: &'a LineIds<'a>) -> RecordReader<'a> {
+        RecordReader {
+            file,
+            columns,
+            ids,
+            last_date: std::cell::Cell::new(([0; 10], None)),
+        }
+    }
+
+    /// The date of a date field, through the one-entry cache.
+    #[inline]
+    fn date(&self, b: &[u8]) -> Option<Date> {
+        let (bytes, date) = self.last_date.get();
+        if date.is_some() && b == bytes {
+            return date;
+        }
+        let date = Date::parse_iso_bytes(b)?;
+        if let Ok(bytes) = <[u8; 10]>::try_from(b) {
+            self.last_date.set((bytes, Some(date)));
+        }
+        Some(date)
+    }
     /// Why a line without a manager cannot be credited.
     #[cold]
     fn no_owner(&self, client: u32, date: Date) -> String {
@@ -801,6 +871,7 @@ impl RecordReader<'_> {
         field: impl Fn(usize) -> &'r [u8],
         n: usize,
         line: impl Fn() -> u64,
+        typed: &dyn Typed,
     ) -> Result<Option<SaleLine<'r>>, LoadError> {
         let (file, columns) = (self.file, self.columns);
         if n == 1 && trim(field(0)).is_empty() {
@@ -827,6 +898,9 @@ impl RecordReader<'_> {
             std::str::from_utf8(field(c)).map_err(|_| col_err(c, super::text::not_utf8(field(c))))
         };
         let number = |c: usize| -> Result<Decimal, LoadError> {
+            if let Some(d) = typed.decimal(c) {
+                return Ok(d);
+            }
             parse_decimal(field(c)).ok_or_else(|| {
                 col_err(
                     c,
@@ -837,17 +911,20 @@ impl RecordReader<'_> {
                 )
             })
         };
-        let date = Date::parse_iso_bytes(field(columns.date)).ok_or_else(|| {
-            col_err(
-                columns.date,
-                format!(
-                    "found '{}', expected a date as YYYY-MM-DD, e.g. 2026-07-31",
-                    shown(field(columns.date))
-                ),
-            )
-        })?;
+        let date = typed.date(columns.date);
+        let date = date
+            .or_else(|| self.date(field(columns.date)))
+            .ok_or_else(|| {
+                col_err(
+                    columns.date,
+                    format!(
+                        "found '{}', expected a date as YYYY-MM-DD, e.g. 2026-07-31",
+                        shown(field(columns.date))
+                    ),
+                )
+            })?;
         // Ids are looked up as bytes; only an unknown one is decoded, for the message.
-        let client = match self.ids.clients.get(field(columns.client)) {
+        let client = match typed.id(columns.client, self.ids.clients, field(columns.client)) {
             Some(c) => c,
             None => {
                 let client_id = text(columns.client)?;
@@ -858,7 +935,11 @@ impl RecordReader<'_> {
             }
         };
         let named = columns.manager.map(field).unwrap_or_default();
-        let manager = match self.ids.managers.get(named) {
+        let found = match columns.manager {
+            Some(c) => typed.id(c, self.ids.managers, named),
+            None => self.ids.managers.get(named),
+        };
+        let manager = match found {
             Some(m) => m,
             None if named.is_empty() => self.ids.data.owner_on(client, date).ok_or_else(|| {
                 let c = columns.manager.unwrap_or(columns.client);
@@ -920,7 +1001,7 @@ impl RecordReader<'_> {
                 None => "",
             },
             quantity: match columns.quantity {
-                Some(c) if !field(c).is_empty() => number(c)?,
+                Some(c) if typed.decimal(c).is_some() || !field(c).is_empty() => number(c)?,
                 _ => Decimal::ZERO,
             },
             amount,

@@ -3,7 +3,8 @@
     python to_parquet.py SALES.csv OUT.parquet text|typed|float ROWS_PER_GROUP
 
 text: every column as text; typed: date as DATE, quantity as INTEGER, amount and cost as
-DECIMAL(18,2), the rest as text; float: typed, but amount as DOUBLE (which bonusrun refuses).
+DECIMAL(18,2), the rest as text (an empty cell is NULL); float: typed, but amount as DOUBLE
+(which bonusrun refuses).
 """
 import sys
 
