@@ -1,23 +1,61 @@
 //! [`IdMap`]: byte strings to dense ids for the per-line lookups of the sales pass.
 //!
 //! Ids of up to 15 bytes (client and manager codes, product codes, most category names) are
-//! packed with their length into one `u128` and hashed as an integer, so a lookup compares
-//! two integers instead of calling `memcmp` on strings. Longer ids fall back to a byte-string
+//! packed with their length into two words and hashed as integers, so a lookup compares two
+//! integers instead of calling `memcmp` on strings. Longer ids fall back to a byte-string
 //! map; both halves give the same answers.
 
 use rustc_hash::FxHashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// Byte strings mapped to `u32` ids.
 #[derive(Clone, Debug, Default)]
 pub struct IdMap {
-    short: FxHashMap<u128, u32>,
+    short: std::collections::HashMap<Key, u32, BuildHasherDefault<Packed>>,
     long: FxHashMap<Box<[u8]>, u32>,
+}
+
+/// A short key: its bytes and length in two words (8-byte aligned, so a table entry takes 24
+/// bytes, not the 32 of a `u128` key).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Key(u64, u64);
+
+impl std::hash::Hash for Key {
+    #[inline]
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0);
+        state.write_u64(self.1);
+    }
+}
+
+/// The hash of a packed key: its two words mixed by one multiplication (the words already
+/// hold the key's bytes and length, so nothing is lost by not hashing them byte by byte).
+#[derive(Default)]
+struct Packed(u64);
+
+impl Hasher for Packed {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    #[inline]
+    fn write_u64(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(29) ^ w).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0 ^ (self.0 >> 32)
+    }
 }
 
 /// The bytes and length of a short key as one integer; `None` past 15 bytes. Built from
 /// (overlapping) word loads rather than a copy, since it runs several times per sales line.
 #[inline]
-fn packed(key: &[u8]) -> Option<u128> {
+fn packed(key: &[u8]) -> Option<Key> {
     let n = key.len();
     if n > 15 {
         return None;
@@ -27,7 +65,7 @@ fn packed(key: &[u8]) -> Option<u128> {
     } else {
         (partial(key), 0)
     };
-    Some(u128::from(lo) | (u128::from(hi) << 64) | ((n as u128) << 120))
+    Some(Key(lo, hi | ((n as u64) << 56)))
 }
 
 /// Up to 7 bytes as a little-endian integer.
