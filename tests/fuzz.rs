@@ -698,6 +698,18 @@ struct Outcome {
     stderr: String,
 }
 
+/// Cases past the default count that once failed, run every time: (test, case). Each was
+/// found with `BONUSRUN_FUZZ_CASES=3000`; the seed is the test's own.
+/// The third field is what the case's error must say.
+const REGRESSIONS: &[(&str, usize, &str)] = &[
+    // A damaged footer (a negative column length) made the parquet crate panic: exit 70.
+    (
+        "sales_parquet",
+        2887,
+        "sales.parquet: is not a readable Parquet file: the reader stopped on damaged data (column start and length should not be negative)",
+    ),
+];
+
 /// The test, for reports.
 struct Target<'a> {
     name: &'a str,
@@ -731,12 +743,13 @@ fn fuzz(name: &str, seed: u64, default_cases: usize, make: impl Fn(&mut Rng, &Pa
         Err(why) => panic!("{}", report(&target, None, &dir, &case, &outcome, &why)),
     }
 
-    let cases = match env_u64("BONUSRUN_FUZZ_CASE") {
-        Some(n) => {
-            let n = n as usize;
-            n..n + 1
+    let cases: Vec<usize> = match env_u64("BONUSRUN_FUZZ_CASE") {
+        Some(n) => vec![n as usize],
+        None => {
+            let count = case_count(default_cases);
+            let regressions = REGRESSIONS.iter().filter(|r| r.0 == name && r.1 >= count);
+            (0..count).chain(regressions.map(|r| r.1)).collect()
         }
-        None => 0..case_count(default_cases),
     };
     let started = Instant::now();
     let mut exits = [0usize; 3];
@@ -746,7 +759,19 @@ fn fuzz(name: &str, seed: u64, default_cases: usize, make: impl Fn(&mut Rng, &Pa
         let dir = scratch(&format!("fuzz-{name}-{n}"));
         let case = make(&mut rng, &dir, true);
         let outcome = execute(&dir, &case.args);
-        match judge(&case, &outcome, &dir) {
+        let expected = REGRESSIONS.iter().find(|r| r.0 == name && r.1 == n);
+        let said = |dir: &Path, want: &str| {
+            let stderr = std::fs::read_to_string(dir.join("stderr.txt")).unwrap_or_default();
+            match stderr.contains(want) {
+                true => Ok(1),
+                false => Err(format!("regression case: the error must say {want:?}")),
+            }
+        };
+        let judged = match (judge(&case, &outcome, &dir), expected) {
+            (Ok(1), Some(r)) => said(&dir, r.2),
+            (judged, _) => judged,
+        };
+        match judged {
             Ok(code) => {
                 exits[code as usize] += 1;
                 let _ = std::fs::remove_dir_all(dir);

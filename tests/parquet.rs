@@ -78,6 +78,18 @@ fn a_floating_point_amount_is_refused() {
 }
 
 #[test]
+fn a_column_of_a_type_sales_cannot_hold_is_refused() {
+    let dir = scratch("parquet-timestamp");
+    copy_dir(&root().join("rules/romashka/data"), &dir.join("data"));
+    to_parquet(&dir, "cast:TIMESTAMP:date");
+    let err = fails(&dir, &ROMASHKA_ON_DATA, 1);
+    assert!(
+        err.contains("sales.parquet: column 'date': has the Parquet type Timestamp(µs); expected text, a date, a DECIMAL or an integer"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_bad_row_is_named_by_its_row_and_row_group_and_both_files_are_refused() {
     let dir = scratch("parquet-bad");
     copy_dir(&root().join("rules/romashka/data"), &dir.join("data"));

@@ -301,3 +301,124 @@ fn duckdb_facts_written_as_parquet_pay_the_same() {
         "{inputs}"
     );
 }
+
+/// A facts file edited at one cell of its first segment row: column `name` set to `value`.
+fn first_segment_cell(text: &str, name: &str, value: &str) -> String {
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let col = lines[0].split(',').position(|c| c == name).unwrap();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("segment,"))
+        .unwrap();
+    // The columns before `products` hold no quotes or commas; the JSON lists come last.
+    let mut cells: Vec<String> = lines[at].splitn(col + 2, ',').map(String::from).collect();
+    cells[col] = value.to_string();
+    lines[at] = cells.join(",");
+    lines.join("\n") + "\n"
+}
+
+#[test]
+fn bad_counts_dates_and_name_lists_in_facts_are_named() {
+    let err = facts_error("facts-count", |t| first_segment_cell(&t, "lines", "many"));
+    assert!(
+        err.contains("column 'lines': found 'many', expected a count (0 or more)"),
+        "{err}"
+    );
+    let err = facts_error("facts-date", |t| {
+        first_segment_cell(&t, "first_date", "2026-13-01")
+    });
+    assert!(
+        err.contains("column 'first_date': found '2026-13-01', expected a date (YYYY-MM-DD)"),
+        "{err}"
+    );
+    let err = facts_error("facts-names", |t| {
+        first_segment_cell(&t, "categories", "Dairy")
+    });
+    assert!(
+        err.contains("column 'categories': found 'Dairy', expected a JSON array of texts"),
+        "{err}"
+    );
+}
+
+/// Owners, credit splits and currencies change who is credited with each line, which the
+/// pushed-down query does not compute: a data set with any of them is refused, not paid
+/// differently.
+#[test]
+fn facts_are_refused_for_data_with_owners_credits_or_currencies() {
+    let pack = fixture("windows");
+    let dir = scratch("facts-refused");
+    let facts = facts_by_duckdb(&dir, &pack, "2026-Q3", &pack.join("data/sales.csv"));
+    let cases = [
+        (
+            "owners.csv",
+            "client_id,manager_id,from\nC1,M1,2020-01-01\n",
+            "owners.csv: credits lines without a manager to the client's owner on the line's date; the facts a --facts run reads are summed per manager on each line, so this data set needs the sales pass (run without --facts)",
+        ),
+        (
+            "credits.csv",
+            "client_id,manager_id,share\nC1,M1,0.6\nC1,M2,0.4\n",
+            "credits.csv: splits or overlays a client's credit between managers; the facts",
+        ),
+        (
+            "fx_rates.csv",
+            "date,from,to,rate\n2026-01-01,EUR,RUB,100\n",
+            "fx_rates.csv: converts lines in other currencies at each line's date; the facts",
+        ),
+    ];
+    for (file, text, message) in cases {
+        let data = dir.join(format!("data-{file}"));
+        copy_dir(&pack.join("data"), &data);
+        std::fs::write(data.join(file), text).unwrap();
+        let err = fails(
+            &dir,
+            &[
+                "run",
+                "--rules",
+                pack.to_str().unwrap(),
+                "--data",
+                data.to_str().unwrap(),
+                "--facts",
+                facts.to_str().unwrap(),
+                "--no-ledger",
+                "--out",
+                "out",
+            ],
+            1,
+        );
+        assert!(err.contains(message), "{file}: {err}");
+        assert!(
+            !dir.join("out").exists(),
+            "{file}: a failed run wrote outputs"
+        );
+    }
+}
+
+/// A facts file written by an engine as Parquet with a floating-point sum is refused: its
+/// figures may already be rounded.
+#[test]
+fn a_floating_point_column_in_parquet_facts_is_refused() {
+    let pack = fixture("windows");
+    let dir = scratch("facts-float");
+    let facts = facts_by_duckdb(&dir, &pack, "2026-Q3", &pack.join("data/sales.csv"));
+    let parquet = dir.join("facts.parquet");
+    let (mode, rows) = (Path::new("cast:DOUBLE:revenue"), Path::new("1000"));
+    duckdb("to_parquet.py", &[&facts, &parquet, mode, rows]);
+    let err = fails(
+        &dir,
+        &[
+            "run",
+            "--rules",
+            pack.to_str().unwrap(),
+            "--facts",
+            parquet.to_str().unwrap(),
+            "--no-ledger",
+            "--out",
+            "out",
+        ],
+        1,
+    );
+    assert!(
+        err.contains("facts.parquet: column 'revenue': is a floating-point column (Float64): the numbers bonusrun reads must be exact; write it as DECIMAL (or as text)"),
+        "{err}"
+    );
+}

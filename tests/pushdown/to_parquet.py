@@ -1,10 +1,10 @@
 """Writes a sales CSV file as Parquet with DuckDB, for tests/parquet.rs.
 
-    python to_parquet.py SALES.csv OUT.parquet text|typed|float ROWS_PER_GROUP
+    python to_parquet.py SALES.csv OUT.parquet text|typed|float|cast:TYPE:COLUMN ROWS_PER_GROUP
 
 text: every column as text; typed: date as DATE, quantity as INTEGER, amount and cost as
 DECIMAL(18,2), the rest as text (an empty cell is NULL); float: typed, but amount as DOUBLE
-(which bonusrun refuses).
+(which bonusrun refuses); cast:TYPE:COLUMN: every column as text but COLUMN as TYPE.
 """
 import sys
 
@@ -19,7 +19,8 @@ types = {
     "text": {},
     "typed": {"date": "DATE", "quantity": "INTEGER", "amount": "DECIMAL(18,2)", "cost": "DECIMAL(18,2)"},
     "float": {"date": "DATE", "quantity": "INTEGER", "amount": "DOUBLE", "cost": "DECIMAL(18,2)"},
-}[mode]
+}
+types = types[mode] if mode in types else {mode.split(":", 2)[2]: mode.split(":", 2)[1]}
 select = ", ".join(
     f'CAST("{c}" AS {types[c]}) AS "{c}"' if c in types else f'"{c}"' for c in cols
 )
