@@ -183,3 +183,58 @@ fn a_mapping_reads_a_parquet_source_as_it_reads_the_csv() {
         run["inputs"]
     );
 }
+
+/// A floating-point source column is used only with a `round` that says how many decimals
+/// its values are worth; with it, the export pays what its CSV pays.
+#[test]
+fn a_mapping_rounds_a_floating_point_column_only_when_told_how() {
+    use crate::exports::{export, run_mini, PLAIN};
+    let dir = scratch("parquet-mapped-double");
+    let data = export(&dir, &PLAIN, "Anna");
+    let (csv, parquet) = (dir.join("Orders.csv"), dir.join("Orders.parquet"));
+    let mode = Path::new("cast:DOUBLE:Sales");
+    duckdb("to_parquet.py", &[&csv, &parquet, mode, Path::new("1000")]);
+    std::fs::remove_file(&csv).unwrap();
+    edit(&data, "path = \"Orders.csv\"", "path = \"Orders.parquet\"");
+    let mini = fixture("mini");
+    let args = [
+        "run",
+        "--rules",
+        mini.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        "out",
+    ];
+    let err = fails(&dir, &args, 1);
+    assert!(
+        err.contains("[tables.sales.columns] amount: column 'Sales' of "),
+        "{err}"
+    );
+    assert!(
+        err.contains("Orders.parquet holds floating-point numbers, which are binary fractions, not exact decimals; say how many decimals its values are worth, rounded half to even: amount = { column = \"Sales\", round = 2 }"),
+        "{err}"
+    );
+    edit(
+        &data,
+        "amount = \"Sales\"",
+        "amount = { column = \"Sales\", round = 2 }",
+    );
+    let err = fails(&dir, &args, 1);
+    assert!(
+        err.contains("cost = { expr = \"Sales - Profit\", round = 2 }"),
+        "{err}"
+    );
+    edit(
+        &data,
+        "cost = { expr = \"Sales - Profit\" }",
+        "cost = { expr = \"Sales - Profit\", round = 2 }",
+    );
+    run_mini(&dir, &data);
+    let run = json(&dir.join("out/run.json"));
+    assert_eq!(run["total_payout"], "231000.02");
+    assert_eq!(
+        csv_cell(&dir.join("out/payouts.csv"), "M4", "payout"),
+        "1000.02"
+    );
+}

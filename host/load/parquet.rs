@@ -290,16 +290,37 @@ fn hash_file(path: &std::path::Path, shown: &str) -> Result<(String, u64), LoadE
 /// cells as [`ParquetSales`] reads them; a NULL is an empty field. For files whose numbers
 /// must be exact (facts), a floating-point column is refused.
 pub fn to_csv(path: &std::path::Path, shown: &str) -> Result<Vec<u8>, LoadError> {
-    caught(shown, || to_csv_inner(path, shown))
+    caught(shown, || to_csv_inner(path, shown, false)).map(|(text, _)| text)
 }
 
-fn to_csv_inner(path: &std::path::Path, shown: &str) -> Result<Vec<u8>, LoadError> {
+/// [`to_csv`] for a mapping, which may round floating-point columns as it says: their cells
+/// are written as the shortest decimal text that reads back as the same number (`0.1`, not
+/// `0.1000000000000000055511151231257827`). Also returns which columns are floating-point.
+pub fn to_csv_with_floats(
+    path: &std::path::Path,
+    shown: &str,
+) -> Result<(Vec<u8>, Vec<bool>), LoadError> {
+    caught(shown, || to_csv_inner(path, shown, true))
+}
+
+fn to_csv_inner(
+    path: &std::path::Path,
+    shown: &str,
+    floats_ok: bool,
+) -> Result<(Vec<u8>, Vec<bool>), LoadError> {
     let fail = |e: String| LoadError::file(shown, e);
     let file = File::open(path).map_err(|e| fail(format!("cannot open: {e}")))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|e| fail(format!("is not a readable Parquet file: {e}")))?;
+    let floats: Vec<bool> = (builder.schema().fields().iter())
+        .map(|f| matches!(f.data_type(), DataType::Float32 | DataType::Float64))
+        .collect();
     for f in builder.schema().fields() {
-        if matches!(f.data_type(), DataType::Float32 | DataType::Float64) {
+        let float = matches!(f.data_type(), DataType::Float32 | DataType::Float64);
+        if float && floats_ok {
+            continue;
+        }
+        if float {
             return Err(LoadError::field(
                 shown,
                 0,
@@ -342,8 +363,10 @@ fn to_csv_inner(path: &std::path::Path, shown: &str) -> Result<Vec<u8>, LoadErro
             out.write_record(None::<&[u8]>).map_err(write_err)?;
         }
     }
-    out.into_inner()
-        .map_err(|e| LoadError::file(shown, format!("cannot convert: {e}")))
+    let text = out
+        .into_inner()
+        .map_err(|e| LoadError::file(shown, format!("cannot convert: {e}")))?;
+    Ok((text, floats))
 }
 
 /// The same metadata, reading text columns as dictionaries: an export's ids and names are
@@ -530,7 +553,7 @@ enum Cells<'a> {
     Date(&'a PrimitiveArray<Date32Type>),
     Decimal(&'a PrimitiveArray<Decimal128Type>, i8),
     Int(&'a dyn Array, fn(&dyn Array, usize) -> i128),
-    Float(&'a dyn Array, fn(&dyn Array, usize) -> f64),
+    Float(&'a dyn Array, fn(&dyn Array, usize, &mut Vec<u8>)),
     Flag(&'a arrow_array::BooleanArray),
     Null,
 }
@@ -542,11 +565,14 @@ where
     a.as_primitive::<T>().value(r).into()
 }
 
-fn float<T: ArrowPrimitiveType>(a: &dyn Array, r: usize) -> f64
+/// The shortest decimal text that reads back as the same number (of its own width: an `f32`
+/// as an `f32`).
+fn float<T: ArrowPrimitiveType>(a: &dyn Array, r: usize, buf: &mut Vec<u8>)
 where
-    T::Native: Into<f64>,
+    T::Native: std::fmt::Display,
 {
-    a.as_primitive::<T>().value(r).into()
+    use std::io::Write;
+    let _ = write!(buf, "{}", a.as_primitive::<T>().value(r));
 }
 
 impl<'a> Cells<'a> {
@@ -634,7 +660,6 @@ impl<'a> Cells<'a> {
     /// Writes the text of row `r` of a column that does not hold text into `buf`.
     #[inline]
     fn render(&self, r: usize, buf: &mut Vec<u8>) {
-        use std::io::Write;
         match self {
             Cells::Date(a) if !a.is_null(r) => write_date(a.value(r), buf),
             Cells::Decimal(a, scale) if !a.is_null(r) => decimal_text(a.value(r), *scale, buf),
@@ -642,9 +667,7 @@ impl<'a> Cells<'a> {
             Cells::Flag(a) if !a.is_null(r) => {
                 buf.extend_from_slice(if a.value(r) { b"true" } else { b"false" })
             }
-            Cells::Float(a, value) if !a.is_null(r) => {
-                let _ = write!(buf, "{}", value(*a, r));
-            }
+            Cells::Float(a, write) if !a.is_null(r) => write(*a, r, buf),
             _ => {}
         }
     }

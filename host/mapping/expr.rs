@@ -178,6 +178,16 @@ impl Expr {
         Ok(e)
     }
 
+    /// The source columns the expression reads: (index, name).
+    pub fn columns(&self) -> Vec<(usize, &str)> {
+        match self {
+            Expr::Number(_) => Vec::new(),
+            Expr::Column(i, n) => vec![(*i, n.as_str())],
+            Expr::Neg(e) => e.columns(),
+            Expr::Binary(a, _, b) => [a.columns(), b.columns()].concat(),
+        }
+    }
+
     /// Evaluates with `value(column index)` giving a column's number.
     pub fn eval(
         &self,

@@ -138,12 +138,17 @@ enum ColumnSpec {
     Mapped {
         column: String,
         map: HashMap<String, String>,
+        /// Decimals to round a floating-point column's values to, half to even.
+        round: Option<u32>,
     },
     Const {
         value: String,
     },
     Expr {
         expr: String,
+        /// Decimals to round the result to, half to even (required over floating-point
+        /// columns).
+        round: Option<u32>,
     },
     Lookup {
         lookup: String,
@@ -215,9 +220,21 @@ impl<'de> Deserialize<'de> for ColumnSpec {
         let mut keys: Vec<&str> = t
             .keys()
             .map(String::as_str)
-            .filter(|k| !matches!(*k, "map" | "default" | "from" | "to" | "date"))
+            .filter(|k| !matches!(*k, "map" | "default" | "from" | "to" | "date" | "round"))
             .collect();
         keys.sort_unstable();
+        let round = match t.get("round") {
+            None => None,
+            Some(toml::Value::Integer(n)) if (0..=28).contains(n) => Some(*n as u32),
+            Some(other) => return Err(D::Error::custom(format!(
+                "round = {other}: give the number of decimals to round to, 0 to 28, e.g. round = 2"
+            ))),
+        };
+        if round.is_some() && !(keys == ["column"] || keys == ["expr"]) {
+            return Err(D::Error::custom(
+                "round goes with column or expr: { column = \"Sales\", round = 2 }",
+            ));
+        }
         if t.contains_key("column") && keys == ["column"] {
             if t.contains_key("default") {
                 return Err(D::Error::custom("default is for a lookup; a mapped column keeps the values the map does not name"));
@@ -225,6 +242,7 @@ impl<'de> Deserialize<'de> for ColumnSpec {
             return Ok(ColumnSpec::Mapped {
                 column: text("column")?,
                 map: map()?,
+                round,
             });
         }
         if (t.contains_key("map") || t.contains_key("default")) && !t.contains_key("lookup") {
@@ -262,6 +280,7 @@ impl<'de> Deserialize<'de> for ColumnSpec {
             }),
             ["expr"] => Ok(ColumnSpec::Expr {
                 expr: text("expr")?,
+                round,
             }),
             ["lookup", "match", "on", "take"] => Ok(ColumnSpec::Lookup {
                 lookup: text("lookup")?,
@@ -281,6 +300,34 @@ impl<'de> Deserialize<'de> for ColumnSpec {
             ))),
         }
     }
+}
+
+/// How `round` rounds: half to even, the rounding of IEEE 754 and of bankers.
+const HALF_EVEN: rust_decimal::RoundingStrategy =
+    rust_decimal::RoundingStrategy::MidpointNearestEven;
+
+/// `text`, a number in dialect `d`, rounded to `n` decimals half to even, as canonical text
+/// (`261.955` to 2 decimals is `261.96`; `0.30000000000000004` is `0.30`).
+fn rounded(d: &Dialect, text: &str, n: u32) -> Option<String> {
+    let value = d.number(text)?.round_dp_with_strategy(n, HALF_EVEN);
+    Some(value.to_string())
+}
+
+/// The error for a floating-point source column used without `round`.
+fn float_error(
+    shown: &str,
+    table: &str,
+    name: &str,
+    source: &str,
+    col: &str,
+    example: &str,
+) -> LoadError {
+    LoadError::file(
+        shown,
+        format!(
+            "[tables.{table}.columns] {name}: column '{col}' of {source} holds floating-point numbers, which are binary fractions, not exact decimals; say how many decimals its values are worth, rounded half to even: {name} = {example}"
+        ),
+    )
 }
 
 /// What a canonical column holds, so that its values are parsed in the source's dialect.
@@ -439,9 +486,10 @@ const TABLES: [&str; 9] = [
 
 enum Resolved {
     Column(usize),
-    Mapped(usize, HashMap<String, String>),
+    /// A source column, its renames, and the decimals to round it to.
+    Mapped(usize, HashMap<String, String>, Option<u32>),
     Const(String),
-    Expr(Expr),
+    Expr(Expr, Option<u32>),
     Lookup {
         matched: usize,
         /// Per value: the rows (first day, last day, value), sorted by first day; one row
@@ -643,22 +691,58 @@ fn convert(
         )
     };
     let find = |col: &str, src: &SourceTable| src.column(col).ok_or_else(|| missing(col, src));
+    // A floating-point column's values are binary fractions: the mapping must say how many
+    // decimals they are worth.
+    let unrounded = |c: usize, name: &str, col: &str| match src.is_float(c) {
+        false => Ok(c),
+        true => Err(float_error(
+            shown,
+            table,
+            name,
+            &src.shown,
+            col,
+            &format!("{{ column = \"{col}\", round = 2 }}"),
+        )),
+    };
     let names: Vec<&String> = t.columns.keys().collect();
     let mut resolved = Vec::with_capacity(names.len());
     for name in &names {
         resolved.push(match &t.columns[*name] {
-            ColumnSpec::Source(c) => Resolved::Column(find(c, src)?),
-            ColumnSpec::Mapped { column, map } => Resolved::Mapped(find(column, src)?, map.clone()),
+            ColumnSpec::Source(c) => Resolved::Column(unrounded(find(c, src)?, name, c)?),
+            ColumnSpec::Mapped { column, map, round } => {
+                let c = find(column, src)?;
+                let c = if round.is_some() {
+                    c
+                } else {
+                    unrounded(c, name, column)?
+                };
+                Resolved::Mapped(c, map.clone(), *round)
+            }
             ColumnSpec::Const { value } => {
                 check_const(value, kind(table, name), &src.dialect).map_err(|m| {
                     LoadError::file(shown, format!("[tables.{table}.columns] {name}: {m}"))
                 })?;
                 Resolved::Const(value.clone())
             }
-            ColumnSpec::Expr { expr } => {
-                Resolved::Expr(Expr::parse(expr, &src.header).map_err(|m| {
+            ColumnSpec::Expr { expr, round } => {
+                let e = Expr::parse(expr, &src.header).map_err(|m| {
                     LoadError::file(shown, format!("[tables.{table}.columns] {name}: {m}"))
-                })?)
+                })?;
+                if round.is_none() {
+                    for (c, col) in e.columns() {
+                        if src.is_float(c) {
+                            return Err(float_error(
+                                shown,
+                                table,
+                                name,
+                                &src.shown,
+                                col,
+                                &format!("{{ expr = \"{expr}\", round = 2 }}"),
+                            ));
+                        }
+                    }
+                }
+                Resolved::Expr(e, *round)
             }
             ColumnSpec::Lookup {
                 lookup,
@@ -678,6 +762,16 @@ fn convert(
                     )
                 })?;
                 let (on_i, take_i) = (find(on, other)?, find(take, other)?);
+                if other.is_float(take_i) {
+                    return Err(float_error(
+                        shown,
+                        table,
+                        name,
+                        &other.shown,
+                        take,
+                        "a column of a file whose values are exact (a lookup cannot round)",
+                    ));
+                }
                 let values = lookup_values(other, on_i, take_i, dated.as_ref(), &find)?;
                 Resolved::Lookup {
                     matched: find(match_column, src)?,
@@ -746,12 +840,12 @@ fn convert(
             .zip(&resolved)
             .map(|(name, r)| {
                 let from = match r {
-                    Resolved::Column(c) | Resolved::Mapped(c, _) => src.header[*c].clone(),
+                    Resolved::Column(c) | Resolved::Mapped(c, _, _) => src.header[*c].clone(),
                     Resolved::Lookup { matched, file, .. } => {
                         format!("{} (looked up in {file})", src.header[*matched])
                     }
                     Resolved::Const(_) => format!("{name} (a constant of data.toml)"),
-                    Resolved::Expr(_) => format!("{name} (an expr of data.toml)"),
+                    Resolved::Expr(..) => format!("{name} (an expr of data.toml)"),
                 };
                 (name.to_string(), from)
             })
@@ -783,12 +877,21 @@ fn convert(
             let k = kind(table, name);
             let (raw, column): (String, String) = match r {
                 Resolved::Column(c) => (row[*c].trim().to_string(), src.header[*c].clone()),
-                Resolved::Mapped(c, map) => {
+                Resolved::Mapped(c, map, round) => {
                     let v = row[*c].trim();
-                    (
-                        map.get(v).map_or(v, |n| n.as_str()).to_string(),
-                        src.header[*c].clone(),
-                    )
+                    let v = map.get(v).map_or(v, |n| n.as_str()).to_string();
+                    let v = match round {
+                        Some(n) if !v.is_empty() => rounded(d, &v, *n).ok_or_else(|| {
+                            LoadError::field(
+                                &src.shown,
+                                *line,
+                                &src.header[*c],
+                                format!("found '{v}', expected a number to round to {n} decimals"),
+                            )
+                        })?,
+                        _ => v,
+                    };
+                    (v, src.header[*c].clone())
                 }
                 Resolved::Const(v) => (v.clone(), format!("{name} (a constant)")),
                 Resolved::Lookup {
@@ -849,7 +952,7 @@ fn convert(
                         }
                     }
                 }
-                Resolved::Expr(e) => {
+                Resolved::Expr(e, round) => {
                     let value = e
                         .eval(&|i, col| {
                             d.number(&row[i]).ok_or_else(|| {
@@ -861,6 +964,10 @@ fn convert(
                             })
                         })
                         .map_err(|m| LoadError::field(&src.shown, *line, name, m))?;
+                    let value = match round {
+                        Some(n) => value.round_dp_with_strategy(*n, HALF_EVEN),
+                        None => value,
+                    };
                     out.push(value.normalize().to_string());
                     continue;
                 }
@@ -942,4 +1049,28 @@ fn convert(
         .into_inner()
         .map_err(|e| LoadError::file(shown, e.to_string()))?;
     Ok((bytes, origin))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_goes_half_to_even_from_the_shortest_text() {
+        let d = Dialect::default();
+        let cases = [
+            ("261.955", 2, "261.96"),
+            ("2.665", 2, "2.66"),
+            ("0.30000000000000004", 2, "0.30"),
+            ("-1.005", 2, "-1.00"),
+            ("1e3", 2, ""),
+            ("12", 2, "12"),
+            ("0.5", 0, "0"),
+            ("1.5", 0, "2"),
+        ];
+        for (text, n, want) in cases {
+            let got = rounded(&d, text, n).unwrap_or_default();
+            assert_eq!(got, want, "{text} to {n}");
+        }
+    }
 }

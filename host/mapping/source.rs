@@ -23,6 +23,9 @@ pub struct SourceTable {
     pub sha256: String,
     /// Size of the file.
     pub bytes: u64,
+    /// Per column, whether it holds floating-point numbers (a Parquet `FLOAT` or `DOUBLE`),
+    /// which the mapping must say how to round; empty for text files.
+    pub floats: Vec<bool>,
 }
 
 fn is_workbook(path: &Path) -> bool {
@@ -37,6 +40,11 @@ fn is_workbook(path: &Path) -> bool {
 
 impl SourceTable {
     /// Index of `name` in the header (trimmed, ASCII case-insensitive).
+    /// Whether column `c` holds floating-point numbers.
+    pub fn is_float(&self, c: usize) -> bool {
+        self.floats.get(c).copied().unwrap_or(false)
+    }
+
     pub fn column(&self, name: &str) -> Option<usize> {
         self.header
             .iter()
@@ -80,11 +88,12 @@ impl SourceTable {
 }
 
 /// A Parquet file: its rows as the text [`crate::load::parquet`] reads them (dates as
-/// `YYYY-MM-DD`, exact decimals with a `.`), so the canonical dialect reads them whatever
-/// the mapping says of its CSV files (only its words for true and false stay). A row's
-/// number is its row, 1-based.
+/// `YYYY-MM-DD`, exact decimals with a `.`, floating-point numbers as their shortest text,
+/// which the mapping must round), so the canonical dialect reads them whatever the mapping
+/// says of its CSV files (only its words for true and false stay). A row's number is its
+/// row, 1-based.
 fn read_parquet(path: &Path, shown: &str, dialect: Dialect) -> Result<SourceTable, LoadError> {
-    let text = crate::load::parquet::to_csv(path, shown)?;
+    let (text, floats) = crate::load::parquet::to_csv_with_floats(path, shown)?;
     let canonical = Dialect {
         true_words: dialect.true_words,
         false_words: dialect.false_words,
@@ -94,6 +103,7 @@ fn read_parquet(path: &Path, shown: &str, dialect: Dialect) -> Result<SourceTabl
     for (line, _) in &mut t.rows {
         *line -= 1;
     }
+    t.floats = floats;
     Ok(t)
 }
 
@@ -163,6 +173,7 @@ fn read_csv(shown: &str, bytes: &[u8], dialect: Dialect) -> Result<SourceTable, 
         dialect,
         sha256: String::new(),
         bytes: 0,
+        floats: Vec::new(),
     })
 }
 
@@ -264,5 +275,6 @@ fn read_workbook(
         dialect: d,
         sha256: String::new(),
         bytes: 0,
+        floats: Vec::new(),
     })
 }
