@@ -151,6 +151,32 @@ pub fn percent_text(value: Decimal, dp: u32) -> Option<String> {
         .map(|p| format!("{}%", format_figure(p, dp)))
 }
 
+/// The common case of [`parse_decimal`]: at most 18 characters of digits and one `.` (so
+/// the value fits an `i64` without checks), as (mantissa, scale); `None` for anything
+/// else, which the general path then reads or refuses.
+#[inline]
+fn short_decimal(digits: &[u8]) -> Option<(u64, u32)> {
+    if digits.len() > 18 {
+        return None;
+    }
+    let mut mantissa = 0u64;
+    let mut dot = None;
+    for (i, &c) in digits.iter().enumerate() {
+        match c {
+            b'0'..=b'9' => mantissa = mantissa * 10 + u64::from(c - b'0'),
+            b'.' if dot.is_none() => dot = Some(i),
+            _ => return None,
+        }
+    }
+    let scale = match dot {
+        // "12." and ".5" have a digit on one side only: the general path decides.
+        Some(i) if i == 0 || i + 1 == digits.len() => return None,
+        Some(i) => (digits.len() - i - 1) as u32,
+        None => 0,
+    };
+    Some((mantissa, scale))
+}
+
 /// Parses a plain decimal number: optional sign, digits, optional `.` and digits.
 /// No exponents, thousands separators or spaces: those are mapping concerns, not data.
 /// Returns `None` on anything else, including more than 28 significant digits.
@@ -162,6 +188,10 @@ pub fn parse_decimal(text: &[u8]) -> Option<Decimal> {
     };
     if digits.is_empty() {
         return None;
+    }
+    if let Some((mantissa, scale)) = short_decimal(digits) {
+        let m = mantissa as i64;
+        return Some(Decimal::new(if negative { -m } else { m }, scale));
     }
     // One pass into a u128, which holds 38 digits without overflow checks; leading zeros do
     // not count towards them.
@@ -358,6 +388,33 @@ mod tests {
     #[test]
     fn parses_plain_decimals_only() {
         assert_eq!(parse_decimal(b"1500.50"), Some(d("1500.50")));
+        // Both paths: every length around the short path's limit reads the same.
+        for n in 1..=24 {
+            let digits: String = "987654321".chars().cycle().take(n).collect();
+            for text in [
+                digits.clone(),
+                format!("-{digits}"),
+                format!("{}.{}", &digits[..n / 2 + 1], &digits[n / 2 + 1..]),
+            ] {
+                let text = text.trim_end_matches('.').to_string();
+                assert_eq!(
+                    parse_decimal(text.as_bytes()),
+                    text.parse::<Decimal>().ok(),
+                    "{text}"
+                );
+                assert_eq!(
+                    parse_decimal(text.as_bytes()).map(|d| d.to_string()),
+                    text.parse::<Decimal>().ok().map(|d| d.to_string()),
+                    "{text}"
+                );
+            }
+        }
+        assert_eq!(parse_decimal(b"1.2.3"), None);
+        assert_eq!(parse_decimal(b"1-2"), None);
+        assert_eq!(
+            parse_decimal(b"00012.50").map(|d| d.to_string()),
+            Some("12.50".into())
+        );
         assert_eq!(parse_decimal(b"-3"), Some(d("-3")));
         assert_eq!(parse_decimal(b".5"), Some(d("0.5")));
         assert_eq!(parse_decimal(b"+7."), Some(d("7")));

@@ -226,9 +226,11 @@ impl<'de> Deserialize<'de> for ColumnSpec {
         let round = match t.get("round") {
             None => None,
             Some(toml::Value::Integer(n)) if (0..=28).contains(n) => Some(*n as u32),
-            Some(other) => return Err(D::Error::custom(format!(
+            Some(other) => {
+                return Err(D::Error::custom(format!(
                 "round = {other}: give the number of decimals to round to, 0 to 28, e.g. round = 2"
-            ))),
+            )))
+            }
         };
         if round.is_some() && !(keys == ["column"] || keys == ["expr"]) {
             return Err(D::Error::custom(
