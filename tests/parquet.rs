@@ -238,3 +238,39 @@ fn a_mapping_rounds_a_floating_point_column_only_when_told_how() {
         "1000.02"
     );
 }
+
+/// An error at a row of a Parquet source of a mapping names the row and its row group.
+#[test]
+fn an_error_in_a_mapped_parquet_source_names_its_row_and_row_group() {
+    use crate::exports::{export, PLAIN};
+    let dir = scratch("parquet-mapped-row");
+    let data = export(&dir, &PLAIN, "Anna");
+    let csv = dir.join("Orders.csv");
+    let text = read(&csv);
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let date = lines[7].split(',').nth(1).unwrap().to_string();
+    lines[7] = lines[7].replacen(&date, "someday", 1);
+    std::fs::write(&csv, lines.join("\r\n") + "\r\n").unwrap();
+    let parquet = dir.join("Orders.parquet");
+    duckdb(
+        "to_parquet.py",
+        &[&csv, &parquet, Path::new("text"), Path::new("1000")],
+    );
+    std::fs::remove_file(&csv).unwrap();
+    edit(&data, "path = \"Orders.csv\"", "path = \"Orders.parquet\"");
+    let mini = fixture("mini");
+    let args = [
+        "run",
+        "--rules",
+        mini.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        "out",
+    ];
+    let err = fails(&dir, &args, 1);
+    assert!(
+        err.contains("Orders.parquet:7: column 'Order Date': in row group 0: found 'someday', expected a date"),
+        "{err}"
+    );
+}

@@ -422,3 +422,37 @@ fn a_floating_point_column_in_parquet_facts_is_refused() {
         "{err}"
     );
 }
+
+/// An error in Parquet facts names the file's row and row group, not a line of the text it
+/// was read as.
+#[test]
+fn an_error_in_parquet_facts_names_its_row_and_row_group() {
+    let pack = fixture("windows");
+    let dir = scratch("facts-parquet-row");
+    let facts = facts_by_duckdb(&dir, &pack, "2026-Q3", &pack.join("data/sales.csv"));
+    let text = read(&facts);
+    let row = text
+        .lines()
+        .position(|l| l.starts_with("segment,,C1,"))
+        .unwrap();
+    std::fs::write(&facts, text.replacen("segment,,C1,", "segment,,C9,", 1)).unwrap();
+    let parquet = dir.join("facts.parquet");
+    let (mode, rows) = (Path::new("text"), Path::new("1000"));
+    duckdb("to_parquet.py", &[&facts, &parquet, mode, rows]);
+    let err = fails(
+        &dir,
+        &[
+            "run",
+            "--rules",
+            pack.to_str().unwrap(),
+            "--facts",
+            parquet.to_str().unwrap(),
+            "--no-ledger",
+            "--out",
+            "out",
+        ],
+        1,
+    );
+    let want = format!("facts.parquet:{row}: column 'client_id': in row group 0: unknown client 'C9': it is not in clients.csv");
+    assert!(err.contains(&want), "{want}\n{err}");
+}

@@ -45,11 +45,12 @@ pub fn import(
     plan: WindowPlan,
 ) -> Result<(SalesTotals, InputFile), LoadError> {
     refuse_unsupported(data)?;
-    let (raw, text) = read_facts(path, shown)?;
+    let (raw, parquet) = read_facts(path, shown)?;
     let bytes = raw.len();
     let sha256 = load::source_hex(&Sha256::digest(&raw));
-    let mut reader = Reader::new(shown, text.as_deref().unwrap_or(&raw), &plan)?;
-    let (run, segments, rows) = reader.rows(data, &plan)?;
+    let text = parquet.as_ref().map_or(&raw[..], |p| &p.text[..]);
+    let rows = Reader::new(shown, text, &plan).and_then(|mut r| r.rows(data, &plan));
+    let (run, segments, rows) = rows.map_err(|e| at_row(e, shown, parquet.as_ref()))?;
     let totals = from_segments(data, plan, run, segments).map_err(|m| LoadError::file(shown, m))?;
     let file = InputFile {
         name: file_name(path),
@@ -507,9 +508,12 @@ fn json_names(text: &str) -> Result<Vec<String>, String> {
 }
 
 /// The facts file's bytes, and for a Parquet file (it starts with `PAR1`) the same rows as
-/// CSV text, which is then read as a CSV facts file (a row's number in a message is then
-/// its row + 1, as if the file were CSV with a header).
-fn read_facts(path: &Path, shown: &str) -> Result<(Vec<u8>, Option<Vec<u8>>), LoadError> {
+/// CSV text, which is then read as a CSV facts file ([`at_row`] turns its line numbers back
+/// into rows).
+fn read_facts(
+    path: &Path,
+    shown: &str,
+) -> Result<(Vec<u8>, Option<load::parquet::ParquetText>), LoadError> {
     let raw = crate::confine::read_regular(path)
         .map_err(|e| LoadError::file(shown, format!("cannot read: {e}")))?;
     let text = match raw.starts_with(b"PAR1") {
@@ -519,12 +523,43 @@ fn read_facts(path: &Path, shown: &str) -> Result<(Vec<u8>, Option<Vec<u8>>), Lo
     Ok((raw, text))
 }
 
+/// For Parquet facts, `e` at the file's row (1-based; the CSV text's line minus its header)
+/// and row group rather than at a line of the text it was read as; the header is no row.
+fn at_row(e: LoadError, shown: &str, parquet: Option<&load::parquet::ParquetText>) -> LoadError {
+    let Some(p) = parquet.filter(|_| e.file == shown) else {
+        return e;
+    };
+    match e.line {
+        Some(line) if line > 1 => {
+            let e = LoadError {
+                line: Some(line - 1),
+                ..e
+            };
+            load::parquet::in_row_group(e, shown, &p.starts)
+        }
+        Some(_) => e.without_line(),
+        None => e,
+    }
+}
+
 /// The period of the facts file at `path`: its `run` row's.
 pub fn period_of(path: &Path, shown: &str) -> Result<(crate::period::Period, u64), LoadError> {
-    let (raw, text) = read_facts(path, shown)?;
+    let (raw, parquet) = read_facts(path, shown)?;
+    let header = u64::from(parquet.is_some());
+    period_in(&raw, shown, parquet.as_ref())
+        .map(|(period, line)| (period, line.saturating_sub(header)))
+        .map_err(|e| at_row(e, shown, parquet.as_ref()))
+}
+
+fn period_in(
+    raw: &[u8],
+    shown: &str,
+    parquet: Option<&load::parquet::ParquetText>,
+) -> Result<(crate::period::Period, u64), LoadError> {
+    let text = parquet.map_or(raw, |p| &p.text[..]);
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(true)
-        .from_reader(text.as_deref().unwrap_or(&raw));
+        .from_reader(text);
     let header = csv
         .headers()
         .map_err(|e| LoadError::at(shown, 1, format!("cannot read the header: {e}")))?

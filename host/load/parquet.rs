@@ -287,27 +287,50 @@ fn hash_file(path: &std::path::Path, shown: &str) -> Result<(String, u64), LoadE
 }
 
 /// A whole (small) Parquet file as CSV text: a header of its column names, then each row's
-/// cells as [`ParquetSales`] reads them; a NULL is an empty field. For files whose numbers
-/// must be exact (facts), a floating-point column is refused.
-pub fn to_csv(path: &std::path::Path, shown: &str) -> Result<Vec<u8>, LoadError> {
-    caught(shown, || to_csv_inner(path, shown, false)).map(|(text, _)| text)
+/// cells as [`ParquetSales`] reads them; a NULL is an empty field.
+pub struct ParquetText {
+    /// The CSV text.
+    pub text: Vec<u8>,
+    /// Per column, whether it holds floating-point numbers.
+    pub floats: Vec<bool>,
+    /// The first row (0-based) of each row group, for [`in_row_group`].
+    pub starts: Vec<u64>,
+}
+
+/// The file as [`ParquetText`], for files whose numbers must be exact (facts): a
+/// floating-point column is refused.
+pub fn to_csv(path: &std::path::Path, shown: &str) -> Result<ParquetText, LoadError> {
+    caught(shown, || to_csv_inner(path, shown, false))
 }
 
 /// [`to_csv`] for a mapping, which may round floating-point columns as it says: their cells
 /// are written as the shortest decimal text that reads back as the same number (`0.1`, not
-/// `0.1000000000000000055511151231257827`). Also returns which columns are floating-point.
-pub fn to_csv_with_floats(
-    path: &std::path::Path,
-    shown: &str,
-) -> Result<(Vec<u8>, Vec<bool>), LoadError> {
+/// `0.1000000000000000055511151231257827`).
+pub fn to_csv_with_floats(path: &std::path::Path, shown: &str) -> Result<ParquetText, LoadError> {
     caught(shown, || to_csv_inner(path, shown, true))
+}
+
+/// `e` with its row's row group, when it is at row `e.line` (1-based) of the Parquet file
+/// `shown` whose row groups start at `starts`: `in row group 1: ...`, as for
+/// `sales.parquet`.
+pub fn in_row_group(e: LoadError, shown: &str, starts: &[u64]) -> LoadError {
+    let Some(row) = e.line.filter(|&r| r > 0 && e.file == shown) else {
+        return e;
+    };
+    match starts.partition_point(|&s| s < row).checked_sub(1) {
+        Some(g) if !e.message.starts_with("in row group") => LoadError {
+            message: format!("in row group {g}: {}", e.message),
+            ..e
+        },
+        _ => e,
+    }
 }
 
 fn to_csv_inner(
     path: &std::path::Path,
     shown: &str,
     floats_ok: bool,
-) -> Result<(Vec<u8>, Vec<bool>), LoadError> {
+) -> Result<ParquetText, LoadError> {
     let fail = |e: String| LoadError::file(shown, e);
     let file = File::open(path).map_err(|e| fail(format!("cannot open: {e}")))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)
@@ -340,6 +363,12 @@ fn to_csv_inner(
         .iter()
         .map(|f| f.name().clone())
         .collect();
+    let mut starts = Vec::new();
+    let mut at = 0u64;
+    for g in builder.metadata().row_groups() {
+        starts.push(at);
+        at += g.num_rows().max(0) as u64;
+    }
     let reader = builder
         .with_batch_size(BATCH_ROWS)
         .build()
@@ -366,7 +395,11 @@ fn to_csv_inner(
     let text = out
         .into_inner()
         .map_err(|e| LoadError::file(shown, format!("cannot convert: {e}")))?;
-    Ok((text, floats))
+    Ok(ParquetText {
+        text,
+        floats,
+        starts,
+    })
 }
 
 /// The same metadata, reading text columns as dictionaries: an export's ids and names are

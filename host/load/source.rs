@@ -57,6 +57,8 @@ pub struct Origin {
     pub lines: Vec<(u64, u64)>,
     /// Canonical column → the source column (or what) it was mapped from.
     pub columns: Vec<(String, String)>,
+    /// For a Parquet source, the first row (0-based) of each row group.
+    pub row_groups: Vec<u64>,
 }
 
 impl DataSource {
@@ -89,12 +91,13 @@ impl DataSource {
             Some(c) => format!("{} of {}", c, o.table),
             None => o.table.clone(),
         };
-        LoadError {
+        let located = LoadError {
             file: o.source.clone(),
             line: Some(at),
             column,
             message: format!("{} (mapped to {canonical}, row {row})", e.message),
-        }
+        };
+        super::parquet::in_row_group(located, &o.source, &o.row_groups)
     }
 
     /// How `name` is shown in messages: the path for a directory, `label/name` otherwise.

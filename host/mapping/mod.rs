@@ -315,6 +315,16 @@ fn rounded(d: &Dialect, text: &str, n: u32) -> Option<String> {
     Some(value.to_string())
 }
 
+/// `e` with its row group, when it is at a row of a Parquet source.
+fn in_row_group(e: LoadError, sources: &BTreeMap<String, SourceTable>) -> LoadError {
+    match sources.values().find(|s| s.shown == e.file) {
+        Some(s) if !s.row_groups.is_empty() => {
+            crate::load::parquet::in_row_group(e, &s.shown, &s.row_groups)
+        }
+        _ => e,
+    }
+}
+
 /// The error for a floating-point source column used without `round`.
 fn float_error(
     shown: &str,
@@ -619,7 +629,8 @@ pub fn load_confined(
     for table in TABLES {
         let bytes = match map.tables.get(table) {
             Some(t) => {
-                let (bytes, origin) = convert(&shown, table, t, &sources, &mut notes)?;
+                let (bytes, origin) = convert(&shown, table, t, &sources, &mut notes)
+                    .map_err(|e| in_row_group(e, &sources))?;
                 origins.push(origin);
                 bytes
             }
@@ -836,6 +847,7 @@ fn convert(
     let mut origin = Origin {
         table: format!("{table}.csv"),
         source: src.shown.clone(),
+        row_groups: src.row_groups.clone(),
         lines: Vec::new(),
         columns: names
             .iter()

@@ -26,6 +26,8 @@ pub struct SourceTable {
     /// Per column, whether it holds floating-point numbers (a Parquet `FLOAT` or `DOUBLE`),
     /// which the mapping must say how to round; empty for text files.
     pub floats: Vec<bool>,
+    /// For a Parquet file, the first row (0-based) of each row group.
+    pub row_groups: Vec<u64>,
 }
 
 fn is_workbook(path: &Path) -> bool {
@@ -93,7 +95,8 @@ impl SourceTable {
 /// says of its CSV files (only its words for true and false stay). A row's number is its
 /// row, 1-based.
 fn read_parquet(path: &Path, shown: &str, dialect: Dialect) -> Result<SourceTable, LoadError> {
-    let (text, floats) = crate::load::parquet::to_csv_with_floats(path, shown)?;
+    let parquet = crate::load::parquet::to_csv_with_floats(path, shown)?;
+    let text = parquet.text;
     let canonical = Dialect {
         true_words: dialect.true_words,
         false_words: dialect.false_words,
@@ -103,7 +106,8 @@ fn read_parquet(path: &Path, shown: &str, dialect: Dialect) -> Result<SourceTabl
     for (line, _) in &mut t.rows {
         *line -= 1;
     }
-    t.floats = floats;
+    t.floats = parquet.floats;
+    t.row_groups = parquet.starts;
     Ok(t)
 }
 
@@ -174,6 +178,7 @@ fn read_csv(shown: &str, bytes: &[u8], dialect: Dialect) -> Result<SourceTable, 
         sha256: String::new(),
         bytes: 0,
         floats: Vec::new(),
+        row_groups: Vec::new(),
     })
 }
 
@@ -276,5 +281,6 @@ fn read_workbook(
         sha256: String::new(),
         bytes: 0,
         floats: Vec::new(),
+        row_groups: Vec::new(),
     })
 }
