@@ -1604,3 +1604,80 @@ fn late_returns_of_any_closed_period_of_the_year_are_clawed_back_per_period() {
     );
     assert_eq!(payout(&dir, "out-2026-Q3", "M2", "clawback"), "0.00");
 }
+
+/// A ledger with closed periods asks each later run for their late sales. The previous
+/// quarter's are in the facts (it is one of the run's windows), but an earlier quarter's
+/// are not summed by the pushed-down query: such a `--facts` run is refused, and records
+/// nothing.
+#[test]
+fn a_facts_run_is_refused_when_the_ledger_asks_for_late_sales_it_lacks() {
+    let dir = year("ledger-facts-late");
+    pay(&dir, "2026-Q1", "1");
+    pay(&dir, "2026-Q2", "2");
+    let pack = dir.join("pack");
+    let facts =
+        crate::pushdown::facts_by_duckdb(&dir, &pack, "2026-Q3", &pack.join("data/sales.csv"));
+    let before = history(&dir);
+    let err = crate::util::fails(
+        &dir,
+        &[
+            "run",
+            "--rules",
+            "pack",
+            "--period",
+            "2026-Q3",
+            "--facts",
+            facts.to_str().unwrap(),
+            "--out",
+            "q3",
+            "--ledger",
+            "ledger.db",
+            "--by",
+            "Ivan",
+        ],
+        2,
+    );
+    assert!(
+        err.contains("the ledger asks this run for late sales of closed periods, which the facts query does not sum; run on the sales (without --facts), or with --no-ledger"),
+        "{err}"
+    );
+    assert!(!dir.join("q3").exists(), "a refused run wrote outputs");
+    assert_eq!(history(&dir), before, "a refused run changed the ledger");
+}
+
+/// With only the previous quarter closed, its late sales come from a window the facts hold:
+/// a `--facts` run pays what the run on the sales pays, late sales included.
+#[test]
+fn a_facts_run_after_a_closed_previous_quarter_pays_as_the_sales_pass() {
+    let dir = year("ledger-facts-previous");
+    pay(&dir, "2026-Q1", "1");
+    let pack = dir.join("pack");
+    let facts =
+        crate::pushdown::facts_by_duckdb(&dir, &pack, "2026-Q2", &pack.join("data/sales.csv"));
+    run_q(&dir, "2026-Q2", &[]);
+    let facts = facts.to_str().unwrap();
+    ok(
+        &dir,
+        &[
+            "run",
+            "--rules",
+            "pack",
+            "--period",
+            "2026-Q2",
+            "--facts",
+            facts,
+            "--out",
+            "q2-facts",
+            "--ledger",
+            "ledger.db",
+            "--by",
+            "Ivan",
+            "--quiet",
+        ],
+    );
+    crate::util::same_payouts(
+        &dir.join("out-2026-Q2"),
+        &dir.join("q2-facts"),
+        "the sales pass and DuckDB's facts, with 2026-Q1 closed",
+    );
+}

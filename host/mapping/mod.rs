@@ -177,7 +177,7 @@ impl<'de> Deserialize<'de> for ColumnSpec {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         use serde::de::Error;
         let v = toml::Value::deserialize(d)?;
-        let spec = r#"a column is "Source Column", { column = "Source Column", map = { "old" = "new" } }, { const = "..." }, { expr = "A - B" } or { lookup = "file", match = "...", on = "...", take = "..." } (with optional map = { ... }, default = "...", and from = "...", to = "...", date = "..." for a lookup file whose rows hold between dates)"#;
+        let spec = r#"a column is "Source Column", { column = "Source Column", map = { "old" = "new" } }, { column = "Source Column", round = 2 }, { const = "..." }, { expr = "A - B" } or { lookup = "file", match = "...", on = "...", take = "..." } (with optional map = { ... }, default = "...", and from = "...", to = "...", date = "..." for a lookup file whose rows hold between dates)"#;
         let t = match v {
             toml::Value::String(s) => return Ok(ColumnSpec::Source(s)),
             toml::Value::Table(t) => t,
