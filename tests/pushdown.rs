@@ -393,6 +393,27 @@ fn facts_are_refused_for_data_with_owners_credits_or_currencies() {
     }
 }
 
+/// Writes the facts CSV `facts` as `facts.parquet` (to_parquet.py's `mode`), runs `pack`
+/// on it, and returns the error of the failed run.
+fn parquet_facts_fail(dir: &Path, pack: &Path, facts: &Path, mode: &str) -> String {
+    let parquet = dir.join("facts.parquet");
+    let (mode, rows) = (Path::new(mode), Path::new("1000"));
+    duckdb("to_parquet.py", &[facts, &parquet, mode, rows]);
+    let rules = pack.to_str().unwrap();
+    let facts = parquet.to_str().unwrap();
+    let args = [
+        "run",
+        "--rules",
+        rules,
+        "--facts",
+        facts,
+        "--no-ledger",
+        "--out",
+        "out",
+    ];
+    fails(dir, &args, 1)
+}
+
 /// A facts file written by an engine as Parquet with a floating-point sum is refused: its
 /// figures may already be rounded.
 #[test]
@@ -400,23 +421,7 @@ fn a_floating_point_column_in_parquet_facts_is_refused() {
     let pack = fixture("windows");
     let dir = scratch("facts-float");
     let facts = facts_by_duckdb(&dir, &pack, "2026-Q3", &pack.join("data/sales.csv"));
-    let parquet = dir.join("facts.parquet");
-    let (mode, rows) = (Path::new("cast:DOUBLE:revenue"), Path::new("1000"));
-    duckdb("to_parquet.py", &[&facts, &parquet, mode, rows]);
-    let err = fails(
-        &dir,
-        &[
-            "run",
-            "--rules",
-            pack.to_str().unwrap(),
-            "--facts",
-            parquet.to_str().unwrap(),
-            "--no-ledger",
-            "--out",
-            "out",
-        ],
-        1,
-    );
+    let err = parquet_facts_fail(&dir, &pack, &facts, "cast:DOUBLE:revenue");
     assert!(
         err.contains("facts.parquet: column 'revenue': is a floating-point column (Float64): the numbers bonusrun reads must be exact; write it as DECIMAL (or as text)"),
         "{err}"
@@ -436,23 +441,7 @@ fn an_error_in_parquet_facts_names_its_row_and_row_group() {
         .position(|l| l.starts_with("segment,,C1,"))
         .unwrap();
     std::fs::write(&facts, text.replacen("segment,,C1,", "segment,,C9,", 1)).unwrap();
-    let parquet = dir.join("facts.parquet");
-    let (mode, rows) = (Path::new("text"), Path::new("1000"));
-    duckdb("to_parquet.py", &[&facts, &parquet, mode, rows]);
-    let err = fails(
-        &dir,
-        &[
-            "run",
-            "--rules",
-            pack.to_str().unwrap(),
-            "--facts",
-            parquet.to_str().unwrap(),
-            "--no-ledger",
-            "--out",
-            "out",
-        ],
-        1,
-    );
+    let err = parquet_facts_fail(&dir, &pack, &facts, "text");
     let want = format!("facts.parquet:{row}: column 'client_id': in row group 0: unknown client 'C9': it is not in clients.csv");
     assert!(err.contains(&want), "{want}\n{err}");
 }

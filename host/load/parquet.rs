@@ -99,12 +99,7 @@ impl ParquetSales {
         let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
             .map_err(|e| LoadError::file(&shown, format!("is not a readable Parquet file: {e}")))?;
         let meta = with_dictionaries(meta);
-        let mut starts = Vec::new();
-        let mut at = 0u64;
-        for g in meta.metadata().row_groups() {
-            starts.push(at);
-            at += g.num_rows().max(0) as u64;
-        }
+        let starts = row_group_starts(meta.metadata());
         let names: Vec<String> = meta
             .schema()
             .fields()
@@ -363,12 +358,7 @@ fn to_csv_inner(
         .iter()
         .map(|f| f.name().clone())
         .collect();
-    let mut starts = Vec::new();
-    let mut at = 0u64;
-    for g in builder.metadata().row_groups() {
-        starts.push(at);
-        at += g.num_rows().max(0) as u64;
-    }
+    let starts = row_group_starts(builder.metadata());
     let reader = builder
         .with_batch_size(BATCH_ROWS)
         .build()
@@ -400,6 +390,18 @@ fn to_csv_inner(
         floats,
         starts,
     })
+}
+
+/// The first row (0-based, in file order) of each row group.
+fn row_group_starts(meta: &parquet::file::metadata::ParquetMetaData) -> Vec<u64> {
+    let mut at = 0u64;
+    let rows = meta.row_groups().iter().map(|g| g.num_rows().max(0) as u64);
+    rows.map(|n| {
+        let start = at;
+        at = at.saturating_add(n);
+        start
+    })
+    .collect()
 }
 
 /// The same metadata, reading text columns as dictionaries: an export's ids and names are
