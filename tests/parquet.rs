@@ -157,6 +157,53 @@ fn typed_cells_are_checked_as_text_is() {
     );
 }
 
+/// Rows whose typed values are all there are read without the record reader, and must read
+/// as it does: ids and names padded with spaces are trimmed, and a field past the size limit
+/// is refused in a typed file as in a CSV file.
+#[test]
+fn typed_rows_are_trimmed_and_held_to_the_field_limit_as_text_is() {
+    let dir = scratch("parquet-typed-known");
+    copy_dir(&root().join("rules/romashka/data"), &dir.join("data"));
+    let text = read(&dir.join("data/sales.csv"));
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    for i in (1..lines.len()).step_by(7) {
+        let mut cells: Vec<String> = lines[i].split(',').map(String::from).collect();
+        for c in [1, 2, 3, 4] {
+            cells[c] = format!("\"  {}  \"", cells[c]);
+        }
+        lines[i] = cells.join(",");
+    }
+    std::fs::write(dir.join("data/sales.csv"), lines.join("\n") + "\n").unwrap();
+    let pack = root().join("rules/romashka");
+    let run = |out: &str| {
+        let args = ["run", "--rules", pack.to_str().unwrap(), "--data", "data"];
+        ok(
+            &dir,
+            &[&args[..], &["--no-ledger", "--quiet", "--out", out]].concat(),
+        );
+    };
+    run("from-csv");
+    to_parquet(&dir, "typed");
+    run("from-parquet");
+    let what = "padded ids in sales.csv and in a typed sales.parquet";
+    same_payouts(&dir.join("from-csv"), &dir.join("from-parquet"), what);
+    // A product name of 80 bytes on row 4001, with a limit of 70: the row group is read
+    // through the record reader, which names the row.
+    let mut long = lines.clone();
+    let mut cells: Vec<String> = long[4001].split(',').map(String::from).collect();
+    cells[3] = "P".repeat(80);
+    long[4001] = cells.join(",");
+    std::fs::write(dir.join("data/sales.csv"), long.join("\n") + "\n").unwrap();
+    std::fs::remove_file(dir.join("data/sales.parquet")).unwrap();
+    to_parquet(&dir, "typed");
+    let limited = [&ROMASHKA_ON_DATA[..], &["--max-field-bytes", "70"]].concat();
+    let err = fails(&dir, &limited, 1);
+    assert!(
+        err.contains("sales.parquet:4001: column 'product': in row group 1: the field is longer than 70 bytes, the limit (--max-field-bytes)"),
+        "{err}"
+    );
+}
+
 #[test]
 fn a_mapping_reads_a_parquet_source_as_it_reads_the_csv() {
     use crate::exports::{export, run_mini, PLAIN};

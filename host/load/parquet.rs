@@ -1,13 +1,15 @@
 //! `sales.parquet`: the sales table as a Apache Parquet file, read in parallel by row group.
 //!
-//! Each row's cells are given to the same record reader as a CSV line's fields (strings as
+//! A row whose values are all typed (a `DATE`, exact numbers, dictionary-encoded ids that
+//! are known, no cell past the field limit) becomes a sales line directly ([`Known`]). Any
+//! other row's cells are given to the same record reader as a CSV line's fields (strings as
 //! they are, dates as `YYYY-MM-DD`, decimals and integers as their exact text), so every
-//! check of a sales line holds for a Parquet row too, and a Parquet file pays what the same
-//! table as CSV pays. Money is never a floating-point number: a `float` or `double` amount,
+//! check of a sales line holds for a Parquet row too, its message included, and a Parquet
+//! file pays what the same table as CSV pays. Money is never a floating-point number: a `float` or `double` amount,
 //! cost or quantity is refused. An error names the file, the row (1-based, in file order)
 //! and its row group.
 
-use super::sales::Typed;
+use super::sales::{KnownRow, Roles, RowCells, Typed};
 use super::{IdMap, LoadError};
 use crate::period::Date;
 use arrow_array::cast::AsArray;
@@ -138,15 +140,11 @@ impl ParquetSales {
         &self,
         g: usize,
         typed_only: &[bool],
-        row: impl for<'c> FnMut(
-            &'c dyn Fn(usize) -> &'c [u8],
-            usize,
-            u64,
-            &'c dyn Typed,
-        ) -> Result<(), LoadError>,
+        roles: Option<&Roles<'_>>,
+        row: impl for<'c> FnMut(RowCells<'c>, u64) -> Result<(), LoadError>,
     ) -> Result<u64, LoadError> {
         caught(&self.shown, || {
-            self.read_row_group_inner(g, typed_only, row)
+            self.read_row_group_inner(g, typed_only, roles, row)
         })
     }
 
@@ -154,12 +152,8 @@ impl ParquetSales {
         &self,
         g: usize,
         typed_only: &[bool],
-        mut row: impl for<'c> FnMut(
-            &'c dyn Fn(usize) -> &'c [u8],
-            usize,
-            u64,
-            &'c dyn Typed,
-        ) -> Result<(), LoadError>,
+        roles: Option<&Roles<'_>>,
+        mut row: impl for<'c> FnMut(RowCells<'c>, u64) -> Result<(), LoadError>,
     ) -> Result<u64, LoadError> {
         let fail = |e: String| LoadError::file(&self.shown, format!("row group {g}: {e}"));
         let file = File::open(&self.path).map_err(|e| fail(format!("cannot open: {e}")))?;
@@ -180,7 +174,17 @@ impl ParquetSales {
             for (cache, c) in caches.iter_mut().zip(&cols) {
                 cache.follow(c);
             }
+            let known = roles.and_then(|roles| Known::of(roles, &cols, &caches));
+            let in_group = |e: LoadError| LoadError {
+                message: format!("in row group {g}: {}", e.message),
+                ..e
+            };
             for r in 0..batch.num_rows() {
+                if let Some(k) = known.as_ref().and_then(|k| k.row(r)) {
+                    row(RowCells::Known(k), next_row).map_err(in_group)?;
+                    next_row += 1;
+                    continue;
+                }
                 buf.clear();
                 ranges.clear();
                 values.clear();
@@ -211,10 +215,12 @@ impl ParquetSales {
                     caches: &caches,
                     r,
                 };
-                row(&field, cols.len(), next_row, &typed).map_err(|e| LoadError {
-                    message: format!("in row group {g}: {}", e.message),
-                    ..e
-                })?;
+                let cells = RowCells::Cells {
+                    field: &field,
+                    n: cols.len(),
+                    typed: &typed,
+                };
+                row(cells, next_row).map_err(in_group)?;
                 next_row += 1;
             }
         }
@@ -485,6 +491,8 @@ enum TypedCell {
 struct IdCache {
     values: Option<ArrayRef>,
     ids: Vec<std::cell::Cell<u32>>,
+    /// The longest of the dictionary's values, in bytes.
+    longest: usize,
 }
 
 const NOT_YET: u32 = u32::MAX;
@@ -505,6 +513,40 @@ impl IdCache {
         self.ids.clear();
         self.ids
             .resize_with(values.len(), || std::cell::Cell::new(NOT_YET));
+        self.longest = (0..values.len())
+            .map(|k| dict_value(cells, k).len())
+            .max()
+            .unwrap_or(0);
+    }
+
+    /// The id in `map` of the (trimmed) dictionary value behind key `k`, looked up once.
+    #[inline]
+    fn lookup<'t>(&self, k: usize, map: &IdMap, text: impl FnOnce() -> &'t [u8]) -> Option<u32> {
+        let slot = self.ids.get(k)?;
+        match slot.get() {
+            NOT_YET => {
+                let id = map.get(text());
+                slot.set(id.unwrap_or(UNKNOWN));
+                id
+            }
+            UNKNOWN => None,
+            id => Some(id),
+        }
+    }
+}
+
+/// The text of dictionary value `k` of `cells` (a dictionary column), untrimmed.
+fn dict_value<'a>(cells: &'a Cells<'_>, k: usize) -> &'a [u8] {
+    match cells {
+        Cells::Dict(Dict {
+            text: DictText::Utf8(v),
+            ..
+        }) => v.value(k).as_bytes(),
+        Cells::Dict(Dict {
+            text: DictText::Large(v),
+            ..
+        }) => v.value(k).as_bytes(),
+        _ => b"",
     }
 }
 
@@ -532,24 +574,129 @@ impl Typed for RowTypes<'_> {
     }
 
     fn id(&self, c: usize, map: &IdMap, text: &[u8]) -> Option<u32> {
-        let slot = match (self.cols.get(c), self.caches.get(c)) {
-            (Some(Cells::Dict(d)), Some(cache)) if !d.is_null(self.r) => {
-                d.keys.get(self.r).and_then(|&k| cache.ids.get(k))
+        match (self.cols.get(c), self.caches.get(c)) {
+            (Some(Cells::Dict(d)), Some(cache)) if !d.is_null(self.r) => match d.keys.get(self.r) {
+                Some(&k) => cache.lookup(k, map, || text),
+                None => map.get(text),
+            },
+            _ => map.get(text),
+        }
+    }
+}
+
+/// A batch whose rows may be read as [`KnownRow`]s: its date, id, money and text columns are
+/// of types the typed path reads, and no cell's text is longer than the field limit.
+struct Known<'b> {
+    roles: &'b Roles<'b>,
+    date: &'b PrimitiveArray<Date32Type>,
+    client: (&'b Dict<'b>, &'b IdCache),
+    manager: (&'b Dict<'b>, &'b IdCache),
+    cols: &'b [Cells<'b>],
+}
+
+/// The most bytes the text of a date, exact number or flag cell takes (a float's may take
+/// more): a batch is only read as known rows when the field limit is at least this.
+const SHORT_CELL: usize = 64;
+
+impl<'b> Known<'b> {
+    /// The batch's known-row reader, or `None` when its rows need the record reader.
+    fn of(roles: &'b Roles<'b>, cols: &'b [Cells<'b>], caches: &'b [IdCache]) -> Option<Self> {
+        if roles.max_field < SHORT_CELL {
+            return None;
+        }
+        for (c, cache) in cols.iter().zip(caches) {
+            let longest = match c {
+                Cells::Dict(_) => cache.longest,
+                Cells::Utf8(a) => a
+                    .offsets()
+                    .windows(2)
+                    .map(|w| w[1] - w[0])
+                    .max()
+                    .unwrap_or(0) as usize,
+                Cells::Large(a) => a
+                    .offsets()
+                    .windows(2)
+                    .map(|w| w[1] - w[0])
+                    .max()
+                    .unwrap_or(0) as usize,
+                Cells::View(a) => (0..a.len()).map(|r| a.value(r).len()).max().unwrap_or(0),
+                Cells::Float(..) => return None,
+                _ => 0,
+            };
+            if longest > roles.max_field {
+                return None;
             }
+        }
+        let dict = |c: usize| match (cols.get(c), caches.get(c)) {
+            (Some(Cells::Dict(d)), Some(cache)) => Some((d, cache)),
             _ => None,
         };
-        let Some(slot) = slot else {
-            return map.get(text);
+        let date = match cols.get(roles.date) {
+            Some(Cells::Date(a)) => *a,
+            _ => return None,
         };
-        match slot.get() {
-            NOT_YET => {
-                let id = map.get(text);
-                slot.set(id.unwrap_or(UNKNOWN));
-                id
-            }
-            UNKNOWN => None,
-            id => Some(id),
+        Some(Known {
+            roles,
+            date,
+            client: dict(roles.client)?,
+            manager: dict(roles.manager)?,
+            cols,
+        })
+    }
+
+    /// Row `r` as a known row, or `None` when any of its values is not read typed (a NULL, an
+    /// unknown id, a number a decimal cannot hold), and the record reader reads it.
+    #[inline]
+    fn row(&self, r: usize) -> Option<KnownRow<'b>> {
+        let roles = self.roles;
+        if self.date.is_null(r) {
+            return None;
         }
+        let date = Date::from_days(self.date.value(r))?;
+        let id = |(d, cache): (&Dict<'b>, &IdCache), map: &IdMap| {
+            if d.is_null(r) {
+                return None;
+            }
+            let k = *d.keys.get(r)?;
+            cache.lookup(k, map, || self.cols_text(d, k))
+        };
+        let client = id(self.client, roles.clients)?;
+        let manager = id(self.manager, roles.managers)?;
+        let number = |c: usize| match self.cols.get(c)?.typed(r) {
+            TypedCell::Number(d) => Some(d),
+            _ => None,
+        };
+        let optional = |c: Option<usize>| match c {
+            Some(c) => number(c),
+            None => Some(Decimal::ZERO),
+        };
+        let text = |c: Option<usize>| -> Option<&'b str> {
+            match c {
+                Some(c) => self.cols.get(c)?.str_cell(r),
+                None => Some(""),
+            }
+        };
+        Some(KnownRow {
+            date,
+            client,
+            manager,
+            product: text(roles.product)?,
+            category: text(roles.category)?,
+            quantity: optional(roles.quantity)?,
+            amount: number(roles.amount)?,
+            cost: optional(roles.cost)?,
+        })
+    }
+
+    /// A dictionary value's text, trimmed, as the record reader looks it up.
+    #[inline]
+    fn cols_text(&self, d: &'b Dict<'b>, k: usize) -> &'b [u8] {
+        let text = match d.text {
+            DictText::Utf8(v) => v.value(k).as_bytes(),
+            DictText::Large(v) => v.value(k).as_bytes(),
+            DictText::None => b"",
+        };
+        super::text::trim(text)
     }
 }
 
@@ -669,6 +816,29 @@ impl<'a> Cells<'a> {
             },
             _ => return None,
         })
+    }
+
+    /// The cell of row `r` of a text column as a string, trimmed (empty for NULL), or `None`
+    /// for a column that does not hold text.
+    #[inline]
+    fn str_cell(&self, r: usize) -> Option<&'a str> {
+        let null = |a: &dyn Array| a.is_null(r);
+        let s = match self {
+            Cells::Utf8(a) if null(*a) => "",
+            Cells::Utf8(a) => a.value(r),
+            Cells::Large(a) if null(*a) => "",
+            Cells::Large(a) => a.value(r),
+            Cells::View(a) if null(*a) => "",
+            Cells::View(a) => a.value(r),
+            Cells::Dict(d) if d.is_null(r) => "",
+            Cells::Dict(d) => match d.text {
+                DictText::Utf8(v) => v.value(d.keys[r]),
+                DictText::Large(v) => v.value(d.keys[r]),
+                DictText::None => "",
+            },
+            _ => return None,
+        };
+        Some(s.trim_ascii())
     }
 
     /// The typed value of row `r`: a date in 1..=9999, or a decimal or integer that fits

@@ -664,9 +664,15 @@ pub fn parse_block(
     let reader = RecordReader::new(file, columns, ids);
     if let (Some(g), Some(p)) = (block.row_group, &columns.parquet) {
         let typed_roles = typed_roles(columns);
-        return p.read_row_group(g, &typed_roles, |field, n, row, typed| {
-            if let Some(sale) = reader.record(field, n, || row, typed)? {
-                each(&sale);
+        let roles = columns.roles(ids);
+        return p.read_row_group(g, &typed_roles, roles.as_ref(), |cells, row| {
+            match cells {
+                RowCells::Known(k) => each(&k.sale()),
+                RowCells::Cells { field, n, typed } => {
+                    if let Some(sale) = reader.record(field, n, || row, typed)? {
+                        each(&sale);
+                    }
+                }
             }
             Ok(())
         });
@@ -824,6 +830,95 @@ fn parse_with_csv(
         }
     }
     Ok(rows)
+}
+
+/// The columns a sales line is made of, for a typed file whose rows may be read from typed
+/// values alone ([`KnownRow`]): only when the line has a manager column, and neither a
+/// currency nor a measure's extra column.
+pub struct Roles<'a> {
+    pub date: usize,
+    pub client: usize,
+    pub manager: usize,
+    pub product: Option<usize>,
+    pub category: Option<usize>,
+    pub quantity: Option<usize>,
+    pub amount: usize,
+    pub cost: Option<usize>,
+    /// The largest field, in bytes (`--max-field-bytes`).
+    pub max_field: usize,
+    pub clients: &'a IdMap,
+    pub managers: &'a IdMap,
+}
+
+impl SalesColumns {
+    /// The [`Roles`] of these columns, or `None` when a row needs the record reader.
+    fn roles<'a>(&self, ids: &LineIds<'a>) -> Option<Roles<'a>> {
+        if !self.extra.is_empty() || self.currency.is_some() {
+            return None;
+        }
+        Some(Roles {
+            date: self.date,
+            client: self.client,
+            manager: self.manager?,
+            product: self.product,
+            category: self.category,
+            quantity: self.quantity,
+            amount: self.amount,
+            cost: self.cost,
+            max_field: self.max_field,
+            clients: ids.clients,
+            managers: ids.managers,
+        })
+    }
+}
+
+/// A row whose values were all read typed, with every check the record reader makes holding
+/// for it: its date, known ids, exact numbers, and no field past the size limit. A row that
+/// is not known this way goes through [`RecordReader::record`], which gives its message.
+pub struct KnownRow<'r> {
+    pub date: Date,
+    pub client: u32,
+    pub manager: u32,
+    /// Trimmed, empty when NULL (as the text would read).
+    pub product: &'r str,
+    pub category: &'r str,
+    /// Zero without a quantity column.
+    pub quantity: Decimal,
+    pub amount: Decimal,
+    /// Zero without a cost column.
+    pub cost: Decimal,
+}
+
+impl<'r> KnownRow<'r> {
+    /// The sales line, as [`RecordReader::record`] makes it of the same cells.
+    #[inline]
+    fn sale(&self) -> SaleLine<'r> {
+        SaleLine {
+            date: self.date,
+            client: self.client,
+            manager: self.manager,
+            product: self.product,
+            category: self.category,
+            quantity: self.quantity,
+            amount: self.amount,
+            cost: self.cost,
+            extra: [&[]; MAX_EXTRA],
+            extra_number: [Decimal::ZERO; MAX_EXTRA],
+            rate: NO_RATE,
+        }
+    }
+}
+
+/// One row of a typed file, as the reader gives it: known, or as cells for the record reader.
+pub enum RowCells<'c> {
+    Known(KnownRow<'c>),
+    Cells {
+        /// Field `i`'s text, untrimmed.
+        field: &'c dyn Fn(usize) -> &'c [u8],
+        /// The number of fields.
+        n: usize,
+        typed: &'c dyn Typed,
+    },
 }
 
 /// A record's cells as typed values, where the file has types (Parquet): dates and exact
