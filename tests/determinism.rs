@@ -1,5 +1,5 @@
-//! Same inputs, same outputs: byte-identical files for 1 and 2 threads, on the bundled data
-//! and on generated data; and a generated million-line data set runs.
+//! Same inputs, same outputs: byte-identical files for 1, 2 and 3 threads, on the bundled
+//! data and on generated data; and a generated million-line data set runs.
 
 use crate::util::*;
 use std::path::Path;
@@ -22,7 +22,7 @@ fn bundled_run_is_identical_for_1_and_2_threads() {
 }
 
 #[test]
-fn generated_million_lines_run_identically_for_1_and_2_threads() {
+fn generated_million_lines_run_identically_for_1_2_and_3_threads() {
     let dir = scratch("generated");
     let args = [
         "generate",
@@ -65,6 +65,11 @@ fn generated_million_lines_run_identically_for_1_and_2_threads() {
         &rules.join("pack.toml"),
         "\n[windows.ytd]\nkind = \"year_to_date\"\n[windows.r12]\nkind = \"rolling\"\nmonths = 12\n[windows.monthly]\nkind = \"each_month\"\n",
     );
+    // Measures, whose distinct products and categories each worker numbers its own way.
+    append(
+        &rules.join("pack.toml"),
+        "\n[measures.big_lines]\ncount = \"lines\"\nwhere = [{ column = \"amount\", at_least = 1000 }]\n[measures.dairy]\nsum = \"amount\"\nwhere = [{ column = \"category\", is = \"Dairy\" }]\n[measures.products]\ndistinct = \"product\"\n[measures.categories]\ndistinct = \"category\"\n",
+    );
     // Split and overlay credit for a few clients, changing mid-period, and a team.
     let ids = |file: &str| -> Vec<String> {
         read(&dir.join("data").join(file))
@@ -92,7 +97,8 @@ fn generated_million_lines_run_identically_for_1_and_2_threads() {
     .unwrap();
     append(&rules.join("pack.toml"), "\n[credit]\noverlay = true\n");
     let r = rules.to_str().unwrap();
-    for threads in ["1", "2"] {
+    // Three workers: the totals of one merge those of two others, renumbered twice.
+    for threads in ["1", "2", "3"] {
         let out = format!("t{threads}");
         ok(
             &dir,
@@ -111,6 +117,7 @@ fn generated_million_lines_run_identically_for_1_and_2_threads() {
         );
     }
     same_outputs(&dir.join("t1"), &dir.join("t2"));
+    same_outputs(&dir.join("t1"), &dir.join("t3"));
     let run = json(&dir.join("t2/run.json"));
     assert_eq!(run["counts"]["sales_lines"], 1_000_000);
     let statement = std::fs::read_dir(dir.join("t2/statements"))

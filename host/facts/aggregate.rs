@@ -296,8 +296,8 @@ impl<M: Store> WindowSum<M> {
     }
 
     /// The window, or the name of a sum too large for a decimal.
-    fn into_window(
-        self,
+    fn to_window(
+        &self,
         kinds: &[Slot],
         client: u32,
         cat_map: &[u32],
@@ -346,6 +346,9 @@ impl Interner {
     }
 }
 
+/// A worker's totals, and the maps from its category and product ids to another's.
+type Merged<M> = (AccountMap<WindowSum<M>>, Vec<u32>, Vec<u32>);
+
 /// One worker's running totals.
 struct Partial<'p, M> {
     plan: &'p WindowPlan,
@@ -354,6 +357,9 @@ struct Partial<'p, M> {
     kinds: &'p [Slot],
     /// The totals, per account and segment.
     sums: AccountMap<WindowSum<M>>,
+    /// Other workers' totals, merged in by [`finish`] (in parallel), with maps from their
+    /// category and product ids to this worker's.
+    others: Vec<Merged<M>>,
     /// The last line, added once its totals have been fetched.
     pending: Option<Addend>,
     /// Per client: earliest and latest line before the run period's end.
@@ -380,6 +386,7 @@ impl<'p, M: Store> Partial<'p, M> {
             measures: &measures.0,
             kinds: &measures.1,
             sums: AccountMap::new(clients, plan.segments.len()),
+            others: Vec::new(),
             pending: None,
             client_dates: vec![None; clients],
             categories: Interner::default(),
@@ -390,11 +397,6 @@ impl<'p, M: Store> Partial<'p, M> {
             error: None,
             rates_used: vec![false; rates],
         }
-    }
-
-    #[inline]
-    fn window(&mut self, key: WindowKey) -> &mut WindowSum<M> {
-        self.sums.entry(key)
     }
 
     #[inline]
@@ -478,10 +480,12 @@ impl<'p, M: Store> Partial<'p, M> {
             .iter()
             .map(|n| self.products.id(n))
             .collect();
-        for (key, theirs) in other.sums.into_entries() {
-            let kinds = self.kinds;
-            self.window(key).merge(&theirs, kinds, &cat_map, &prod_map);
+        for (sums, cats, prods) in other.others {
+            let cats = cats.iter().map(|&c| cat_map[c as usize]).collect();
+            let prods = prods.iter().map(|&p| prod_map[p as usize]).collect();
+            self.others.push((sums, cats, prods));
         }
+        self.others.push((other.sums, cat_map, prod_map));
         for (mine, theirs) in self.client_dates.iter_mut().zip(other.client_dates) {
             *mine = match (*mine, theirs) {
                 (Some((f, l)), Some((g, m))) => Some((f.min(g), l.max(m))),
@@ -816,15 +820,24 @@ fn from_segments_with<M: Store>(
 /// One client's accounts while they are built: manager, and per segment its window.
 type Segments = Vec<(u32, Vec<Option<Window>>)>;
 
+/// A sum too large for a decimal: client, manager, window and what.
+type Failed = (u32, u32, usize, SumTooLarge);
+
+/// Accounts and credited clients' own windows of a range of clients.
+type Finished = (Vec<Account>, Vec<(u32, super::Windows)>);
+
 /// Renumbers ids in name order, sorts the accounts and sums each account's segments into
 /// its windows, crediting split and overlay shares: the deterministic form. Fails with the
-/// account, window and column of a sum too large for a decimal.
+/// account, window and column of a sum too large for a decimal (the first in client order).
+///
+/// Clients are finished in ranges on the current rayon pool, since each client's accounts
+/// depend on its own sums only; the ranges are joined in client order.
 fn finish<M: Store>(
     p: Partial<'_, M>,
     has_cost: bool,
     owners: &[(u32, u32)],
     credits: &FxHashMap<u32, Vec<CreditRule>>,
-) -> Result<SalesTotals, (u32, u32, usize, SumTooLarge)> {
+) -> Result<SalesTotals, Failed> {
     let plan = p.plan;
     let (cat_names, cat_map) = sorted_names(p.categories);
     let (prod_names, prod_map) = sorted_names(p.products);
@@ -833,73 +846,49 @@ fn finish<M: Store>(
         .iter()
         .map(|m| m.of.scales_with_credit())
         .collect();
-    // Sort an index rather than the totals themselves, which are large.
+    // Every worker's totals, each with its maps to ids in name order.
+    let mut maps = vec![(cat_map, prod_map)];
     let mut sums: Vec<(WindowKey, WindowSum<M>)> = p.sums.into_entries().collect();
-    let mut order: Vec<u32> = (0..sums.len() as u32).collect();
-    order.sort_unstable_by_key(|&i| sums[i as usize].0);
+    let mut part = vec![0u32; sums.len()];
+    for (i, (theirs, cats, prods)) in p.others.into_iter().enumerate() {
+        let (cat_map, prod_map) = &maps[0];
+        let cats = cats.iter().map(|&c| cat_map[c as usize]).collect();
+        let prods = prods.iter().map(|&p| prod_map[p as usize]).collect();
+        maps.push((cats, prods));
+        sums.extend(theirs.into_entries());
+        part.resize(sums.len(), (i + 1) as u32);
+    }
+    // Sort the keys with an index rather than the totals themselves, which are large.
+    let mut order: Vec<(WindowKey, u32)> = (sums.iter().enumerate())
+        .map(|(i, (k, _))| (*k, i as u32))
+        .collect();
+    use rayon::slice::ParallelSliceMut;
+    order.par_sort_unstable();
+    let same = (
+        (0..cat_names.len() as u32).collect(),
+        (0..prod_names.len() as u32).collect(),
+    );
+    let clients = Clients {
+        plan,
+        kinds: p.kinds,
+        maps: &maps,
+        same: &same,
+        part: &part,
+        scales: &scales,
+        credits,
+        sums: &sums,
+    };
+    let ranges = client_ranges(&order, owners, rayon::current_num_threads() * 8);
+    let done: Vec<Result<Finished, Failed>> = ranges
+        .into_par_iter()
+        .map(|(order, owners)| clients.finish(order, owners))
+        .collect();
     let mut accounts: Vec<Account> = Vec::with_capacity(order.len() + owners.len());
     let mut sold = Vec::new();
-    let mut owned = owners.iter().copied().peekable();
-    let n = plan.segments.len();
-    let mut emit = |client: u32, mine: Segments| -> Result<(), (u32, u32, usize, SumTooLarge)> {
-        for (manager, segments) in mine {
-            let windows = windows_from_segments(plan, segments)
-                .map_err(|(w, what)| (client, manager, w, what))?;
-            accounts.push(Account {
-                client,
-                manager,
-                windows,
-            });
-        }
-        Ok(())
-    };
-    let mut i = 0;
-    while i < order.len() || owned.peek().is_some() {
-        let next = order.get(i).map(|&k| sums[k as usize].0 .0);
-        let client = match (next, owned.peek()) {
-            (Some(c), Some(&(o, _))) => c.min(o),
-            (Some(c), None) => c,
-            (None, Some(&(o, _))) => o,
-            (None, None) => break,
-        };
-        let mut mine: Segments = Vec::new();
-        while let Some(&k) = order.get(i) {
-            let ((c, m, segment), _) = sums[k as usize];
-            if c != client {
-                break;
-            }
-            let (_, sum) = std::mem::take(&mut sums[k as usize]);
-            let w = first_cover(plan, segment);
-            let window = sum
-                .into_window(p.kinds, client, &cat_map, &prod_map)
-                .map_err(|what| (client, m, w, what))?;
-            if mine.last().map(|x| x.0) != Some(m) {
-                mine.push((m, vec![None; n]));
-            }
-            if let Some(last) = mine.last_mut() {
-                last.1[segment as usize] = Some(window);
-            }
-            i += 1;
-        }
-        // The owner's account, even without sales, so that owned clients stay in view.
-        let owner = owned.next_if(|&(o, _)| o == client).map(|(_, m)| m);
-        if let Some(m) = owner {
-            if let Err(at) = mine.binary_search_by_key(&m, |x| x.0) {
-                mine.insert(at, (m, vec![None; n]));
-            }
-        }
-        if let Some(rules) = credits.get(&client) {
-            let all: Vec<Option<Window>> = (0..n)
-                .map(|s| segment_total(mine.iter().map(|(_, v)| v), s))
-                .collect::<Result<_, _>>()
-                .map_err(|what| (client, u32::MAX, 0, what))?;
-            let windows = windows_from_segments(plan, all)
-                .map_err(|(w, what)| (client, u32::MAX, w, what))?;
-            sold.push((client, windows));
-            mine = credit(plan, mine, rules, owner, &scales)
-                .map_err(|(m, s, what)| (client, m, first_cover(plan, s as u16), what))?;
-        }
-        emit(client, mine)?;
+    for range in done {
+        let (a, s) = range?;
+        accounts.extend(a);
+        sold.extend(s);
     }
     Ok(SalesTotals {
         plan: plan.clone(),
@@ -914,6 +903,159 @@ fn finish<M: Store>(
         has_cost,
         rates: Vec::new(),
     })
+}
+
+/// `order` and `owners` (both sorted by client) cut into about `n` ranges of whole clients.
+#[allow(clippy::type_complexity)]
+fn client_ranges<'a>(
+    order: &'a [(WindowKey, u32)],
+    owners: &'a [(u32, u32)],
+    n: usize,
+) -> Vec<(&'a [(WindowKey, u32)], &'a [(u32, u32)])> {
+    // The first entry of each range, in `order`; a range starts at a client's first entry.
+    let mut cuts = vec![0usize];
+    for k in 1..n.max(1) {
+        let Some(&((client, _, _), _)) = order.get(k * order.len() / n) else {
+            break;
+        };
+        let at = order.partition_point(|e| e.0 .0 < client);
+        if at > *cuts.last().unwrap_or(&0) {
+            cuts.push(at);
+        }
+    }
+    let owner_cut = |i: usize| match cuts.get(i) {
+        Some(&at) if i > 0 => owners.partition_point(|o| o.0 < order[at].0 .0),
+        Some(_) => 0,
+        None => owners.len(),
+    };
+    (0..cuts.len())
+        .map(|i| {
+            let end = cuts.get(i + 1).copied().unwrap_or(order.len());
+            (
+                &order[cuts[i]..end],
+                &owners[owner_cut(i)..owner_cut(i + 1)],
+            )
+        })
+        .collect()
+}
+
+/// What finishing a client needs, shared by the ranges.
+struct Clients<'a, M> {
+    plan: &'a WindowPlan,
+    kinds: &'a [Slot],
+    /// Per worker: its category and product ids to ids in name order.
+    maps: &'a [(Vec<u32>, Vec<u32>)],
+    /// The maps of ids already in name order.
+    same: &'a (Vec<u32>, Vec<u32>),
+    /// Per entry of `sums`: the worker it is from.
+    part: &'a [u32],
+    scales: &'a [bool],
+    credits: &'a FxHashMap<u32, Vec<CreditRule>>,
+    sums: &'a [(WindowKey, WindowSum<M>)],
+}
+
+impl<M: Store> Clients<'_, M> {
+    /// The accounts of every client in `order` or `owners` (one range of clients).
+    fn finish(
+        &self,
+        order: &[(WindowKey, u32)],
+        owners: &[(u32, u32)],
+    ) -> Result<Finished, Failed> {
+        let (mut accounts, mut sold) = (Vec::new(), Vec::new());
+        let mut owned = owners.iter().copied().peekable();
+        let mut i = 0;
+        loop {
+            let client = match (order.get(i).map(|e| e.0 .0), owned.peek()) {
+                (Some(c), Some(&(o, _))) => c.min(o),
+                (Some(c), None) => c,
+                (None, Some(&(o, _))) => o,
+                (None, None) => break,
+            };
+            let n = order[i..].partition_point(|e| e.0 .0 == client);
+            let owner = owned.next_if(|&(o, _)| o == client).map(|(_, m)| m);
+            let (mine, own) = self.client(client, &order[i..i + n], owner)?;
+            i += n;
+            for (manager, segments) in mine {
+                let windows = windows_from_segments(self.plan, segments)
+                    .map_err(|(w, what)| (client, manager, w, what))?;
+                accounts.push(Account {
+                    client,
+                    manager,
+                    windows,
+                });
+            }
+            sold.extend(own);
+        }
+        Ok((accounts, sold))
+    }
+
+    /// The window of one account's segment from its workers' totals (at `entries`).
+    fn window(&self, client: u32, entries: &[(WindowKey, u32)]) -> Result<Window, SumTooLarge> {
+        let maps = |k: u32| {
+            let (cats, prods) = &self.maps[self.part[k as usize] as usize];
+            (&cats[..], &prods[..])
+        };
+        if let [(_, k)] = entries {
+            let (cats, prods) = maps(*k);
+            return self.sums[*k as usize]
+                .1
+                .to_window(self.kinds, client, cats, prods);
+        }
+        let mut sum = WindowSum::<M>::default();
+        for &(_, k) in entries {
+            let (cats, prods) = maps(k);
+            sum.merge(&self.sums[k as usize].1, self.kinds, cats, prods);
+        }
+        sum.to_window(self.kinds, client, &self.same.0, &self.same.1)
+    }
+
+    /// One client's accounts by segment from its sums (`entries`, sorted by manager and
+    /// segment), with its owner's account even without sales, credited; and, for a
+    /// credited client, its own windows.
+    #[allow(clippy::type_complexity)]
+    fn client(
+        &self,
+        client: u32,
+        entries: &[(WindowKey, u32)],
+        owner: Option<u32>,
+    ) -> Result<(Segments, Option<(u32, super::Windows)>), Failed> {
+        let (plan, n) = (self.plan, self.plan.segments.len());
+        let mut mine: Segments = Vec::new();
+        let mut rest = entries;
+        while let Some(&((_, m, segment), _)) = rest.first() {
+            let n_same = rest.partition_point(|e| e.0 == (client, m, segment));
+            let (same, after) = rest.split_at(n_same);
+            rest = after;
+            let w = first_cover(plan, segment);
+            let window = self
+                .window(client, same)
+                .map_err(|what| (client, m, w, what))?;
+            if mine.last().map(|x| x.0) != Some(m) {
+                mine.push((m, vec![None; n]));
+            }
+            if let Some(last) = mine.last_mut() {
+                last.1[segment as usize] = Some(window);
+            }
+        }
+        // The owner's account, even without sales, so that owned clients stay in view.
+        if let Some(m) = owner {
+            if let Err(at) = mine.binary_search_by_key(&m, |x| x.0) {
+                mine.insert(at, (m, vec![None; n]));
+            }
+        }
+        let Some(rules) = self.credits.get(&client) else {
+            return Ok((mine, None));
+        };
+        let all: Vec<Option<Window>> = (0..n)
+            .map(|s| segment_total(mine.iter().map(|(_, v)| v), s))
+            .collect::<Result<_, _>>()
+            .map_err(|what| (client, u32::MAX, 0, what))?;
+        let windows =
+            windows_from_segments(plan, all).map_err(|(w, what)| (client, u32::MAX, w, what))?;
+        let mine = credit(plan, mine, rules, owner, self.scales)
+            .map_err(|(m, s, what)| (client, m, first_cover(plan, s as u16), what))?;
+        Ok((mine, Some((client, windows))))
+    }
 }
 
 /// The sum of one segment over a client's accounts (`None` when none sold in it).

@@ -125,7 +125,7 @@ pub type Slot = (Aggregate, usize);
 
 /// A window segment's running measures. Each worker's segments hold them inline (no
 /// pointer to chase per line); a pack without measures uses `()`, which holds nothing.
-pub trait Store: Default + Clone + Send {
+pub trait Store: Default + Clone + Send + Sync {
     /// Adds `line` to the measures of `hits`; `category` and `product` are the worker's ids.
     fn add(
         &mut self,
