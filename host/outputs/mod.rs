@@ -345,6 +345,9 @@ pub fn write_run_recorded(
     Ok(())
 }
 
+/// Output files in memory: name and bytes.
+type Files = Vec<(String, Vec<u8>)>;
+
 /// The three CSV outputs in memory: `payouts.csv`, `kpis.csv`, `key_clients.csv`.
 pub fn render_csvs(result: &RunResult) -> Result<Vec<(String, Vec<u8>)>, Error> {
     Ok(vec![
@@ -365,18 +368,24 @@ fn write_all(result: &RunResult, dir: &Path) -> Result<Value, Error> {
             path: dir.display().to_string(),
             message: format!("cannot start the output threads: {e}"),
         })?;
-    pool.install(|| write_files(result, dir, render_all(result)?))
+    pool.install(|| {
+        let (written, statements) = render_all(result)?;
+        write_files(result, dir, written, statements)
+    })
 }
 
 /// Every output except `run.json`, in memory, in the order `run.json` lists them.
 pub fn render_outputs(result: &RunResult) -> Result<Vec<(String, Vec<u8>)>, Error> {
-    let mut written = render_all(result)?;
-    let html = report::render_run(&manifest::run_json(result, &written), &written)?;
+    let (mut written, statements) = render_all(result)?;
+    let parsed = report::parsed(statements, &written)?;
+    let html = report::render_parsed(&manifest::run_json(result, &written), parsed)?;
     written.push((report::FILE.into(), html));
     Ok(written)
 }
 
-fn render_all(result: &RunResult) -> Result<Vec<(String, Vec<u8>)>, Error> {
+/// Every output except `run.json` and the report, and the statements as the report reads
+/// them: each is parsed as soon as it is rendered, while the workbook is rendered.
+fn render_all(result: &RunResult) -> Result<(Files, Vec<report::Statement>), Error> {
     let names = statement::file_names(result)?;
     let ((csvs, workbook), statements) = rayon::join(
         || rayon::join(|| render_csvs(result), || xlsx::payouts_xlsx(result)),
@@ -387,33 +396,37 @@ fn render_all(result: &RunResult) -> Result<Vec<(String, Vec<u8>)>, Error> {
                 .zip(&names)
                 .map(|(m, name)| {
                     let json = statement_json(result, m);
+                    let name = format!("statements/{name}");
                     let mut bytes =
                         serde_json::to_vec_pretty(&json).map_err(|e| Error::Output {
                             path: name.clone(),
                             message: e.to_string(),
                         })?;
                     bytes.push(b'\n');
-                    Ok((format!("statements/{name}"), bytes))
+                    let read = report::statement_of(&name, &bytes)?;
+                    Ok(((name, bytes), read))
                 })
                 .collect::<Result<Vec<_>, Error>>()
         },
     );
     let mut written = csvs?;
     written.push(("payouts.xlsx".into(), workbook?));
-    written.extend(statements?);
-    Ok(written)
+    let (files, read): (Vec<_>, Vec<_>) = statements?.into_iter().unzip();
+    written.extend(files);
+    Ok((written, read))
 }
 
 fn write_files(
     result: &RunResult,
     dir: &Path,
     written: Vec<(String, Vec<u8>)>,
+    statements: Vec<report::Statement>,
 ) -> Result<Value, Error> {
     std::fs::create_dir_all(dir.join("statements"))
         .map_err(|e| io_err(&dir.join("statements"), e))?;
     // Files are written in parallel, and run.json's hashes are taken meanwhile; a failure
     // is reported for the first file in order, whatever the thread count.
-    // The report's statements are parsed meanwhile too.
+    // The report reads key_clients.csv meanwhile too.
     let (writes, (run_json, parsed)) = rayon::join(
         || {
             written
@@ -427,7 +440,7 @@ fn write_files(
         || {
             rayon::join(
                 || manifest::run_json(result, &written),
-                || report::parse_outputs(&written),
+                || report::parsed(statements, &written),
             )
         },
     );

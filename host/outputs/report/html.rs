@@ -41,11 +41,20 @@ pub fn render(m: &Model) -> Html {
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
     );
     out += &header(m);
-    out += &payouts(m)?;
-    out += &attainment(m)?;
-    out += &curve(m)?;
-    out += &key_clients(m)?;
-    out += &managers(m)?;
+    // The sections are independent: drawn on the current rayon pool, joined in page order
+    // (so the first error is the first in the page).
+    let ((payouts, attainment), (curve, (key_clients, managers))) = rayon::join(
+        || rayon::join(|| payouts(m), || attainment(m)),
+        || {
+            rayon::join(
+                || curve(m),
+                || rayon::join(|| key_clients(m), || managers(m)),
+            )
+        },
+    );
+    for section in [payouts, attainment, curve, key_clients, managers] {
+        out += &section?;
+    }
     out += "</body>\n</html>\n";
     Ok(out)
 }
@@ -496,9 +505,11 @@ fn herfindahl(s: &Statement) -> Result<Option<Decimal>, String> {
 
 /// One section per manager: the statement's KPIs, lines and largest clients.
 fn managers(m: &Model) -> Html {
+    use rayon::prelude::*;
     let mut out = String::from("<section id=\"managers\">\n<h2>Managers</h2>\n");
-    for s in &m.statements {
-        out += &manager(m, s)?;
+    let sections: Vec<Html> = m.statements.par_iter().map(|s| manager(m, s)).collect();
+    for section in sections {
+        out += &section?;
     }
     Ok(out + "</section>\n")
 }

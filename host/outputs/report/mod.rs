@@ -42,9 +42,25 @@ pub fn parse_outputs(outputs: &[(String, Vec<u8>)]) -> Result<Parsed, Error> {
     let statements = outputs
         .par_iter()
         .filter(|(name, _)| name.starts_with("statements/"))
-        .map(|(name, bytes)| model::statement(name, bytes))
+        .map(|(name, bytes)| model::statement(name, bytes).map(Statement))
         .collect::<Result<Vec<_>, _>>()
         .map_err(report_err)?;
+    parsed(statements, outputs)
+}
+
+/// A statement as the report reads it.
+pub struct Statement(model::Statement);
+
+/// The statement file `name` (its bytes) as the report reads it.
+pub fn statement_of(name: &str, bytes: &[u8]) -> Result<Statement, Error> {
+    model::statement(name, bytes)
+        .map(Statement)
+        .map_err(report_err)
+}
+
+/// The parsed outputs of `statements` (in file order) and `key_clients.csv` among `outputs`.
+pub fn parsed(statements: Vec<Statement>, outputs: &[(String, Vec<u8>)]) -> Result<Parsed, Error> {
+    let statements = statements.into_iter().map(|s| s.0).collect();
     let key = outputs
         .iter()
         .find(|(name, _)| name == "key_clients.csv")
