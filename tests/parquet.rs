@@ -10,7 +10,8 @@ use std::path::Path;
 /// The bundled pack run on `data/` in the test's directory.
 const ROMASHKA_ON_DATA: [&str; 4] = ["run", "--data", "data", "--no-ledger"];
 
-/// Writes `dir/data/sales.csv` as `dir/data/sales.parquet` (`mode`: text, typed or float)
+/// Writes `dir/data/sales.csv` as `dir/data/sales.parquet` (`mode`: text, typed, typed64 or
+/// float)
 /// and removes the CSV file.
 fn to_parquet(dir: &Path, mode: &str) {
     let csv = dir.join("data/sales.csv");
@@ -63,6 +64,11 @@ fn sales_parquet_as_text_pays_what_sales_csv_pays() {
 #[test]
 fn sales_parquet_with_dates_integers_and_decimals_pays_what_sales_csv_pays() {
     same_as_csv("parquet-typed", "typed");
+}
+
+#[test]
+fn sales_parquet_with_64_bit_integers_and_wide_decimals_pays_what_sales_csv_pays() {
+    same_as_csv("parquet-typed64", "typed64");
 }
 
 #[test]

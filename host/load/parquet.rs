@@ -592,6 +592,60 @@ struct Known<'b> {
     client: (&'b Dict<'b>, &'b IdCache),
     manager: (&'b Dict<'b>, &'b IdCache),
     cols: &'b [Cells<'b>],
+    quantity: Num<'b>,
+    amount: Num<'b>,
+    cost: Num<'b>,
+}
+
+/// A number column of a batch for [`Known`], its common types downcast once.
+enum Num<'b> {
+    /// No such column: zero.
+    Zero,
+    Decimal(&'b PrimitiveArray<Decimal128Type>, u32),
+    Int32(&'b PrimitiveArray<Int32Type>),
+    Int64(&'b PrimitiveArray<Int64Type>),
+    Other(&'b Cells<'b>),
+}
+
+impl<'b> Num<'b> {
+    fn of(cols: &'b [Cells<'b>], c: Option<usize>) -> Option<Num<'b>> {
+        let Some(c) = c else {
+            return Some(Num::Zero);
+        };
+        let cells = cols.get(c)?;
+        Some(match cells {
+            Cells::Decimal(a, scale) if (0..=28).contains(scale) => Num::Decimal(a, *scale as u32),
+            Cells::Int(a, _) if a.data_type() == &DataType::Int32 => Num::Int32(a.as_primitive()),
+            Cells::Int(a, _) if a.data_type() == &DataType::Int64 => Num::Int64(a.as_primitive()),
+            _ => Num::Other(cells),
+        })
+    }
+
+    /// Row `r`'s value as [`Cells::typed`] reads it, or `None`.
+    #[inline]
+    fn at(&self, r: usize) -> Option<Decimal> {
+        match self {
+            Num::Zero => Some(Decimal::ZERO),
+            Num::Decimal(..) | Num::Int32(_) | Num::Int64(_) if self.is_null(r) => None,
+            Num::Decimal(a, scale) => Decimal::try_from_i128_with_scale(a.value(r), *scale).ok(),
+            Num::Int32(a) => Some(Decimal::from(a.value(r))),
+            Num::Int64(a) => Some(Decimal::from(a.value(r))),
+            Num::Other(cells) => match cells.typed(r) {
+                TypedCell::Number(d) => Some(d),
+                _ => None,
+            },
+        }
+    }
+
+    #[inline]
+    fn is_null(&self, r: usize) -> bool {
+        match self {
+            Num::Decimal(a, _) => a.is_null(r),
+            Num::Int32(a) => a.is_null(r),
+            Num::Int64(a) => a.is_null(r),
+            _ => false,
+        }
+    }
 }
 
 /// The most bytes the text of a date, exact number or flag cell takes (a float's may take
@@ -641,6 +695,9 @@ impl<'b> Known<'b> {
             client: dict(roles.client)?,
             manager: dict(roles.manager)?,
             cols,
+            quantity: Num::of(cols, roles.quantity)?,
+            amount: Num::of(cols, Some(roles.amount))?,
+            cost: Num::of(cols, roles.cost)?,
         })
     }
 
@@ -662,14 +719,6 @@ impl<'b> Known<'b> {
         };
         let client = id(self.client, roles.clients)?;
         let manager = id(self.manager, roles.managers)?;
-        let number = |c: usize| match self.cols.get(c)?.typed(r) {
-            TypedCell::Number(d) => Some(d),
-            _ => None,
-        };
-        let optional = |c: Option<usize>| match c {
-            Some(c) => number(c),
-            None => Some(Decimal::ZERO),
-        };
         let text = |c: Option<usize>| -> Option<&'b str> {
             match c {
                 Some(c) => self.cols.get(c)?.str_cell(r),
@@ -682,9 +731,9 @@ impl<'b> Known<'b> {
             manager,
             product: text(roles.product)?,
             category: text(roles.category)?,
-            quantity: optional(roles.quantity)?,
-            amount: number(roles.amount)?,
-            cost: optional(roles.cost)?,
+            quantity: self.quantity.at(r)?,
+            amount: self.amount.at(r)?,
+            cost: self.cost.at(r)?,
         })
     }
 

@@ -1,9 +1,10 @@
 """Writes a sales CSV file as Parquet with DuckDB, for tests/parquet.rs.
 
-    python to_parquet.py SALES.csv OUT.parquet text|typed|float|cast:TYPE:COLUMN ROWS_PER_GROUP
+    python to_parquet.py SALES.csv OUT.parquet text|typed|typed64|float|cast:TYPE:COLUMN ROWS_PER_GROUP
 
 text: every column as text; typed: date as DATE, quantity as INTEGER, amount and cost as
-DECIMAL(18,2), the rest as text (an empty cell is NULL); float: typed, but amount as DOUBLE
+DECIMAL(18,2), the rest as text (an empty cell is NULL); typed64: the same with quantity as
+BIGINT and amount and cost as DECIMAL(38,2); float: typed, but amount as DOUBLE
 (which bonusrun refuses); cast:TYPE:COLUMN: every column as text but COLUMN as TYPE.
 """
 import sys
@@ -18,6 +19,7 @@ cols = [r[0] for r in con.execute("DESCRIBE s").fetchall()]
 types = {
     "text": {},
     "typed": {"date": "DATE", "quantity": "INTEGER", "amount": "DECIMAL(18,2)", "cost": "DECIMAL(18,2)"},
+    "typed64": {"date": "DATE", "quantity": "BIGINT", "amount": "DECIMAL(38,2)", "cost": "DECIMAL(38,2)"},
     "float": {"date": "DATE", "quantity": "INTEGER", "amount": "DOUBLE", "cost": "DECIMAL(18,2)"},
 }
 types = types[mode] if mode in types else {mode.split(":", 2)[2]: mode.split(":", 2)[1]}
