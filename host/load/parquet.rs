@@ -1,7 +1,7 @@
 //! `sales.parquet`: the sales table as a Apache Parquet file, read in parallel by row group.
 //!
 //! A row whose values are all typed (a `DATE`, exact numbers, dictionary-encoded ids that
-//! are known, no cell past the field limit) becomes a sales line directly ([`Known`]). Any
+//! are known, no cell past the field limit) becomes a sales line directly (a `KnownRow`). Any
 //! other row's cells are given to the same record reader as a CSV line's fields (strings as
 //! they are, dates as `YYYY-MM-DD`, decimals and integers as their exact text), so every
 //! check of a sales line holds for a Parquet row too, its message included, and a Parquet

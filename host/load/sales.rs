@@ -874,7 +874,7 @@ impl SalesColumns {
 
 /// A row whose values were all read typed, with every check the record reader makes holding
 /// for it: its date, known ids, exact numbers, and no field past the size limit. A row that
-/// is not known this way goes through [`RecordReader::record`], which gives its message.
+/// is not known this way goes through the record reader, which gives its message.
 pub struct KnownRow<'r> {
     pub date: Date,
     pub client: u32,
