@@ -46,6 +46,7 @@ const CREDIT_CASES: usize = 480;
 const REPORT_CASES: usize = 240;
 const FACTS_CASES: usize = 240;
 const PARQUET_CASES: usize = 240;
+const FACTS_PARQUET_CASES: usize = 240;
 
 // One fixed seed per test.
 const SALES_SEED: u64 = 0x5A1E_5C5F_0000_0001;
@@ -58,6 +59,7 @@ const CREDIT_SEED: u64 = 0xC4ED_1700_0000_0007;
 const REPORT_SEED: u64 = 0x4E90_4700_0000_0008;
 const FACTS_SEED: u64 = 0xFAC7_5000_0000_0009;
 const PARQUET_SEED: u64 = 0x9A2E_0000_0000_000A;
+const FACTS_PARQUET_SEED: u64 = 0xFAC7_9A2E_0000_000B;
 
 /// A process still running after this long is killed, and its case fails.
 const HARD_TIMEOUT: Duration = Duration::from_secs(20);
@@ -350,6 +352,45 @@ fn sales_parquet() {
                 rules,
                 "--data",
                 "data",
+                "--no-ledger",
+                "-q",
+                "--out",
+                "out",
+            ];
+            Case::run(os_args(&args), log)
+        },
+    );
+}
+
+/// (k) `run --facts` on a Parquet facts file (DuckDB's result of the query `bonusrun sql`
+/// prints, for the windows-and-measures fixture) with bytes flipped, overwritten, cut off or
+/// appended: the reader that turns a Parquet file into text rows, which mapped Parquet
+/// sources also go through.
+#[test]
+fn facts_parquet() {
+    let pack = fixture("windows");
+    let base = base_file("facts.parquet", |dir| {
+        let sales = pack.join("data/sales.csv");
+        crate::pushdown::facts_by_duckdb_as(dir, &pack, "2026-Q3", &sales, "facts.parquet")
+    });
+    fuzz(
+        "facts_parquet",
+        FACTS_PARQUET_SEED,
+        FACTS_PARQUET_CASES,
+        |rng, dir, mutate| {
+            let mut bytes = std::fs::read(&base).unwrap();
+            let mut log = Vec::new();
+            if mutate {
+                mutate_bytes(rng, &mut bytes, &mut log);
+            }
+            std::fs::write(dir.join("facts.parquet"), bytes).unwrap();
+            let rules = pack.to_str().unwrap();
+            let args = [
+                "run",
+                "--rules",
+                rules,
+                "--facts",
+                "facts.parquet",
                 "--no-ledger",
                 "-q",
                 "--out",

@@ -34,7 +34,13 @@ pub fn facts_by_duckdb(dir: &Path, pack: &Path, period: &str, sales: &Path) -> P
 }
 
 /// [`facts_by_duckdb`], writing the facts file `name` (Parquet for a `.parquet` name).
-fn facts_by_duckdb_as(dir: &Path, pack: &Path, period: &str, sales: &Path, name: &str) -> PathBuf {
+pub fn facts_by_duckdb_as(
+    dir: &Path,
+    pack: &Path,
+    period: &str,
+    sales: &Path,
+    name: &str,
+) -> PathBuf {
     let pack = pack.to_str().unwrap();
     let query = ok(
         dir,
