@@ -346,6 +346,11 @@ impl Interner {
     }
 }
 
+/// The ids `ids` maps to, each mapped again through `map`.
+fn through(ids: &[u32], map: &[u32]) -> Vec<u32> {
+    ids.iter().map(|&i| map[i as usize]).collect()
+}
+
 /// A worker's totals, and the maps from its category and product ids to another's.
 type Merged<M> = (AccountMap<WindowSum<M>>, Vec<u32>, Vec<u32>);
 
@@ -481,9 +486,8 @@ impl<'p, M: Store> Partial<'p, M> {
             .map(|n| self.products.id(n))
             .collect();
         for (sums, cats, prods) in other.others {
-            let cats = cats.iter().map(|&c| cat_map[c as usize]).collect();
-            let prods = prods.iter().map(|&p| prod_map[p as usize]).collect();
-            self.others.push((sums, cats, prods));
+            self.others
+                .push((sums, through(&cats, &cat_map), through(&prods, &prod_map)));
         }
         self.others.push((other.sums, cat_map, prod_map));
         for (mine, theirs) in self.client_dates.iter_mut().zip(other.client_dates) {
@@ -852,9 +856,7 @@ fn finish<M: Store>(
     let mut part = vec![0u32; sums.len()];
     for (i, (theirs, cats, prods)) in p.others.into_iter().enumerate() {
         let (cat_map, prod_map) = &maps[0];
-        let cats = cats.iter().map(|&c| cat_map[c as usize]).collect();
-        let prods = prods.iter().map(|&p| prod_map[p as usize]).collect();
-        maps.push((cats, prods));
+        maps.push((through(&cats, cat_map), through(&prods, prod_map)));
         sums.extend(theirs.into_entries());
         part.resize(sums.len(), (i + 1) as u32);
     }
@@ -905,13 +907,15 @@ fn finish<M: Store>(
     })
 }
 
+/// A range of clients: its accounts' keys with their index in the totals, and its owners.
+type ClientRange<'a> = (&'a [(WindowKey, u32)], &'a [(u32, u32)]);
+
 /// `order` and `owners` (both sorted by client) cut into about `n` ranges of whole clients.
-#[allow(clippy::type_complexity)]
 fn client_ranges<'a>(
     order: &'a [(WindowKey, u32)],
     owners: &'a [(u32, u32)],
     n: usize,
-) -> Vec<(&'a [(WindowKey, u32)], &'a [(u32, u32)])> {
+) -> Vec<ClientRange<'a>> {
     // The first entry of each range, in `order`; a range starts at a client's first entry.
     let mut cuts = vec![0usize];
     for k in 1..n.max(1) {

@@ -1,7 +1,7 @@
 //! `sales.parquet`: the sales table as a Apache Parquet file, read in parallel by row group.
 //!
 //! A row whose values are all typed (a `DATE`, exact numbers, dictionary-encoded ids that
-//! are known, no cell past the field limit) becomes a sales line directly (a `KnownRow`). Any
+//! are known, no cell past the field limit) becomes a sales line directly (`RowCells::Known`). Any
 //! other row's cells are given to the same record reader as a CSV line's fields (strings as
 //! they are, dates as `YYYY-MM-DD`, decimals and integers as their exact text), so every
 //! check of a sales line holds for a Parquet row too, its message included, and a Parquet
@@ -9,7 +9,7 @@
 //! cost or quantity is refused. An error names the file, the row (1-based, in file order)
 //! and its row group.
 
-use super::sales::{KnownRow, Roles, RowCells, Typed};
+use super::sales::{Roles, RowCells, SaleLine, Typed, MAX_EXTRA, NO_RATE};
 use super::{IdMap, LoadError};
 use crate::period::Date;
 use arrow_array::cast::AsArray;
@@ -513,10 +513,11 @@ impl IdCache {
         self.ids.clear();
         self.ids
             .resize_with(values.len(), || std::cell::Cell::new(NOT_YET));
-        self.longest = (0..values.len())
-            .map(|k| dict_value(cells, k).len())
-            .max()
-            .unwrap_or(0);
+        self.longest = match cells {
+            Cells::Dict(d) => (0..values.len()).map(|k| d.value(k).len()).max(),
+            _ => None,
+        }
+        .unwrap_or(0);
     }
 
     /// The id in `map` of the (trimmed) dictionary value behind key `k`, looked up once.
@@ -532,21 +533,6 @@ impl IdCache {
             UNKNOWN => None,
             id => Some(id),
         }
-    }
-}
-
-/// The text of dictionary value `k` of `cells` (a dictionary column), untrimmed.
-fn dict_value<'a>(cells: &'a Cells<'_>, k: usize) -> &'a [u8] {
-    match cells {
-        Cells::Dict(Dict {
-            text: DictText::Utf8(v),
-            ..
-        }) => v.value(k).as_bytes(),
-        Cells::Dict(Dict {
-            text: DictText::Large(v),
-            ..
-        }) => v.value(k).as_bytes(),
-        _ => b"",
     }
 }
 
@@ -584,7 +570,7 @@ impl Typed for RowTypes<'_> {
     }
 }
 
-/// A batch whose rows may be read as [`KnownRow`]s: its date, id, money and text columns are
+/// A batch whose rows may be read as sales lines directly ([`RowCells::Known`]): its date, id, money and text columns are
 /// of types the typed path reads, and no cell's text is longer than the field limit.
 struct Known<'b> {
     roles: &'b Roles<'b>,
@@ -648,6 +634,12 @@ impl<'b> Num<'b> {
     }
 }
 
+/// The longest string of `a`, in bytes.
+fn longest<O: arrow_array::OffsetSizeTrait>(a: &arrow_array::GenericStringArray<O>) -> usize {
+    let lengths = a.offsets().windows(2).map(|w| (w[1] - w[0]).as_usize());
+    lengths.max().unwrap_or(0)
+}
+
 /// The most bytes the text of a date, exact number or flag cell takes (a float's may take
 /// more): a batch is only read as known rows when the field limit is at least this.
 const SHORT_CELL: usize = 64;
@@ -661,18 +653,8 @@ impl<'b> Known<'b> {
         for (c, cache) in cols.iter().zip(caches) {
             let longest = match c {
                 Cells::Dict(_) => cache.longest,
-                Cells::Utf8(a) => a
-                    .offsets()
-                    .windows(2)
-                    .map(|w| w[1] - w[0])
-                    .max()
-                    .unwrap_or(0) as usize,
-                Cells::Large(a) => a
-                    .offsets()
-                    .windows(2)
-                    .map(|w| w[1] - w[0])
-                    .max()
-                    .unwrap_or(0) as usize,
+                Cells::Utf8(a) => longest(a),
+                Cells::Large(a) => longest(a),
                 Cells::View(a) => (0..a.len()).map(|r| a.value(r).len()).max().unwrap_or(0),
                 Cells::Float(..) => return None,
                 _ => 0,
@@ -704,7 +686,7 @@ impl<'b> Known<'b> {
     /// Row `r` as a known row, or `None` when any of its values is not read typed (a NULL, an
     /// unknown id, a number a decimal cannot hold), and the record reader reads it.
     #[inline]
-    fn row(&self, r: usize) -> Option<KnownRow<'b>> {
+    fn row(&self, r: usize) -> Option<SaleLine<'b>> {
         let roles = self.roles;
         if self.date.is_null(r) {
             return None;
@@ -715,7 +697,7 @@ impl<'b> Known<'b> {
                 return None;
             }
             let k = *d.keys.get(r)?;
-            cache.lookup(k, map, || self.cols_text(d, k))
+            cache.lookup(k, map, || d.value(k).trim_ascii().as_bytes())
         };
         let client = id(self.client, roles.clients)?;
         let manager = id(self.manager, roles.managers)?;
@@ -725,7 +707,7 @@ impl<'b> Known<'b> {
                 None => Some(""),
             }
         };
-        Some(KnownRow {
+        Some(SaleLine {
             date,
             client,
             manager,
@@ -734,18 +716,10 @@ impl<'b> Known<'b> {
             quantity: self.quantity.at(r)?,
             amount: self.amount.at(r)?,
             cost: self.cost.at(r)?,
+            extra: [&[]; MAX_EXTRA],
+            extra_number: [Decimal::ZERO; MAX_EXTRA],
+            rate: NO_RATE,
         })
-    }
-
-    /// A dictionary value's text, trimmed, as the record reader looks it up.
-    #[inline]
-    fn cols_text(&self, d: &'b Dict<'b>, k: usize) -> &'b [u8] {
-        let text = match d.text {
-            DictText::Utf8(v) => v.value(k).as_bytes(),
-            DictText::Large(v) => v.value(k).as_bytes(),
-            DictText::None => b"",
-        };
-        super::text::trim(text)
     }
 }
 
@@ -766,10 +740,20 @@ enum DictText<'a> {
     None,
 }
 
-impl Dict<'_> {
+impl<'a> Dict<'a> {
     #[inline]
     fn is_null(&self, r: usize) -> bool {
         self.nulls.is_some_and(|a| a.is_null(r))
+    }
+
+    /// The text of dictionary value `k`, untrimmed.
+    #[inline]
+    fn value(&self, k: usize) -> &'a str {
+        match self.text {
+            DictText::Utf8(v) => v.value(k),
+            DictText::Large(v) => v.value(k),
+            DictText::None => "",
+        }
     }
 }
 
@@ -858,11 +842,7 @@ impl<'a> Cells<'a> {
             Cells::View(a) if null(*a) => b"",
             Cells::View(a) => a.value(r).as_bytes(),
             Cells::Dict(d) if d.is_null(r) => b"",
-            Cells::Dict(d) => match d.text {
-                DictText::Utf8(v) => v.value(d.keys[r]).as_bytes(),
-                DictText::Large(v) => v.value(d.keys[r]).as_bytes(),
-                DictText::None => b"",
-            },
+            Cells::Dict(d) => d.value(d.keys[r]).as_bytes(),
             _ => return None,
         })
     }
@@ -880,11 +860,7 @@ impl<'a> Cells<'a> {
             Cells::View(a) if null(*a) => "",
             Cells::View(a) => a.value(r),
             Cells::Dict(d) if d.is_null(r) => "",
-            Cells::Dict(d) => match d.text {
-                DictText::Utf8(v) => v.value(d.keys[r]),
-                DictText::Large(v) => v.value(d.keys[r]),
-                DictText::None => "",
-            },
+            Cells::Dict(d) => d.value(d.keys[r]),
             _ => return None,
         };
         Some(s.trim_ascii())

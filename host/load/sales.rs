@@ -667,7 +667,7 @@ pub fn parse_block(
         let roles = columns.roles(ids);
         return p.read_row_group(g, &typed_roles, roles.as_ref(), |cells, row| {
             match cells {
-                RowCells::Known(k) => each(&k.sale()),
+                RowCells::Known(sale) => each(&sale),
                 RowCells::Cells { field, n, typed } => {
                     if let Some(sale) = reader.record(field, n, || row, typed)? {
                         each(&sale);
@@ -833,7 +833,7 @@ fn parse_with_csv(
 }
 
 /// The columns a sales line is made of, for a typed file whose rows may be read from typed
-/// values alone ([`KnownRow`]): only when the line has a manager column, and neither a
+/// values alone ([`RowCells::Known`]): only when the line has a manager column, and neither a
 /// currency nor a measure's extra column.
 pub struct Roles<'a> {
     pub date: usize,
@@ -872,46 +872,12 @@ impl SalesColumns {
     }
 }
 
-/// A row whose values were all read typed, with every check the record reader makes holding
-/// for it: its date, known ids, exact numbers, and no field past the size limit. A row that
-/// is not known this way goes through the record reader, which gives its message.
-pub struct KnownRow<'r> {
-    pub date: Date,
-    pub client: u32,
-    pub manager: u32,
-    /// Trimmed, empty when NULL (as the text would read).
-    pub product: &'r str,
-    pub category: &'r str,
-    /// Zero without a quantity column.
-    pub quantity: Decimal,
-    pub amount: Decimal,
-    /// Zero without a cost column.
-    pub cost: Decimal,
-}
-
-impl<'r> KnownRow<'r> {
-    /// The sales line, as [`RecordReader::record`] makes it of the same cells.
-    #[inline]
-    fn sale(&self) -> SaleLine<'r> {
-        SaleLine {
-            date: self.date,
-            client: self.client,
-            manager: self.manager,
-            product: self.product,
-            category: self.category,
-            quantity: self.quantity,
-            amount: self.amount,
-            cost: self.cost,
-            extra: [&[]; MAX_EXTRA],
-            extra_number: [Decimal::ZERO; MAX_EXTRA],
-            rate: NO_RATE,
-        }
-    }
-}
-
-/// One row of a typed file, as the reader gives it: known, or as cells for the record reader.
+/// One row of a typed file, as the reader gives it: a sales line already read from typed
+/// values alone, with every check the record reader makes holding for it (its date, known
+/// ids, exact numbers, no field past the size limit); or cells for the record reader, which
+/// reads any other row and gives its message.
 pub enum RowCells<'c> {
-    Known(KnownRow<'c>),
+    Known(SaleLine<'c>),
     Cells {
         /// Field `i`'s text, untrimmed.
         field: &'c dyn Fn(usize) -> &'c [u8],
