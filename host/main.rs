@@ -1286,6 +1286,9 @@ fn cmd_run(args: RunArgs) -> Result<(), Error> {
             result.warnings.len() - 10
         );
     }
+    // The process ends next: freeing the run's millions of small allocations one by one
+    // took 70 ms at 10M lines, for memory the system takes back at exit anyway.
+    std::mem::forget(result);
     Ok(())
 }
 
