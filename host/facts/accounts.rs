@@ -12,6 +12,29 @@ pub(crate) type WindowKey = (u32, u32, u16);
 
 const NONE: u32 = u32::MAX;
 
+/// Asks the CPU to start loading `value`'s first cache line (a hint: nothing when `None`).
+#[inline]
+pub(crate) fn prefetch<T>(value: Option<&T>) {
+    if let Some(v) = value {
+        prefetch_at((v as *const T).cast::<u8>());
+    }
+}
+
+#[inline]
+fn prefetch_at(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: a prefetch is a hint; it reads nothing and cannot fault.
+        #[allow(unused_unsafe)]
+        unsafe {
+            _mm_prefetch(p.cast::<i8>(), _MM_HINT_T0);
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// Values of type `V` per [`WindowKey`], for `clients` clients and `segments` segments.
 pub(crate) struct AccountMap<V> {
     segments: usize,
@@ -74,26 +97,40 @@ impl<V: Default> AccountMap<V> {
     /// not fit a cache, and their loads are most of the pass's stalls.
     #[inline]
     pub(crate) fn prefetch(&self, index: u32) {
-        #[cfg(target_arch = "x86_64")]
         if let Some(v) = self.values.get(index as usize) {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            let p = (v as *const V).cast::<i8>();
-            // SAFETY: a prefetch is a hint; it reads nothing and cannot fault.
-            #[allow(unused_unsafe)]
-            unsafe {
-                _mm_prefetch(p, _MM_HINT_T0);
-                _mm_prefetch(p.wrapping_add(64), _MM_HINT_T0);
-                _mm_prefetch(p.wrapping_add(128), _MM_HINT_T0);
-                _mm_prefetch(p.wrapping_add(192), _MM_HINT_T0);
+            let p = (v as *const V).cast::<u8>();
+            for line in 0..std::mem::size_of::<V>().div_ceil(64).min(4) {
+                prefetch_at(p.wrapping_add(64 * line));
             }
         }
     }
 
+    /// Asks the CPU to start loading the head of `key`'s pair, for a later
+    /// [`AccountMap::index`].
+    #[inline]
+    pub(crate) fn prefetch_head(&self, key: WindowKey) {
+        let (client, _, segment) = key;
+        prefetch(
+            self.heads
+                .get(client as usize * self.segments + segment as usize),
+        );
+    }
+
+    /// Adds the entry of `key`, whose pair's slot in `heads` is `head`. The pair's first
+    /// entry stays at the head and a new one goes second: a client's first line is most
+    /// likely its usual manager's, so that a colleague's odd sale does not make every later
+    /// line of the usual manager walk the chain (a memory load each).
     #[cold]
     fn push(&mut self, head: usize, key: WindowKey) -> u32 {
         let at = self.values.len() as u32;
-        self.keys.push((key, self.heads[head].1));
-        self.heads[head] = (key.1, at);
+        let (_, first) = self.heads[head];
+        if first == NONE {
+            self.keys.push((key, NONE));
+            self.heads[head] = (key.1, at);
+        } else {
+            let second = std::mem::replace(&mut self.keys[first as usize].1, at);
+            self.keys.push((key, second));
+        }
         self.values.push(V::default());
         at
     }

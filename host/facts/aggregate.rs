@@ -7,7 +7,7 @@
 //! step is exact and order-free (decimal sums, set unions, min and max), so the result is the
 //! same whatever the number of threads; accounts and ids are sorted before use.
 
-use super::accounts::{AccountMap, WindowKey};
+use super::accounts::{prefetch, AccountMap, WindowKey};
 use super::measure::{slots_of, Inline, LineMeasures, Put, Slot, Store};
 use super::window::{decimals, insert_sorted, max_opt, min_opt, ExactSum, SumTooLarge, Window};
 use super::Account;
@@ -354,6 +354,15 @@ fn through(ids: &[u32], map: &[u32]) -> Vec<u32> {
 /// A worker's totals, and the maps from its category and product ids to another's.
 type Merged<M> = (AccountMap<WindowSum<M>>, Vec<u32>, Vec<u32>);
 
+/// A line on its way into the totals ([`Partial::add`]): its client and date, and its account
+/// and what it adds to it when the line is in a window.
+#[derive(Clone, Copy)]
+struct Incoming {
+    client: u32,
+    date: Date,
+    account: Option<(WindowKey, Addend)>,
+}
+
 /// One worker's running totals.
 struct Partial<'p, M> {
     plan: &'p WindowPlan,
@@ -365,8 +374,11 @@ struct Partial<'p, M> {
     /// Other workers' totals, merged in by [`finish`] (in parallel), with maps from their
     /// category and product ids to this worker's.
     others: Vec<Merged<M>>,
-    /// The last line, added once its totals have been fetched.
+    /// The last line whose account was looked up, added once its totals have been fetched.
     pending: Option<Addend>,
+    /// The last line read, taken in once its client dates and account head have been
+    /// fetched.
+    incoming: Option<Incoming>,
     /// Per client: earliest and latest line before the run period's end.
     client_dates: Vec<Option<(Date, Date)>>,
     categories: Interner,
@@ -393,6 +405,7 @@ impl<'p, M: Store> Partial<'p, M> {
             sums: AccountMap::new(clients, plan.segments.len()),
             others: Vec::new(),
             pending: None,
+            incoming: None,
             client_dates: vec![None; clients],
             categories: Interner::default(),
             products: Interner::default(),
@@ -404,6 +417,11 @@ impl<'p, M: Store> Partial<'p, M> {
         }
     }
 
+    /// Adds one line in three steps, each a line apart, so that its memory loads overlap the
+    /// reading of the next lines: the line's client dates and account head are asked for
+    /// first ([`Incoming`]), its account's totals next ([`Partial::take_in`]), and it is
+    /// added to them last. The totals of 100,000s of accounts and the heads of 20,000s of
+    /// clients do not fit a cache, and waiting for them was most of the pass's time.
     #[inline]
     fn add(&mut self, line: &SaleLine<'_>) {
         let date = line.date;
@@ -412,10 +430,14 @@ impl<'p, M: Store> Partial<'p, M> {
         if date >= self.plan.end {
             return; // after the run period: only the date range counts
         }
-        let dates = &mut self.client_dates[line.client as usize];
-        *dates = Some(dates.map_or((date, date), |(f, l)| (f.min(date), l.max(date))));
         let Some(segment) = self.plan.segment(date) else {
-            return; // in no window: only the client's dates count
+            // In no window: only the client's dates count.
+            self.expect(Incoming {
+                client: line.client,
+                date,
+                account: None,
+            });
+            return;
         };
         if line.rate != sales::NO_RATE {
             self.rates_used[line.rate as usize] = true;
@@ -428,8 +450,9 @@ impl<'p, M: Store> Partial<'p, M> {
         } else {
             self.measures.hits(line)
         };
+        let key = (line.client, line.manager, segment);
         let addend = Addend {
-            at: self.sums.index((line.client, line.manager, segment)),
+            at: 0, // looked up in take_in
             date,
             amount: line.amount,
             cost: line.cost,
@@ -438,22 +461,60 @@ impl<'p, M: Store> Partial<'p, M> {
             product,
         };
         if hits != 0 {
+            // A line that feeds a measure is added at once (the measure reads the line).
+            self.client_seen(line.client, date);
             let kinds = self.kinds;
-            let window = self.sums.at(addend.at);
+            let window = self.sums.entry(key);
             window.add(&addend);
             window.measures.add(kinds, hits, line, category, product);
             return;
         }
-        // The account's totals are most likely not in the cache: add the line while the next
-        // one is read, and this line's totals are on their way.
+        self.expect(Incoming {
+            client: line.client,
+            date,
+            account: Some((key, addend)),
+        });
+    }
+
+    /// Asks for `line`'s client dates and account head, and takes in the line before.
+    #[inline]
+    fn expect(&mut self, line: Incoming) {
+        prefetch(self.client_dates.get(line.client as usize));
+        if let Some((key, _)) = line.account {
+            self.sums.prefetch_head(key);
+        }
+        if let Some(before) = self.incoming.replace(line) {
+            self.take_in(before);
+        }
+    }
+
+    /// Counts `line`'s date for its client and looks its account up; the account's totals
+    /// are asked for, and the line taken in before is added to its own.
+    #[inline]
+    fn take_in(&mut self, line: Incoming) {
+        self.client_seen(line.client, line.date);
+        let Some((key, mut addend)) = line.account else {
+            return;
+        };
+        addend.at = self.sums.index(key);
         self.sums.prefetch(addend.at);
         if let Some(before) = self.pending.replace(addend) {
             self.sums.at(before.at).add(&before);
         }
     }
 
-    /// Adds the line kept aside by [`Partial::add`], if any.
+    /// Widens `client`'s earliest and latest line date to `date`.
+    #[inline]
+    fn client_seen(&mut self, client: u32, date: Date) {
+        let dates = &mut self.client_dates[client as usize];
+        *dates = Some(dates.map_or((date, date), |(f, l)| (f.min(date), l.max(date))));
+    }
+
+    /// Adds the lines still on their way, if any.
     fn flush(&mut self) {
+        if let Some(line) = self.incoming.take() {
+            self.take_in(line);
+        }
         if let Some(before) = self.pending.take() {
             self.sums.at(before.at).add(&before);
         }
