@@ -8,7 +8,7 @@
 //! same whatever the number of threads; accounts and ids are sorted before use.
 
 use super::accounts::{prefetch, AccountMap, WindowKey};
-use super::measure::{slots_of, Inline, LineMeasures, Put, Slot, Store};
+use super::measure::{slots_of, Amounts, Inline, LineMeasures, Put, Slot, Store};
 use super::window::{decimals, insert_sorted, max_opt, min_opt, ExactSum, SumTooLarge, Window};
 use super::Account;
 use crate::load::fx::{Fx, RateRule, UsedRate};
@@ -247,16 +247,16 @@ struct Addend {
     /// The account's index in [`Partial::sums`].
     at: u32,
     date: Date,
-    amount: Decimal,
-    cost: Decimal,
-    quantity: Decimal,
-    category: Option<u32>,
-    product: Option<u32>,
+    /// The pack's measures the line counts for, as bits.
+    hits: u32,
+    line: Amounts,
 }
 
 impl<M: Store> WindowSum<M> {
+    /// Adds one line; `kinds` are the pack's measures.
     #[inline]
-    fn add(&mut self, line: &Addend) {
+    fn add(&mut self, addend: &Addend, kinds: &[Slot]) {
+        let (line, date) = (&addend.line, addend.date);
         self.revenue.add(line.amount);
         self.cost.add(line.cost);
         self.quantity.add(line.quantity);
@@ -265,13 +265,16 @@ impl<M: Store> WindowSum<M> {
             self.returns.sub(line.amount);
             self.return_lines += 1;
         }
-        self.first = Some(self.first.map_or(line.date, |d| d.min(line.date)));
-        self.last = Some(self.last.map_or(line.date, |d| d.max(line.date)));
+        self.first = Some(self.first.map_or(date, |d| d.min(date)));
+        self.last = Some(self.last.map_or(date, |d| d.max(date)));
         if let Some(c) = line.category {
             self.categories.insert(c);
         }
         if let Some(p) = line.product {
             self.products.insert(p);
+        }
+        if addend.hits != 0 {
+            self.measures.add(kinds, addend.hits, line);
         }
     }
 
@@ -454,21 +457,15 @@ impl<'p, M: Store> Partial<'p, M> {
         let addend = Addend {
             at: 0, // looked up in take_in
             date,
-            amount: line.amount,
-            cost: line.cost,
-            quantity: line.quantity,
-            category,
-            product,
+            hits,
+            line: Amounts {
+                amount: line.amount,
+                cost: line.cost,
+                quantity: line.quantity,
+                category,
+                product,
+            },
         };
-        if hits != 0 {
-            // A line that feeds a measure is added at once (the measure reads the line).
-            self.client_seen(line.client, date);
-            let kinds = self.kinds;
-            let window = self.sums.entry(key);
-            window.add(&addend);
-            window.measures.add(kinds, hits, line, category, product);
-            return;
-        }
         self.expect(Incoming {
             client: line.client,
             date,
@@ -499,7 +496,7 @@ impl<'p, M: Store> Partial<'p, M> {
         addend.at = self.sums.index(key);
         self.sums.prefetch(addend.at);
         if let Some(before) = self.pending.replace(addend) {
-            self.sums.at(before.at).add(&before);
+            self.sums.at(before.at).add(&before, self.kinds);
         }
     }
 
@@ -516,7 +513,7 @@ impl<'p, M: Store> Partial<'p, M> {
             self.take_in(line);
         }
         if let Some(before) = self.pending.take() {
-            self.sums.at(before.at).add(&before);
+            self.sums.at(before.at).add(&before, self.kinds);
         }
     }
 

@@ -126,15 +126,8 @@ pub type Slot = (Aggregate, usize);
 /// A window segment's running measures. Each worker's segments hold them inline (no
 /// pointer to chase per line); a pack without measures uses `()`, which holds nothing.
 pub trait Store: Default + Clone + Send + Sync {
-    /// Adds `line` to the measures of `hits`; `category` and `product` are the worker's ids.
-    fn add(
-        &mut self,
-        slots: &[Slot],
-        hits: u32,
-        line: &SaleLine<'_>,
-        category: Option<u32>,
-        product: Option<u32>,
-    );
+    /// Adds `line` to the measures of `hits`.
+    fn add(&mut self, slots: &[Slot], hits: u32, line: &Amounts);
     /// Adds a value computed elsewhere (a facts file) to the measure at `i` of `slots`.
     fn put(&mut self, slots: &[Slot], i: usize, value: Put);
     /// Adds another worker's sums, whose category and product ids go through the maps.
@@ -147,6 +140,17 @@ pub trait Store: Default + Clone + Send + Sync {
         cat_map: &[u32],
         prod_map: &[u32],
     ) -> Result<Vec<Measured>, SumTooLarge>;
+}
+
+/// What one sales line adds up: its amount, cost and quantity, and its category and product
+/// as the worker's ids (`None` when empty).
+#[derive(Clone, Copy, Debug)]
+pub struct Amounts {
+    pub amount: Decimal,
+    pub cost: Decimal,
+    pub quantity: Decimal,
+    pub category: Option<u32>,
+    pub product: Option<u32>,
 }
 
 /// A measure's value from a facts file, for [`Store::put`].
@@ -180,7 +184,7 @@ pub fn slots_of(kinds: impl Iterator<Item = Aggregate>) -> Vec<Slot> {
 impl Store for () {
     fn put(&mut self, _: &[Slot], _: usize, _: Put) {}
     #[inline]
-    fn add(&mut self, _: &[Slot], _: u32, _: &SaleLine<'_>, _: Option<u32>, _: Option<u32>) {}
+    fn add(&mut self, _: &[Slot], _: u32, _: &Amounts) {}
     fn merge(&mut self, _: &[Slot], _: &(), _: &[u32], _: &[u32]) {}
     fn finish(
         &self,
@@ -214,14 +218,7 @@ impl<const S: usize, const D: usize> Default for Inline<S, D> {
 
 impl<const S: usize, const D: usize> Store for Inline<S, D> {
     #[inline]
-    fn add(
-        &mut self,
-        slots: &[Slot],
-        hits: u32,
-        line: &SaleLine<'_>,
-        category: Option<u32>,
-        product: Option<u32>,
-    ) {
+    fn add(&mut self, slots: &[Slot], hits: u32, line: &Amounts) {
         for (i, &(kind, slot)) in slots.iter().enumerate() {
             if hits & (1 << i) == 0 {
                 continue;
@@ -235,10 +232,14 @@ impl<const S: usize, const D: usize> Store for Inline<S, D> {
                     self.sums[slot].sub(line.cost);
                 }
                 Aggregate::Lines => self.sums[slot].add(Decimal::ONE),
-                Aggregate::Products => product.into_iter().for_each(|p| self.ids[slot].insert(p)),
-                Aggregate::Categories => {
-                    category.into_iter().for_each(|c| self.ids[slot].insert(c))
-                }
+                Aggregate::Products => line
+                    .product
+                    .into_iter()
+                    .for_each(|p| self.ids[slot].insert(p)),
+                Aggregate::Categories => line
+                    .category
+                    .into_iter()
+                    .for_each(|c| self.ids[slot].insert(c)),
                 Aggregate::Clients => self.ids[slot].insert(0),
             }
         }
