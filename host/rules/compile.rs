@@ -18,6 +18,8 @@ pub struct Script {
     pub shown: String,
     /// The compiled AST (its source is set to `shown`).
     pub ast: Arc<AST>,
+    /// The script's text, which each worker thread compiles again for its own engine.
+    pub text: Arc<str>,
 }
 
 /// The code of one stage.
@@ -160,6 +162,7 @@ fn compile(
             path: path.clone(),
             shown: shown.clone(),
             ast: Arc::new(engine::compile(compiler, shown, text)?),
+            text: text.as_str().into(),
         }),
         StageSource::Plugin { shown, bytes, .. } => {
             let limits = wasm::PluginLimits {

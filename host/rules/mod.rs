@@ -9,6 +9,7 @@ pub mod api;
 mod compile;
 pub mod engine;
 mod error;
+mod local;
 pub mod memory;
 pub mod native;
 pub mod views;
@@ -61,6 +62,9 @@ pub fn in_rule_call() -> bool {
 
 /// Calls a pack's stage functions.
 pub struct RuleRunner {
+    /// Unique in the process: the key of each thread's own engine for this runner
+    /// ([`local`]).
+    id: u64,
     engine: Engine,
     pack: Arc<RulePack>,
     run_deadline: Option<(std::time::Instant, std::time::Duration)>,
@@ -71,7 +75,9 @@ impl RuleRunner {
     pub fn new(pack: Arc<RulePack>) -> RuleRunner {
         let mut engine = engine::new_engine(&pack.manifest.limits);
         api::register(&mut engine, &pack);
+        static RUNNERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         RuleRunner {
+            id: RUNNERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             engine,
             pack,
             run_deadline: None,
@@ -109,14 +115,13 @@ impl RuleRunner {
         // A panic inside the script engine (a rhai bug a rule triggered) is this rule's
         // error, not a crash of the run.
         IN_RULE_CALL.with(|c| c.set(true));
+        let own = local::engine_and_ast(self.id, &self.pack, script);
+        let (engine, ast) = match &own {
+            Some((engine, ast)) => (&**engine, &**ast),
+            None => (&self.engine, &*script.ast),
+        };
         let called = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.engine.call_fn_with_options::<Dynamic>(
-                options,
-                &mut scope,
-                &script.ast,
-                function,
-                args,
-            )
+            engine.call_fn_with_options::<Dynamic>(options, &mut scope, ast, function, args)
         }));
         IN_RULE_CALL.with(|c| c.set(false));
         let called = called.unwrap_or_else(|panic| {
