@@ -339,12 +339,7 @@ fn sales_parquet() {
             let pack = mini_pack(dir);
             copy_dir(&fixture("mini/data"), &dir.join("data"));
             std::fs::remove_file(dir.join("data/sales.csv")).unwrap();
-            let mut bytes = std::fs::read(&base).unwrap();
-            let mut log = Vec::new();
-            if mutate {
-                mutate_bytes(rng, &mut bytes, &mut log);
-            }
-            std::fs::write(dir.join("data/sales.parquet"), bytes).unwrap();
+            let log = write_mutated(rng, &base, &dir.join("data/sales.parquet"), mutate);
             let rules = pack.to_str().unwrap();
             let args = [
                 "run",
@@ -378,12 +373,7 @@ fn facts_parquet() {
         FACTS_PARQUET_SEED,
         FACTS_PARQUET_CASES,
         |rng, dir, mutate| {
-            let mut bytes = std::fs::read(&base).unwrap();
-            let mut log = Vec::new();
-            if mutate {
-                mutate_bytes(rng, &mut bytes, &mut log);
-            }
-            std::fs::write(dir.join("facts.parquet"), bytes).unwrap();
+            let log = write_mutated(rng, &base, &dir.join("facts.parquet"), mutate);
             let rules = pack.to_str().unwrap();
             let args = [
                 "run",
@@ -446,6 +436,17 @@ fn facts_line(rng: &mut Rng) -> String {
 }
 
 /// Flips, overwrites, cuts or appends bytes of a binary file.
+/// Writes the bytes of `base` to `to`, mutated when `mutate`; returns what was done.
+fn write_mutated(rng: &mut Rng, base: &Path, to: &Path, mutate: bool) -> Vec<String> {
+    let mut bytes = std::fs::read(base).unwrap();
+    let mut log = Vec::new();
+    if mutate {
+        mutate_bytes(rng, &mut bytes, &mut log);
+    }
+    std::fs::write(to, bytes).unwrap();
+    log
+}
+
 fn mutate_bytes(rng: &mut Rng, bytes: &mut Vec<u8>, log: &mut Vec<String>) {
     for _ in 0..mutation_count(rng) {
         if bytes.is_empty() {
